@@ -1,0 +1,79 @@
+// bench: times full training steps (forward, backward, SGD step) and inference of a model on
+// random data after warm-up, and prints one JSON line.
+//   bench --model resnet20 --norm bn --batch-size 128 --threads 2 --iters 20
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+#include "autograd/node.hpp"
+#include "core/init.hpp"
+#include "core/parallel.hpp"
+#include "layers/loss.hpp"
+#include "layers/models/resnet.hpp"
+#include "layers/optim/optimizer.hpp"
+
+namespace {
+long peak_rss_kib() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  return 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"normlab bench: training and inference throughput on random data"};
+  std::string model = "resnet20", norm = "bn";
+  int batch = 128, threads = 0, iters = 10, warmup = 2, width = 16;
+  app.add_option("--model", model, "resnet20|...|vgg<depth>");
+  app.add_option("--norm", norm, "normalizer spec");
+  app.add_option("--batch-size", batch);
+  app.add_option("--width", width);
+  app.add_option("--threads", threads, "0 = all cores");
+  app.add_option("--iters", iters);
+  app.add_option("--warmup", warmup);
+  CLI11_PARSE(app, argc, argv);
+  try {
+    nl::set_num_threads(threads);
+    nl::manual_seed(0);
+    auto net = nl::make_model(model, width, norm);
+    nl::ParamGroup group;
+    group.params = net->parameters();
+    group.lr = 0.01;
+    group.momentum = 0.9;
+    nl::SGD opt({group});
+    nl::Generator gen(1);
+    nl::Tensor x = nl::Tensor::randn({batch, 3, 32, 32}, gen);
+    std::vector<int64_t> labels(batch);
+    for (int i = 0; i < batch; ++i) labels[i] = i % 10;
+    using clock = std::chrono::steady_clock;
+    auto train_step = [&] {
+      opt.zero_grad();
+      nl::Tensor loss = nl::cross_entropy((*net)(x), labels);
+      loss.backward();
+      opt.step();
+    };
+    for (int i = 0; i < warmup; ++i) train_step();
+    auto t0 = clock::now();
+    for (int i = 0; i < iters; ++i) train_step();
+    const double train_s = std::chrono::duration<double>(clock::now() - t0).count();
+    net->eval();
+    nl::NoGradGuard no_grad;
+    for (int i = 0; i < warmup; ++i) (*net)(x);
+    t0 = clock::now();
+    for (int i = 0; i < iters; ++i) (*net)(x);
+    const double infer_s = std::chrono::duration<double>(clock::now() - t0).count();
+    std::printf(
+        "{\"model\": \"%s\", \"norm\": \"%s\", \"batch_size\": %d, \"threads\": %d, "
+        "\"train_img_per_s\": %.1f, \"infer_img_per_s\": %.1f, \"peak_rss_mib\": %.1f}\n",
+        model.c_str(), norm.c_str(), batch, nl::num_threads(), iters * batch / train_s,
+        iters * batch / infer_s, peak_rss_kib() / 1024.0);
+  } catch (const std::exception& e) {
+    std::cerr << "bench: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,138 @@
+// Reverse-mode engine. backward() on a scalar L:
+//   1. topologically sort every tensor reachable from L through grad_fn->inputs,
+//   2. walk that order from L down, calling each node's backward with the accumulated dL/dout,
+//   3. add results into the inputs' pending grads (a tensor used twice receives two terms),
+//   4. leaves with requires_grad accumulate into .grad; the graph is released as it is consumed.
+#include <unordered_map>
+#include <unordered_set>
+
+#include "autograd/node.hpp"
+#include "core/kernels.hpp"
+
+namespace nl {
+namespace {
+thread_local bool g_grad_enabled = true;
+}
+
+bool grad_enabled() { return g_grad_enabled; }
+NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+
+Tensor record(Tensor out, const char* name, std::vector<Tensor> inputs, BackwardFn backward) {
+  if (!g_grad_enabled) return out;
+  bool any = false;
+  for (auto& t : inputs) {
+    if (t.defined() && t.requires_grad()) any = true;
+    else t = Tensor();  // no gradient needed for this input
+  }
+  if (!any) return out;
+  auto node = std::make_shared<Node>();
+  node->name = name;
+  node->inputs = std::move(inputs);
+  node->backward = std::move(backward);
+  out.impl().grad_fn = std::move(node);
+  out.impl().requires_grad = true;
+  return out;
+}
+
+Tensor& Tensor::requires_grad_(bool on) {
+  check(!on || !impl().grad_fn, "requires_grad_", "only leaf tensors can be marked; this one was "
+        "produced by ", impl().grad_fn ? impl().grad_fn->name : "");
+  impl().requires_grad = on;
+  return *this;
+}
+
+Tensor Tensor::grad() const { return impl().grad ? Tensor(impl().grad) : Tensor(); }
+void Tensor::zero_grad() { impl().grad.reset(); }
+void Tensor::retain_grad() { impl().retains_grad = true; }
+void Tensor::register_hook(GradHook hook) {
+  check(requires_grad(), "register_hook", "the tensor does not require grad");
+  impl().hooks.push_back(std::move(hook));
+}
+
+Tensor Tensor::detach() const {
+  Tensor t = make_view(*this, shape(), strides(), offset());
+  return t;
+}
+
+namespace {
+
+// Holds shared pointers: releasing a node must not free a tensor the walk still visits.
+std::vector<std::shared_ptr<TensorImpl>> topological_order(const std::shared_ptr<TensorImpl>& root) {
+  // Iterative post-order DFS: deep ResNets would overflow a recursive one.
+  std::vector<std::shared_ptr<TensorImpl>> order;
+  std::unordered_set<TensorImpl*> seen{root.get()};
+  std::vector<std::pair<std::shared_ptr<TensorImpl>, size_t>> stack{{root, 0}};
+  while (!stack.empty()) {
+    auto& [t, next] = stack.back();
+    Node* n = t->grad_fn.get();
+    if (n && next < n->inputs.size()) {
+      const Tensor& in = n->inputs[next++];
+      if (in.defined() && seen.insert(in.impl_ptr().get()).second)
+        stack.push_back({in.impl_ptr(), 0});
+      continue;
+    }
+    order.push_back(t);
+    stack.pop_back();
+  }
+  return order;  // inputs before the tensors computed from them
+}
+
+void accumulate(std::shared_ptr<TensorImpl>& slot, const Tensor& g) {
+  if (!slot) {
+    // Own the memory: the incoming grad may alias a saved tensor or another grad.
+    slot = g.clone().impl_ptr();
+    return;
+  }
+  Tensor acc(slot);
+  acc.copy_(kernels::binary(kernels::Binary::add, acc, g));
+}
+
+}  // namespace
+
+void Tensor::backward(const Tensor& grad_in) const {
+  check(requires_grad(), "backward", "the tensor does not require grad (was it computed under "
+        "NoGradGuard, or from tensors without requires_grad?)");
+  Tensor seed = grad_in;
+  if (!seed.defined()) {
+    check(numel() == 1, "backward", "an implicit gradient needs a scalar output, got ",
+          shape_str(shape()), "; pass the gradient explicitly");
+    seed = Tensor::ones(shape(), dtype());
+  }
+  check(seed.shape() == shape(), "backward", "gradient shape ", shape_str(seed.shape()),
+        " does not match output shape ", shape_str(shape()));
+
+  NoGradGuard no_grad;  // backward functions are not themselves recorded
+  const auto order = topological_order(impl_);
+  std::unordered_map<TensorImpl*, Tensor> pending{{impl_.get(), seed}};
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    TensorImpl* t = it->get();
+    auto found = pending.find(t);
+    if (found == pending.end()) continue;
+    Tensor g = found->second;
+    pending.erase(found);
+    for (auto& hook : t->hooks) {
+      Tensor replaced = hook(g);
+      if (replaced.defined()) g = replaced;
+    }
+    if (!t->grad_fn) {
+      if (t->requires_grad) accumulate(t->grad, g);
+      continue;
+    }
+    if (t->retains_grad) accumulate(t->grad, g);
+    std::shared_ptr<Node> node = std::move(t->grad_fn);  // frees the graph as we go
+    std::vector<Tensor> grads = node->backward(g);
+    check(grads.size() == node->inputs.size(), "backward", node->name, " returned ", grads.size(),
+          " gradients for ", node->inputs.size(), " inputs");
+    for (size_t i = 0; i < grads.size(); ++i) {
+      const Tensor& in = node->inputs[i];
+      if (!in.defined() || !grads[i].defined()) continue;
+      check(grads[i].shape() == in.shape(), "backward", node->name, " produced a gradient of shape ",
+            shape_str(grads[i].shape()), " for input ", i, " of shape ", shape_str(in.shape()));
+      auto [slot, inserted] = pending.try_emplace(in.impl_ptr().get(), grads[i]);
+      if (!inserted) slot->second = kernels::binary(kernels::Binary::add, slot->second, grads[i]);
+    }
+  }
+}
+
+}  // namespace nl

@@ -1,0 +1,37 @@
+// 2-D convolution (cross-correlation, as in PyTorch) by im2col + GEMM.
+//
+//   x: (N, C_in, H, W)   weight: (C_out, C_in/groups, kh, kw)   bias: (C_out) or undefined
+//   out: (N, C_out, OH, OW),  OH = (H + 2*pad - dil*(kh-1) - 1) / stride + 1
+//
+// Forward, per image and group:  Y = W @ im2col(X)          (+ bias per row)
+// Backward, per image and group: dW += dY @ im2col(X)^T,  dX = col2im(W^T @ dY),  db = sum dY
+// Images are spread over TBB tasks; dW is summed per fixed chunk of images and the chunks added
+// in order, so results are bit-identical whatever the thread count.
+#pragma once
+#include <array>
+
+#include "layers/module.hpp"
+
+namespace nl {
+
+struct Conv2dOptions {
+  std::array<int64_t, 2> stride{1, 1}, padding{0, 0}, dilation{1, 1};
+  int64_t groups = 1;
+};
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& opt);
+
+class Conv2d : public Module {
+ public:
+  Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride = 1,
+         int64_t padding = 0, bool bias = true, int64_t groups = 1, int64_t dilation = 1);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Conv2d"; }
+  std::string describe() const override;
+
+  Tensor weight, bias;
+  int64_t in_channels, out_channels, kernel_size;
+  Conv2dOptions options;
+};
+
+}  // namespace nl

@@ -1,0 +1,20 @@
+// Classification loss and metric.
+//
+// cross_entropy(logits (N, K), labels) = mean_i [ -log softmax(logits_i)[y_i] ] with the
+// log-softmax fused and shifted by the row max, so logits of 1e4 are as safe as logits of 1.
+// With label smoothing s the target is (1 - s) * onehot(y) + s / K (PyTorch semantics).
+// Backward: d/dlogits = (softmax - target) / N.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.hpp"
+
+namespace nl {
+
+Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& labels,
+                     double label_smoothing = 0.0);
+// Fraction of rows whose argmax equals the label.
+double accuracy(const Tensor& logits, const std::vector<int64_t>& labels);
+
+}  // namespace nl

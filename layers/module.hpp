@@ -1,0 +1,80 @@
+// Module: the PyTorch nn.Module contract. A module owns named parameters (trained), buffers
+// (state such as BatchNorm's running_mean) and child modules; state_dict() names them the way
+// PyTorch does ("layer1.0.bn1.running_mean"), so checkpoints read naturally on both sides.
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.hpp"
+
+namespace nl {
+
+class Module;
+using ModulePtr = std::shared_ptr<Module>;
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+// Observes a module's input and output during forward (probes use it for activation stats).
+using ForwardHook = std::function<void(Module& m, const Tensor& input, const Tensor& output)>;
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  virtual Tensor forward(const Tensor& x) = 0;
+  // A one-line description like PyTorch's repr: "Conv2d(3, 16, kernel_size=3, ...)".
+  virtual std::string describe() const { return type_name(); }
+  virtual std::string type_name() const = 0;
+
+  // Runs forward and then every forward hook.
+  Tensor operator()(const Tensor& x);
+
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+
+  NamedTensors named_parameters() const;
+  std::vector<Tensor> parameters() const;
+  NamedTensors named_buffers() const;
+  std::vector<std::pair<std::string, ModulePtr>> named_modules() const;  // depth-first, incl. ""
+  const std::vector<std::pair<std::string, ModulePtr>>& children() const { return children_; }
+
+  // Parameters then buffers, by dotted name. load_state_dict copies values in place and throws
+  // naming any missing, unexpected or mis-shaped entry (strict, like PyTorch's default).
+  std::map<std::string, Tensor> state_dict() const;
+  void load_state_dict(const std::map<std::string, Tensor>& state);
+
+  void zero_grad();
+  // Converts every parameter and buffer in place (handles held elsewhere stay valid).
+  void to(DType dtype);
+  int64_t num_parameters() const;
+
+  void register_forward_hook(ForwardHook hook) { hooks_.push_back(std::move(hook)); }
+  void clear_forward_hooks() { hooks_.clear(); }
+
+  // Prints the module tree, one child per line.
+  std::string tree(int indent = 0) const;
+
+ protected:
+  Tensor& register_parameter(const std::string& name, Tensor t);
+  Tensor& register_buffer(const std::string& name, Tensor t);
+  template <typename M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
+    children_.emplace_back(name, m);
+    return m;
+  }
+  // Lets a subclass react to train()/eval() (e.g. frozen BatchNorm ignores train()).
+  virtual void on_train_mode_change() {}
+
+  bool training_ = true;
+
+ private:
+  void collect(const std::string& prefix, NamedTensors& out, bool params) const;
+
+  std::vector<std::pair<std::string, Tensor>> params_, buffers_;
+  std::vector<std::pair<std::string, ModulePtr>> children_;
+  std::vector<ForwardHook> hooks_;
+};
+
+}  // namespace nl

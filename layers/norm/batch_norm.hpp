@@ -1,0 +1,46 @@
+// BatchNorm (Ioffe & Szegedy 2015) with PyTorch semantics; docs/norms/bn.md has the derivation.
+//
+//   train: y = gamma (x - mu_B) / sqrt(var_B + eps) + beta, statistics per channel over (N, *)
+//          with the biased variance; running_mean <- (1-m) running_mean + m mu_B and
+//          running_var <- (1-m) running_var + m var_B * M/(M-1) (unbiased), M = N * spatial.
+//          momentum = nullopt gives the cumulative average (m = 1/num_batches_tracked).
+//   eval:  the running statistics, folded into one multiply-add per element.
+//   frozen: eval behaviour in both modes, nothing updated (FrozenBatchNorm); survives train().
+// Works for (N, C) and (N, C, L) (BatchNorm1d) and (N, C, H, W) (BatchNorm2d).
+#pragma once
+#include <optional>
+
+#include "layers/module.hpp"
+
+namespace nl {
+
+struct BatchNormOptions {
+  double eps = 1e-5;
+  std::optional<double> momentum = 0.1;
+  bool affine = true;
+  bool track_running_stats = true;
+  bool frozen = false;
+};
+
+class BatchNorm : public Module {
+ public:
+  // expected_dims: 2 or 3 for BatchNorm1d, 4 for BatchNorm2d, 0 for any rank >= 2.
+  explicit BatchNorm(int64_t num_features, BatchNormOptions options = {}, int expected_dims = 0);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "BatchNorm"; }
+  std::string describe() const override;
+
+  int64_t num_features;
+  BatchNormOptions options;
+  int expected_dims;
+  Tensor weight, bias, running_mean, running_var, num_batches_tracked;
+};
+
+inline std::shared_ptr<BatchNorm> BatchNorm2d(int64_t c, BatchNormOptions o = {}) {
+  return std::make_shared<BatchNorm>(c, o, 4);
+}
+inline std::shared_ptr<BatchNorm> BatchNorm1d(int64_t c, BatchNormOptions o = {}) {
+  return std::make_shared<BatchNorm>(c, o, 2);
+}
+
+}  // namespace nl

@@ -1,0 +1,169 @@
+#include "layers/norm/factory.hpp"
+
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include "layers/container.hpp"
+#include "layers/norm/batch_norm.hpp"
+#include "layers/norm/group_norm.hpp"
+#include "layers/norm/instance_norm.hpp"
+
+namespace nl {
+namespace {
+
+// Typed access to a spec's arguments; remembers which were read so leftovers are reported.
+class Args {
+ public:
+  Args(const NormSpec& spec) : spec_(spec) {}
+  double number(const std::string& key, double fallback) {
+    used_.insert(key);
+    auto it = spec_.args.find(key);
+    if (it == spec_.args.end()) return fallback;
+    try {
+      size_t pos = 0;
+      const double v = std::stod(it->second, &pos);
+      if (pos == it->second.size()) return v;
+    } catch (const std::exception&) {
+    }
+    throw Error("norm spec '" + spec_.str() + "': " + key + "=" + it->second + " is not a number");
+  }
+  std::string text(const std::string& key) {
+    used_.insert(key);
+    auto it = spec_.args.find(key);
+    return it == spec_.args.end() ? "" : it->second;
+  }
+  bool has(const std::string& key) {
+    used_.insert(key);
+    return spec_.args.count(key) > 0;
+  }
+  bool flag(const std::string& key, bool fallback) {
+    used_.insert(key);
+    auto it = spec_.args.find(key);
+    if (it == spec_.args.end()) return fallback;
+    if (it->second == "true" || it->second == "1") return true;
+    if (it->second == "false" || it->second == "0") return false;
+    throw Error("norm spec '" + spec_.str() + "': " + key + " must be true or false");
+  }
+  void done() const {
+    for (auto& [k, _] : spec_.args)
+      check(used_.count(k) > 0, "norm spec", "'", spec_.str(), "' has unknown argument '", k, "'");
+  }
+
+ private:
+  const NormSpec& spec_;
+  std::set<std::string> used_;
+};
+
+struct Entry {
+  NormInfo info;
+  std::function<NormSlot(Args&, int64_t)> build;
+};
+
+int64_t as_count(double v, const char* what) {
+  check(v >= 1 && v == static_cast<int64_t>(v), "norm spec", what, " must be a positive integer");
+  return static_cast<int64_t>(v);
+}
+
+const std::vector<Entry>& registry() {
+  static const std::vector<Entry> entries = {
+      {{"none", "", "no normalization (Identity)"},
+       [](Args&, int64_t) { return NormSlot{std::make_shared<Identity>()}; }},
+      {{"bn", "eps=1e-5 momentum=0.1|none affine=true track_running_stats=true frozen=false",
+        "BatchNorm: per channel over (N,H,W); running statistics for eval"},
+       [](Args& a, int64_t c) {
+         BatchNormOptions o;
+         o.eps = a.number("eps", 1e-5);
+         // momentum=none: cumulative moving average, like PyTorch's momentum=None
+         if (a.text("momentum") == "none") o.momentum.reset();
+         else o.momentum = a.number("momentum", 0.1);
+         o.affine = a.flag("affine", true);
+         o.track_running_stats = a.flag("track_running_stats", true);
+         o.frozen = a.flag("frozen", false);
+         return NormSlot{std::make_shared<BatchNorm>(c, o, 0)};
+       }},
+      {{"gn", "groups=8 | group_size=S, eps=1e-5 affine=true",
+        "GroupNorm: per sample over groups of C/G channels and (H,W)"},
+       [](Args& a, int64_t c) {
+         const double eps = a.number("eps", 1e-5);
+         const bool affine = a.flag("affine", true);
+         if (a.has("group_size"))
+           return NormSlot{GroupNorm::with_group_size(as_count(a.number("group_size", 1), "group_size"), c, eps, affine)};
+         return NormSlot{std::make_shared<GroupNorm>(as_count(a.number("groups", 8), "groups"), c, eps, affine)};
+       }},
+      {{"ln", "eps=1e-5 affine=true",
+        "LayerNorm of the papers: per sample over (C,H,W), per-channel affine (= GroupNorm(1))"},
+       [](Args& a, int64_t c) {
+         return NormSlot{std::make_shared<GroupNorm>(1, c, a.number("eps", 1e-5), a.flag("affine", true))};
+       }},
+      {{"in", "eps=1e-5 affine=true track_running_stats=false momentum=0.1",
+        "InstanceNorm: per sample and channel over (H,W); affine on by default in models"},
+       [](Args& a, int64_t c) {
+         InstanceNormOptions o;
+         o.eps = a.number("eps", 1e-5);
+         o.affine = a.flag("affine", true);
+         o.track_running_stats = a.flag("track_running_stats", false);
+         o.momentum = a.number("momentum", 0.1);
+         return NormSlot{std::make_shared<InstanceNorm2d>(c, o)};
+       }},
+  };
+  return entries;
+}
+
+}  // namespace
+
+NormSpec NormSpec::parse(const std::string& spec) {
+  NormSpec s;
+  const auto colon = spec.find(':');
+  s.name = spec.substr(0, colon);
+  check(!s.name.empty(), "norm spec", "empty normalizer name in '", spec, "'");
+  if (colon == std::string::npos) return s;
+  std::stringstream rest(spec.substr(colon + 1));
+  std::string item;
+  while (std::getline(rest, item, ',')) {
+    if (item.empty()) continue;
+    const auto eq = item.find('=');
+    if (eq == std::string::npos) s.args[item] = "true";
+    else s.args[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  return s;
+}
+
+std::string NormSpec::str() const {
+  std::string out = name;
+  char sep = ':';
+  for (auto& [k, v] : args) out += sep + k + "=" + v, sep = ',';
+  return out;
+}
+
+NormSlot make_norm(const std::string& spec_text, int64_t channels) {
+  const NormSpec spec = NormSpec::parse(spec_text);
+  for (const Entry& e : registry()) {
+    if (e.info.name != spec.name) continue;
+    Args args(spec);
+    NormSlot slot = e.build(args, channels);
+    args.done();
+    return slot;
+  }
+  throw Error("norm spec: unknown normalizer '" + spec.name + "'; available:\n" + list_norms_text());
+}
+
+std::vector<NormInfo> list_norms() {
+  std::vector<NormInfo> out;
+  for (const Entry& e : registry()) out.push_back(e.info);
+  return out;
+}
+
+std::string list_norms_text() {
+  std::ostringstream os;
+  for (const NormInfo& i : list_norms()) {
+    os << "  " << i.name;
+    for (size_t pad = i.name.size(); pad < 8; ++pad) os << ' ';
+    os << i.description;
+    if (!i.arguments.empty()) os << "\n          options: " << i.arguments;
+    os << "\n";
+  }
+  return os.str();
+}
+
+}  // namespace nl

@@ -1,0 +1,36 @@
+#include "layers/norm/group_norm.hpp"
+
+#include "layers/norm/plane_norm.hpp"
+
+namespace nl {
+
+GroupNorm::GroupNorm(int64_t g, int64_t c, double eps_, bool affine)
+    : num_groups(g), num_channels(c), eps(eps_) {
+  check(g >= 1 && c >= 1 && c % g == 0, "GroupNorm", "num_groups=", g,
+        " must divide num_channels=", c);
+  if (affine) {
+    weight = register_parameter("weight", Tensor::ones({c}));
+    bias = register_parameter("bias", Tensor::zeros({c}));
+  }
+}
+
+std::shared_ptr<GroupNorm> GroupNorm::with_group_size(int64_t size, int64_t c, double eps,
+                                                      bool affine) {
+  check(size >= 1 && c % size == 0, "GroupNorm", "group_size=", size,
+        " must divide num_channels=", c);
+  return std::make_shared<GroupNorm>(c / size, c, eps, affine);
+}
+
+Tensor GroupNorm::forward(const Tensor& x) {
+  check(x.dim() >= 2 && x.shape()[1] == num_channels, "GroupNorm", "expected ", num_channels,
+        " channels, got input ", shape_str(x.shape()));
+  const StatLayout layout = StatLayout::of(x, num_groups, false, "GroupNorm");
+  return plane_norm(x, weight, bias, layout, eps, nullptr, "GroupNorm").y;
+}
+
+std::string GroupNorm::describe() const {
+  return "GroupNorm(" + std::to_string(num_groups) + ", " + std::to_string(num_channels) +
+         ", eps=" + std::to_string(eps) + ", affine=" + (weight.defined() ? "True" : "False") + ")";
+}
+
+}  // namespace nl

@@ -1,0 +1,53 @@
+#include "layers/norm/instance_norm.hpp"
+
+#include "layers/norm/plane_norm.hpp"
+#include "layers/norm/running_stats.hpp"
+
+namespace nl {
+
+InstanceNorm2d::InstanceNorm2d(int64_t c, InstanceNormOptions o) : num_features(c), options(o) {
+  check(c > 0, "InstanceNorm2d", "num_features must be positive, got ", c);
+  if (o.affine) {
+    weight = register_parameter("weight", Tensor::ones({c}));
+    bias = register_parameter("bias", Tensor::zeros({c}));
+  }
+  if (o.track_running_stats) {
+    running_mean = register_buffer("running_mean", Tensor::zeros({c}));
+    running_var = register_buffer("running_var", Tensor::ones({c}));
+    num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}));
+  }
+}
+
+Tensor InstanceNorm2d::forward(const Tensor& x) {
+  const char* name = "InstanceNorm2d";
+  check(x.dim() == 4 && x.shape()[1] == num_features, name, "expected input (N, ", num_features,
+        ", H, W), got ", shape_str(x.shape()));
+  const StatLayout layout = StatLayout::of(x, num_features, false, name);
+  if (!training_ && running_mean.defined()) {
+    // Running statistics are per channel; expand them to every (n, c) instance.
+    const auto rm = running_mean.to_vector(), rv = running_var.to_vector();
+    Moments fixed;
+    for (int64_t n = 0; n < layout.n; ++n)
+      for (int64_t c = 0; c < layout.c; ++c) fixed.mean.push_back(rm[c]), fixed.var.push_back(rv[c]);
+    return plane_norm(x, weight, bias, layout, options.eps, &fixed, name).y;
+  }
+  check(layout.l > 1, name, "expected more than 1 spatial element per channel when training, got "
+        "input ", shape_str(x.shape()));
+  PlaneNormOutput out = plane_norm(x, weight, bias, layout, options.eps, nullptr, name);
+  if (training_ && running_mean.defined()) {
+    const double tracked = num_batches_tracked.item() + 1;
+    num_batches_tracked.fill_(tracked);
+    std::vector<double> mean(layout.c, 0.0), var(layout.c, 0.0);
+    const double l = double(layout.l);
+    for (int64_t n = 0; n < layout.n; ++n)
+      for (int64_t c = 0; c < layout.c; ++c) {
+        mean[c] += out.batch.mean[n * layout.c + c] / layout.n;
+        var[c] += out.batch.var[n * layout.c + c] * l / (l - 1) / layout.n;
+      }
+    update_running(running_mean, mean, options.momentum, tracked);
+    update_running(running_var, var, options.momentum, tracked);
+  }
+  return out.y;
+}
+
+}  // namespace nl

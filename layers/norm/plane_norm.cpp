@@ -1,0 +1,87 @@
+#include "layers/norm/plane_norm.hpp"
+
+#include <cmath>
+
+#include "autograd/node.hpp"
+
+namespace nl {
+namespace {
+
+std::vector<double> channel_values(const Tensor& t, int64_t c, double fallback) {
+  return t.defined() ? t.to_vector() : std::vector<double>(c, fallback);
+}
+
+}  // namespace
+
+PlaneNormOutput plane_norm(const Tensor& x_in, const Tensor& gamma, const Tensor& beta,
+                           const StatLayout& s, double eps, const Moments* fixed,
+                           const char* name) {
+  for (const Tensor* p : {&gamma, &beta})
+    if (p->defined()) {
+      check(p->dim() == 1 && p->shape()[0] == s.c, name, "affine parameter of shape ",
+            shape_str(p->shape()), " does not match ", s.c, " channels");
+      check(p->dtype() == x_in.dtype(), name, "input is ", x_in.str(), " but parameters are ",
+            p->str());
+    }
+  const Tensor x = x_in.detach().contiguous();
+  PlaneNormOutput out;
+  const Moments stats = fixed ? *fixed : compute_moments(s, x);
+  if (!fixed) out.batch = stats;
+
+  const std::vector<double> g = channel_values(gamma, s.c, 1.0), b = channel_values(beta, s.c, 0.0);
+  std::vector<double> inv_std(s.num_stats());
+  for (int64_t k = 0; k < s.num_stats(); ++k) {
+    const double v = std::max(stats.var[k], 0.0) + eps;
+    inv_std[k] = v > 0 ? 1.0 / std::sqrt(v) : 0.0;  // PyTorch: invstd := 0 when var = eps = 0
+  }
+  const int64_t planes = s.n * s.c;
+  std::vector<double> scale(planes), shift(planes), zero(planes, 0.0);
+  for (int64_t p = 0; p < planes; ++p) {
+    const int64_t c = p % s.c, k = s.stat_of(p / s.c, c);
+    scale[p] = inv_std[k] * g[c];
+    shift[p] = b[c] - stats.mean[k] * scale[p];
+  }
+  out.y = Tensor::empty(x.shape(), x.dtype());
+  apply_planes(s, x, Tensor(), scale, zero, shift, out.y);
+
+  const bool batch_stats = fixed == nullptr;
+  out.y = record(out.y, name, {x_in, gamma, beta},
+                 [=, mean = stats.mean](const Tensor& gy) {
+    const Tensor dy = gy.contiguous();
+    const PlaneGradSums sums = plane_grad_sums(s, x, dy, mean);
+    std::vector<double> a(planes), bx(planes, 0.0), k(planes, 0.0);
+    if (batch_stats) {
+      std::vector<double> A(s.num_stats(), 0.0), C(s.num_stats(), 0.0);
+      for (int64_t p = 0; p < planes; ++p) {
+        const int64_t c = p % s.c, st = s.stat_of(p / s.c, c);
+        A[st] += g[c] * sums.sum_dy[p];
+        C[st] += g[c] * sums.sum_dy_xc[p];
+      }
+      const double m = double(s.count());
+      for (int64_t p = 0; p < planes; ++p) {
+        const int64_t c = p % s.c, st = s.stat_of(p / s.c, c);
+        const double si = inv_std[st], s3 = si * si * si;
+        a[p] = si * g[c];
+        bx[p] = -s3 * C[st] / m;
+        k[p] = -si * A[st] / m + s3 * C[st] / m * mean[st];
+      }
+    } else {
+      for (int64_t p = 0; p < planes; ++p) a[p] = inv_std[s.stat_of(p / s.c, p % s.c)] * g[p % s.c];
+    }
+    Tensor dx = Tensor::empty(x.shape(), x.dtype());
+    apply_planes(s, dy, x, a, bx, k, dx);
+
+    std::vector<double> dgamma(s.c, 0.0), dbeta(s.c, 0.0);
+    for (int64_t p = 0; p < planes; ++p) {
+      const int64_t c = p % s.c;
+      dgamma[c] += inv_std[s.stat_of(p / s.c, c)] * sums.sum_dy_xc[p];
+      dbeta[c] += sums.sum_dy[p];
+    }
+    const DType dt = x.dtype();
+    return std::vector<Tensor>{dx, gamma.defined() ? Tensor::from_vector(dgamma, {s.c}, dt) : Tensor(),
+                               beta.defined() ? Tensor::from_vector(dbeta, {s.c}, dt) : Tensor()};
+  });
+  return out;
+}
+
+}  // namespace nl

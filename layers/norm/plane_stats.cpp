@@ -1,0 +1,106 @@
+#include "layers/norm/plane_stats.hpp"
+
+#include "core/parallel.hpp"
+
+namespace nl {
+
+StatLayout StatLayout::of(const Tensor& x, int64_t groups, bool over_batch, const char* layer) {
+  check(x.dim() >= 2, layer, "expected input (N, C, ...), got ", shape_str(x.shape()));
+  StatLayout s;
+  s.n = x.shape()[0];
+  s.c = x.shape()[1];
+  s.l = 1;
+  for (int64_t d = 2; d < x.dim(); ++d) s.l *= x.shape()[d];
+  s.groups = groups;
+  s.over_batch = over_batch;
+  check(groups >= 1 && s.c % groups == 0, layer, "num_groups=", groups,
+        " must divide the number of channels ", s.c);
+  return s;
+}
+
+namespace {
+// Planes per task: enough work to amortise scheduling on small planes (8x8 maps).
+int64_t plane_grain(int64_t l) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(l, 1)); }
+}  // namespace
+
+Moments compute_moments(const StatLayout& s, const Tensor& x) {
+  const int64_t planes = s.n * s.c;
+  std::vector<double> pmean(planes), pm2(planes);
+  dispatch(x.dtype(), [&]<typename T>() {
+    const T* px = x.data<T>();
+    parallel_for(planes, plane_grain(s.l), [&](int64_t b, int64_t e) {
+      for (int64_t p = b; p < e; ++p) {
+        const T* row = px + p * s.l;
+        double sum = 0;
+        for (int64_t i = 0; i < s.l; ++i) sum += row[i];
+        const double m = sum / double(s.l);
+        double m2 = 0;
+        for (int64_t i = 0; i < s.l; ++i) m2 += (row[i] - m) * (row[i] - m);
+        pmean[p] = m, pm2[p] = m2;
+      }
+    });
+  });
+  // Chan et al. merge of equal-sized planes, in (n, c) order: deterministic.
+  Moments out{std::vector<double>(s.num_stats(), 0.0), std::vector<double>(s.num_stats(), 0.0)};
+  std::vector<double> count(s.num_stats(), 0.0);
+  const double l = double(s.l);
+  for (int64_t n = 0; n < s.n; ++n)
+    for (int64_t c = 0; c < s.c; ++c) {
+      const int64_t k = s.stat_of(n, c), p = n * s.c + c;
+      const double na = count[k], nb = l, nab = na + nb;
+      const double delta = pmean[p] - out.mean[k];
+      out.mean[k] += delta * nb / nab;
+      out.var[k] += pm2[p] + delta * delta * na * nb / nab;  // accumulates M2 for now
+      count[k] = nab;
+    }
+  for (int64_t k = 0; k < s.num_stats(); ++k) out.var[k] /= count[k];
+  return out;
+}
+
+PlaneGradSums plane_grad_sums(const StatLayout& s, const Tensor& x, const Tensor& dy,
+                              const std::vector<double>& mean) {
+  const int64_t planes = s.n * s.c;
+  PlaneGradSums out{std::vector<double>(planes), std::vector<double>(planes)};
+  dispatch(x.dtype(), [&]<typename T>() {
+    const T* px = x.data<T>();
+    const T* pg = dy.data<T>();
+    parallel_for(planes, plane_grain(s.l), [&](int64_t b, int64_t e) {
+      for (int64_t p = b; p < e; ++p) {
+        const T m = T(mean[s.stat_of(p / s.c, p % s.c)]);
+        const T* xr = px + p * s.l;
+        const T* gr = pg + p * s.l;
+        double sdy = 0, sdx = 0;
+        for (int64_t i = 0; i < s.l; ++i) sdy += gr[i], sdx += gr[i] * (xr[i] - m);
+        out.sum_dy[p] = sdy, out.sum_dy_xc[p] = sdx;
+      }
+    });
+  });
+  return out;
+}
+
+void apply_planes(const StatLayout& s, const Tensor& u, const Tensor& v,
+                  const std::vector<double>& a, const std::vector<double>& b,
+                  const std::vector<double>& k, Tensor& out) {
+  const int64_t planes = s.n * s.c;
+  dispatch(u.dtype(), [&]<typename T>() {
+    const T* pu = u.data<T>();
+    const T* pv = v.defined() ? v.data<T>() : nullptr;
+    T* po = out.data<T>();
+    parallel_for(planes, plane_grain(s.l), [&](int64_t lo, int64_t hi) {
+      for (int64_t p = lo; p < hi; ++p) {
+        const T ap = T(a[p]), kp = T(k[p]);
+        const T* ur = pu + p * s.l;
+        T* orow = po + p * s.l;
+        if (pv && b[p] != 0) {
+          const T bp = T(b[p]);
+          const T* vr = pv + p * s.l;
+          for (int64_t i = 0; i < s.l; ++i) orow[i] = ap * ur[i] + bp * vr[i] + kp;
+        } else {
+          for (int64_t i = 0; i < s.l; ++i) orow[i] = ap * ur[i] + kp;
+        }
+      }
+    });
+  });
+}
+
+}  // namespace nl

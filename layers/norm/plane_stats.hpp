@@ -1,0 +1,58 @@
+// The shared statistics core of every activation normalizer that works on (n, c) planes.
+//
+// Input is viewed as (N, C, L): L = H*W for images, 1 for (N, C) features. The N*C planes are
+// pooled into statistic groups by two numbers:
+//   groups      G: channels c and c' share statistics iff c/(C/G) == c'/(C/G)
+//   over_batch    : whether all samples n share them (batch statistics) or each has its own
+// which covers the family:
+//   BatchNorm     G = C, over_batch      InstanceNorm  G = C, per sample
+//   GroupNorm     G,     per sample      LayerNorm     G = 1, per sample
+//   BatchGroupNorm G,    over_batch
+//
+// Moments are computed per plane by two passes in double (mean, then sum of squared
+// deviations) and merged across the planes of a group with Chan's formula in a fixed order, so
+// they are accurate for offset data and identical for any thread count.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.hpp"
+
+namespace nl {
+
+struct StatLayout {
+  int64_t n = 1, c = 1, l = 1;  // samples, channels, elements per plane
+  int64_t groups = 1;
+  bool over_batch = false;
+
+  // Views x as (N, C, L); throws naming `layer` unless x has at least 2 dims with C channels.
+  static StatLayout of(const Tensor& x, int64_t groups, bool over_batch, const char* layer);
+  int64_t num_stats() const { return (over_batch ? 1 : n) * groups; }
+  int64_t stat_of(int64_t sample, int64_t channel) const {
+    return (over_batch ? 0 : sample) * groups + channel / (c / groups);
+  }
+  int64_t count() const { return (over_batch ? n : 1) * (c / groups) * l; }  // elements per stat
+};
+
+struct Moments {
+  std::vector<double> mean, var;  // per statistic, var biased (divided by count)
+};
+
+// x must be contiguous (N, C, L) of float or double.
+Moments compute_moments(const StatLayout& layout, const Tensor& x);
+
+// Per plane: sum dy and sum dy * (x - mean[stat]), the two reductions every backward needs.
+struct PlaneGradSums {
+  std::vector<double> sum_dy, sum_dy_xc;  // N*C entries
+};
+PlaneGradSums plane_grad_sums(const StatLayout& layout, const Tensor& x, const Tensor& dy,
+                              const std::vector<double>& mean);
+
+// out[n, c, :] = a[n*C+c] * u[n, c, :] + b[n*C+c] * v[n, c, :] + k[n*C+c].
+// With v undefined the middle term is dropped. The one elementwise pass of every forward
+// (u = x, b = 0) and backward (u = dy, v = x).
+void apply_planes(const StatLayout& layout, const Tensor& u, const Tensor& v,
+                  const std::vector<double>& a, const std::vector<double>& b,
+                  const std::vector<double>& k, Tensor& out);
+
+}  // namespace nl

@@ -1,0 +1,16 @@
+// Exponential moving averages of normalization statistics (PyTorch convention):
+//   running <- (1 - m) running + m batch,   m = momentum, or 1/num_batches_tracked if none.
+#pragma once
+#include <optional>
+#include <vector>
+
+#include "core/tensor.hpp"
+
+namespace nl {
+
+// Blends per-channel batch values into a running buffer in place and returns nothing;
+// `num_batches_tracked` must already count this batch when momentum is nullopt.
+void update_running(Tensor& running, const std::vector<double>& batch,
+                    std::optional<double> momentum, double num_batches_tracked);
+
+}  // namespace nl

@@ -1,0 +1,37 @@
+// Shared test helpers: float64 random tensors and a gradcheck assertion with a readable report.
+#pragma once
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <functional>
+#include <vector>
+
+#include "autograd/gradcheck.hpp"
+#include "core/random.hpp"
+#include "core/tensor.hpp"
+
+namespace nl::test {
+
+inline Tensor randn64(const Shape& shape, uint64_t seed, bool grad = true) {
+  Generator g(seed);
+  Tensor t = Tensor::randn(shape, g, DType::f64);
+  if (grad) t.requires_grad_(true);
+  return t;
+}
+
+inline void check_grad(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                       const std::vector<Tensor>& inputs, GradcheckOptions opt = {}) {
+  const GradcheckResult r = gradcheck(f, inputs, opt);
+  INFO(r.message);
+  CHECK(r.ok);
+}
+
+inline double max_abs_diff(const Tensor& a, const Tensor& b) {
+  const auto va = a.to_vector(), vb = b.to_vector();
+  REQUIRE(va.size() == vb.size());
+  double m = 0;
+  for (size_t i = 0; i < va.size(); ++i) m = std::max(m, std::abs(va[i] - vb[i]));
+  return m;
+}
+
+}  // namespace nl::test

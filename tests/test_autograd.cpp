@@ -1,0 +1,118 @@
+// Autograd engine: accumulation, reuse, no-grad, hooks, graph release, module state.
+#include <doctest/doctest.h>
+
+#include "autograd/gradcheck.hpp"
+#include "autograd/node.hpp"
+#include "autograd/ops.hpp"
+#include "helpers.hpp"
+#include "layers/container.hpp"
+#include "layers/linear.hpp"
+
+using namespace nl;
+
+TEST_SUITE("autograd") {
+  TEST_CASE("a tensor used twice receives both gradient terms") {
+    Tensor x = Tensor::from_vector({2, 3}, {2}, DType::f64).requires_grad_();
+    Tensor y = sum(x * x + x);  // dy/dx = 2x + 1
+    y.backward();
+    CHECK(x.grad().to_vector() == std::vector<double>{5, 7});
+    // Gradients accumulate across backward calls until zero_grad, like PyTorch.
+    sum(x * 3.0).backward();
+    CHECK(x.grad().to_vector() == std::vector<double>{8, 10});
+    x.zero_grad();
+    CHECK_FALSE(x.grad().defined());
+  }
+
+  TEST_CASE("diamond graph and broadcasting reduce to the input shape") {
+    Tensor a = Tensor::from_vector({1, 2, 3, 4, 5, 6}, {2, 3}, DType::f64).requires_grad_();
+    Tensor b = Tensor::from_vector({1, 1, 1}, {3}, DType::f64).requires_grad_();
+    Tensor h = a * b;
+    Tensor y = sum(h * h + h);
+    y.backward();
+    // dy/db_j = sum_i (2 a_ij^2 b_j + a_ij)
+    CHECK(b.grad().shape() == Shape{3});
+    CHECK(b.grad().to_vector() == std::vector<double>{2 * (1 + 16) + 5, 2 * (4 + 25) + 7, 2 * (9 + 36) + 9});
+  }
+
+  TEST_CASE("no-grad records nothing") {
+    Tensor x = Tensor::ones({2}).requires_grad_();
+    {
+      NoGradGuard guard;
+      Tensor y = x * 2.0;
+      CHECK_FALSE(y.requires_grad());
+      CHECK_FALSE(y.grad_fn());
+    }
+    CHECK((x * 2.0).requires_grad());
+  }
+
+  TEST_CASE("the graph is released after backward") {
+    Tensor x = Tensor::ones({3}).requires_grad_();
+    Tensor y = sum(exp(x));
+    std::weak_ptr<Node> node = y.grad_fn();
+    CHECK_FALSE(node.expired());
+    y.backward();
+    CHECK(node.expired());
+  }
+
+  TEST_CASE("gradient hooks observe and may replace a gradient") {
+    Tensor x = Tensor::from_vector({1, 2}, {2}, DType::f64).requires_grad_();
+    Tensor h = x * 3.0;
+    double seen = 0;
+    h.register_hook([&](const Tensor& g) {
+      seen = sum(g).item();
+      return mul(g, 2.0);
+    });
+    sum(h).backward();
+    CHECK(seen == 2);
+    CHECK(x.grad().to_vector() == std::vector<double>{6, 6});
+  }
+
+  TEST_CASE("retain_grad keeps an intermediate gradient") {
+    Tensor x = Tensor::from_vector({1, 2}, {2}, DType::f64).requires_grad_();
+    Tensor h = x * 2.0;
+    h.retain_grad();
+    sum(h * h).backward();
+    CHECK(h.grad().to_vector() == std::vector<double>{4, 8});
+  }
+
+  TEST_CASE("backward errors are explicit") {
+    Tensor x = Tensor::ones({2});
+    CHECK_THROWS_WITH_AS(x.backward(), doctest::Contains("does not require grad"), Error);
+    Tensor y = Tensor::ones({2}).requires_grad_() * 2.0;
+    CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("scalar output"), Error);
+  }
+
+  TEST_CASE("modules: names, state_dict round trip, forward hooks, train/eval") {
+    Sequential net;
+    net.emplace<Linear>(4, 3);
+    net.emplace<Dropout>(0.5);
+    net.emplace<Linear>(3, 2, false);
+    auto names = net.named_parameters();
+    REQUIRE(names.size() == 3);
+    CHECK(names[0].first == "0.weight");
+    CHECK(names[1].first == "0.bias");
+    CHECK(names[2].first == "2.weight");
+    CHECK(net.num_parameters() == 4 * 3 + 3 + 3 * 2);
+    auto state = net.state_dict();
+    Sequential other;
+    other.emplace<Linear>(4, 3);
+    other.emplace<Dropout>(0.5);
+    other.emplace<Linear>(3, 2, false);
+    other.load_state_dict(state);
+    CHECK(test::max_abs_diff(other.parameters()[0], net.parameters()[0]) == 0);
+    state.erase("2.weight");
+    CHECK_THROWS_WITH_AS(other.load_state_dict(state), doctest::Contains("missing key '2.weight'"), Error);
+    int calls = 0;
+    net[0]->register_forward_hook([&](Module&, const Tensor& in, const Tensor& out) {
+      ++calls;
+      CHECK(in.shape() == Shape{5, 4});
+      CHECK(out.shape() == Shape{5, 3});
+    });
+    net.eval();
+    CHECK_FALSE(net[1]->is_training());
+    Tensor x = Tensor::ones({5, 4});
+    Tensor y1 = net(x), y2 = net(x);
+    CHECK(calls == 2);
+    CHECK(test::max_abs_diff(y1, y2) == 0);  // dropout off in eval
+  }
+}

@@ -1,0 +1,89 @@
+// Conv2d: gradcheck over a grid of geometries, batching of small maps, determinism, errors.
+#include <doctest/doctest.h>
+
+#include "autograd/ops.hpp"
+#include "core/parallel.hpp"
+#include "helpers.hpp"
+#include "layers/conv/conv2d.hpp"
+
+using namespace nl;
+using test::check_grad;
+using test::randn64;
+using Ts = std::vector<Tensor>;
+
+TEST_SUITE("conv") {
+  TEST_CASE("gradcheck over stride, padding, dilation, groups and odd sizes") {
+    struct Case { int64_t n, cin, cout, h, w, k, stride, pad, dil, groups; bool bias; };
+    const Case cases[] = {
+        {2, 3, 4, 5, 5, 3, 1, 1, 1, 1, true},   // same padding
+        {1, 2, 3, 7, 6, 3, 2, 1, 1, 1, false},  // stride 2, odd sizes
+        {2, 2, 2, 6, 7, 3, 1, 2, 2, 1, true},   // dilation
+        {2, 4, 4, 5, 5, 3, 1, 1, 1, 4, true},   // depthwise
+        {1, 4, 6, 5, 4, 1, 1, 0, 1, 2, false},  // 1x1 direct path, grouped
+        {3, 2, 3, 4, 4, 1, 2, 0, 1, 1, true},   // 1x1 stride 2 (projection shortcut)
+        {20, 2, 2, 3, 3, 3, 1, 1, 1, 1, false}, // small maps: several images per GEMM
+        {1, 1, 2, 4, 5, 2, 3, 0, 1, 1, true},   // even kernel, stride larger than kernel
+    };
+    for (const Case& c : cases) {
+      INFO("k=", c.k, " stride=", c.stride, " pad=", c.pad, " dil=", c.dil, " groups=", c.groups);
+      Tensor x = randn64({c.n, c.cin, c.h, c.w}, 1);
+      Tensor w = randn64({c.cout, c.cin / c.groups, c.k, c.k}, 2);
+      Tensor b = c.bias ? randn64({c.cout}, 3) : Tensor();
+      Conv2dOptions o;
+      o.stride = {c.stride, c.stride};
+      o.padding = {c.pad, c.pad};
+      o.dilation = {c.dil, c.dil};
+      o.groups = c.groups;
+      std::vector<Tensor> inputs{x, w};
+      if (c.bias) inputs.push_back(b);
+      check_grad([&](const Ts& t) { return conv2d(t[0], t[1], c.bias ? t[2] : Tensor(), o); }, inputs);
+    }
+  }
+
+  TEST_CASE("matches a direct loop implementation") {
+    Tensor x = randn64({2, 3, 6, 5}, 4, false), w = randn64({4, 3, 3, 3}, 5, false);
+    Conv2dOptions o;
+    o.stride = {2, 1};
+    o.padding = {1, 0};
+    Tensor y = conv2d(x, w, Tensor(), o);
+    REQUIRE(y.shape() == Shape{2, 4, 3, 3});
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t co = 0; co < 4; ++co)
+        for (int64_t oy = 0; oy < 3; ++oy)
+          for (int64_t ox = 0; ox < 3; ++ox) {
+            double s = 0;
+            for (int64_t ci = 0; ci < 3; ++ci)
+              for (int64_t i = 0; i < 3; ++i)
+                for (int64_t j = 0; j < 3; ++j) {
+                  const int64_t yy = oy * 2 - 1 + i, xx = ox + j;
+                  if (yy >= 0 && yy < 6 && xx >= 0 && xx < 5) s += x.at({n, ci, yy, xx}) * w.at({co, ci, i, j});
+                }
+            CHECK(y.at({n, co, oy, ox}) == doctest::Approx(s).epsilon(1e-12));
+          }
+  }
+
+  TEST_CASE("results are identical for any thread count") {
+    Generator g(3);
+    Tensor x = Tensor::randn({33, 8, 8, 8}, g);
+    Conv2d conv(8, 16, 3, 1, 1);
+    auto run = [&](int threads) {
+      set_num_threads(threads);
+      Tensor xi = x.detach().requires_grad_();
+      conv.zero_grad();
+      Tensor y = conv(xi);
+      sum(y * y).backward();
+      return std::vector<Tensor>{y, xi.grad(), conv.weight.grad(), conv.bias.grad()};
+    };
+    auto a = run(1), b = run(2);
+    set_num_threads(0);
+    for (size_t i = 0; i < a.size(); ++i) CHECK(test::max_abs_diff(a[i], b[i]) == 0);
+  }
+
+  TEST_CASE("bad shapes are reported with names") {
+    Conv2d conv(3, 8, 3);
+    CHECK_THROWS_WITH_AS(conv(Tensor::zeros({1, 4, 8, 8})), doctest::Contains("conv2d: input has 4 channels"), Error);
+    CHECK_THROWS_WITH_AS(conv(Tensor::zeros({3, 8, 8})), doctest::Contains("expected input (N, C, H, W)"), Error);
+    CHECK_THROWS_WITH_AS(conv(Tensor::zeros({1, 3, 2, 2})), doctest::Contains("smaller than the 3x3 kernel"), Error);
+    CHECK_THROWS_WITH_AS(Conv2d(3, 8, 3, 1, 0, true, 2), doctest::Contains("groups=2 must divide"), Error);
+  }
+}
