@@ -1,0 +1,42 @@
+#include "data/image_set.hpp"
+
+#include <cmath>
+
+#include "core/parallel.hpp"
+
+namespace nl::data {
+
+ImageSet::ChannelStats ImageSet::channel_stats() const {
+  ChannelStats s{std::vector<double>(channels_, 0.0), std::vector<double>(channels_, 0.0)};
+  const int64_t plane = height_ * width_;
+  // Integer sums are exact, so the statistics do not depend on the summation order.
+  std::vector<uint64_t> sum(channels_, 0), sum_sq(channels_, 0);
+  for (int64_t i = 0; i < size(); ++i)
+    for (int64_t c = 0; c < channels_; ++c) {
+      const uint8_t* p = image(i) + c * plane;
+      uint64_t a = 0, b = 0;
+      for (int64_t k = 0; k < plane; ++k) a += p[k], b += uint64_t(p[k]) * p[k];
+      sum[c] += a, sum_sq[c] += b;
+    }
+  const double n = double(size()) * double(plane);
+  for (int64_t c = 0; c < channels_; ++c) {
+    const double m = double(sum[c]) / n;
+    s.mean[c] = m / 255.0;
+    s.std[c] = std::sqrt(std::max(0.0, double(sum_sq[c]) / n - m * m)) / 255.0;
+  }
+  return s;
+}
+
+std::vector<int64_t> ImageSet::class_counts() const {
+  std::vector<int64_t> counts(class_names_.size(), 0);
+  for (int64_t l : labels_) ++counts[l];
+  return counts;
+}
+
+void ImageSet::truncate(int64_t n) {
+  if (n < 0 || n >= size()) return;
+  labels_.resize(n);
+  pixels_.resize(n * image_bytes());
+}
+
+}  // namespace nl::data

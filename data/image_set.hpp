@@ -1,0 +1,42 @@
+// An in-memory labelled image set: uint8 pixels, planar (C, H, W) per image, all the same size.
+// Cifar10Binary and ImageFolder both fill one, so everything downstream (transforms, loader,
+// statistics) sees a single interface.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nl::data {
+
+class ImageSet {
+ public:
+  int64_t size() const { return static_cast<int64_t>(labels_.size()); }
+  int64_t channels() const { return channels_; }
+  int64_t height() const { return height_; }
+  int64_t width() const { return width_; }
+  int64_t image_bytes() const { return channels_ * height_ * width_; }
+  // Planar (C, H, W) pixels of image i.
+  const uint8_t* image(int64_t i) const { return pixels_.data() + i * image_bytes(); }
+  int64_t label(int64_t i) const { return labels_[i]; }
+  const std::vector<std::string>& class_names() const { return class_names_; }
+  int64_t num_classes() const { return static_cast<int64_t>(class_names_.size()); }
+  // Images skipped while loading (only when the loader was asked to skip bad files).
+  int64_t skipped() const { return skipped_; }
+
+  struct ChannelStats {
+    std::vector<double> mean, std;  // per channel, pixel/255, population std
+  };
+  ChannelStats channel_stats() const;
+  std::vector<int64_t> class_counts() const;
+  // The first n images (for quick runs); n >= size() keeps all.
+  void truncate(int64_t n);
+
+ protected:
+  int64_t channels_ = 0, height_ = 0, width_ = 0, skipped_ = 0;
+  std::vector<uint8_t> pixels_;
+  std::vector<int64_t> labels_;
+  std::vector<std::string> class_names_;
+};
+
+}  // namespace nl::data
