@@ -2,7 +2,9 @@
 
 #include <cmath>
 
-#include "core/parallel.hpp"
+#include <algorithm>
+
+#include "core/random.hpp"
 
 namespace nl::data {
 
@@ -33,10 +35,22 @@ std::vector<int64_t> ImageSet::class_counts() const {
   return counts;
 }
 
-void ImageSet::truncate(int64_t n) {
-  if (n < 0 || n >= size()) return;
-  labels_.resize(n);
-  pixels_.resize(n * image_bytes());
+void ImageSet::keep_subset(int64_t n, uint64_t seed) {
+  if (n <= 0 || n >= size()) return;
+  std::vector<int64_t> idx(size());
+  for (int64_t i = 0; i < size(); ++i) idx[i] = i;
+  Generator g(seed ^ 0x5EEDu);
+  for (int64_t i = 0; i < n; ++i) std::swap(idx[i], idx[i + int64_t(g.below(uint64_t(size() - i)))]);
+  idx.resize(n);
+  std::sort(idx.begin(), idx.end());
+  std::vector<uint8_t> pixels(n * image_bytes());
+  std::vector<int64_t> labels(n);
+  for (int64_t i = 0; i < n; ++i) {
+    std::copy(image(idx[i]), image(idx[i]) + image_bytes(), pixels.begin() + i * image_bytes());
+    labels[i] = labels_[idx[i]];
+  }
+  pixels_ = std::move(pixels);
+  labels_ = std::move(labels);
 }
 
 }  // namespace nl::data

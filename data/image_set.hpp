@@ -29,8 +29,10 @@ class ImageSet {
   };
   ChannelStats channel_stats() const;
   std::vector<int64_t> class_counts() const;
-  // The first n images (for quick runs); n >= size() keeps all.
-  void truncate(int64_t n);
+  // Keeps a fixed pseudo-random subset of n images, in their original order (for quick runs).
+  // Image folders are stored class by class, so "the first n" would be one class only; the
+  // subset depends only on (n, seed). n <= 0 or n >= size() keeps all.
+  void keep_subset(int64_t n, uint64_t seed = 0);
 
  protected:
   int64_t channels_ = 0, height_ = 0, width_ = 0, skipped_ = 0;

@@ -1,0 +1,340 @@
+#include "apps/common/training.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "autograd/node.hpp"
+#include "autograd/ops.hpp"
+#include "core/init.hpp"
+#include "core/parallel.hpp"
+#include "core/safetensors.hpp"
+#include "data/cifar_binary.hpp"
+#include "data/image_folder.hpp"
+#include "data/loader.hpp"
+#include "layers/loss.hpp"
+#include "layers/models/resnet.hpp"
+#include "layers/optim/schedule.hpp"
+
+namespace nl::apps {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+json TrainConfig::to_json() const {
+  return {{"data", data},         {"model", model},         {"width", width},
+          {"norm", norm},         {"epochs", epochs},       {"batch_size", batch_size},
+          {"lr", lr},             {"momentum", momentum},   {"nesterov", nesterov},
+          {"wd", wd},             {"wd_skip_norm_bias", wd_skip_norm_bias},
+          {"schedule", schedule}, {"optimizer", optimizer}, {"pct_start", pct_start},
+          {"seed", seed},         {"threads", num_threads()}, {"train_limit", train_limit},
+          {"test_limit", test_limit}, {"normlab_version", NORMLAB_VERSION},
+          {"git_commit", NORMLAB_GIT_COMMIT}};
+}
+
+Datasets load_cifar(const std::string& dir) {
+  const std::string how =
+      "Get CIFAR-10 from https://www.cs.toronto.edu/~kriz/cifar.html (binary version, extract "
+      "cifar-10-batches-bin/) and pass --data DIR, or use an image folder with train/<class>/ "
+      "and test/<class>/.";
+  if (dir.empty()) throw Error("no data folder given. " + how);
+  if (!fs::is_directory(dir)) throw Error(dir + ": data folder not found. " + how);
+  Datasets d;
+  if (data::is_cifar10_binary_dir(dir)) {
+    d.train = std::make_unique<data::Cifar10Binary>(dir, true);
+    d.test = std::make_unique<data::Cifar10Binary>(dir, false);
+  } else if (fs::is_directory(fs::path(dir) / "train") && fs::is_directory(fs::path(dir) / "test")) {
+    d.train = std::make_unique<data::ImageFolder>((fs::path(dir) / "train").string());
+    d.test = std::make_unique<data::ImageFolder>((fs::path(dir) / "test").string());
+  } else {
+    throw Error(dir + ": neither a CIFAR-10 binary folder (data_batch_1.bin ...) nor an image "
+                "folder with train/ and test/. " + how);
+  }
+  return d;
+}
+
+namespace {
+
+Tensor normalized_batch(const data::ImageSet& set, int64_t start, int64_t n,
+                        const std::vector<float>& mean, const std::vector<float>& std) {
+  const int64_t c = set.channels(), plane = set.height() * set.width();
+  Tensor x = Tensor::empty({n, c, set.height(), set.width()});
+  float* p = x.data<float>();
+  parallel_for(n, 16, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const uint8_t* img = set.image(start + i);
+      for (int64_t ch = 0; ch < c; ++ch) {
+        const float m = mean[ch], inv = 1.0f / std[ch];
+        for (int64_t k = 0; k < plane; ++k)
+          p[(i * c + ch) * plane + k] = (img[ch * plane + k] / 255.0f - m) * inv;
+      }
+    }
+  });
+  return x;
+}
+
+bool all_finite(const Tensor& t) {
+  bool ok = true;
+  dispatch(t.dtype(), [&]<typename T>() {
+    const Tensor c = t.detach().contiguous();
+    const T* p = c.data<T>();
+    for (int64_t i = 0; i < c.numel() && ok; ++i) ok = std::isfinite(p[i]);
+  });
+  return ok;
+}
+
+// Re-runs one batch with hooks on every module to name where non-finite values first appear:
+// the first module (in forward order) whose output is non-finite, else the first module (in
+// backward order) whose output gradient is.
+std::string diagnose(Module& model, const Tensor& x, const std::vector<int64_t>& labels) {
+  std::string bad_output, bad_grad;
+  for (auto& [name, m] : model.named_modules()) {
+    const std::string nm = name + " (" + m->type_name() + ")";
+    m->register_forward_hook([&, nm](Module&, const Tensor&, const Tensor& out) {
+      if (bad_output.empty() && !all_finite(out)) bad_output = nm;
+      if (out.requires_grad())
+        const_cast<Tensor&>(out).register_hook([&, nm](const Tensor& g) {
+          if (bad_grad.empty() && !all_finite(g)) bad_grad = nm;
+          return Tensor();
+        });
+    });
+  }
+  model.zero_grad();
+  Tensor loss = cross_entropy(model(x), labels);
+  if (bad_output.empty()) loss.backward();
+  for (auto& [_, m] : model.named_modules()) m->clear_forward_hooks();
+  if (!bad_output.empty()) return "the output of layer " + bad_output + " became non-finite";
+  if (!bad_grad.empty()) return "the gradient at the output of layer " + bad_grad + " became non-finite";
+  return "no single layer could be named (the values overflowed in the loss or the update)";
+}
+
+std::vector<ParamGroup> param_groups(const Module& model, const TrainConfig& c) {
+  ParamGroup decay, no_decay;
+  for (auto& [name, p] : model.named_parameters()) {
+    (c.wd_skip_norm_bias && p.dim() <= 1 ? no_decay : decay).params.push_back(p);
+  }
+  for (ParamGroup* g : {&decay, &no_decay}) {
+    g->lr = c.lr;
+    g->momentum = c.momentum;
+    g->nesterov = c.nesterov;
+  }
+  decay.weight_decay = c.wd;
+  std::vector<ParamGroup> groups{decay};
+  if (!no_decay.params.empty()) groups.push_back(no_decay);
+  return groups;
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const Module& model, const TrainConfig& c) {
+  if (c.optimizer == "sgd") return std::make_unique<SGD>(param_groups(model, c));
+  if (c.optimizer == "adamw") {
+    auto groups = param_groups(model, c);
+    for (auto& g : groups) g.nesterov = false, g.momentum = 0.9;
+    return make_adamw(std::move(groups));
+  }
+  throw Error("unknown optimizer '" + c.optimizer + "' (use sgd or adamw)");
+}
+
+std::unique_ptr<Schedule> make_schedule(Optimizer& opt, const TrainConfig& c, int64_t total) {
+  if (c.schedule == "onecycle") {
+    OneCycleOptions o;
+    o.max_lr = c.lr;
+    o.total_steps = total;
+    o.pct_start = c.pct_start;
+    o.cosine = false;  // the standard recipe anneals linearly
+    o.cycle_momentum = c.optimizer == "sgd";
+    return std::make_unique<OneCycleLR>(opt, o);
+  }
+  if (c.schedule == "cosine") return std::make_unique<CosineLR>(opt, total);
+  if (c.schedule == "step")
+    return std::make_unique<MultiStepLR>(opt, std::vector<int64_t>{total / 2, total * 3 / 4}, 0.1);
+  throw Error("unknown schedule '" + c.schedule + "' (use onecycle, cosine or step)");
+}
+
+std::string format_duration(double s) {
+  char buf[32];
+  const int t = int(s);
+  std::snprintf(buf, sizeof buf, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
+  return buf;
+}
+
+// Keeps the metrics of epochs up to `last_epoch` (for resume) and returns them as text.
+std::string metrics_until(const fs::path& file, int64_t last_epoch) {
+  std::ifstream f(file);
+  std::string keep, line;
+  while (std::getline(f, line)) {
+    if (line.empty()) continue;
+    if (json::parse(line).at("epoch").get<int64_t>() <= last_epoch) keep += line + "\n";
+  }
+  return keep;
+}
+
+}  // namespace
+
+EvalResult evaluate(Module& model, const data::ImageSet& set, const std::vector<float>& mean,
+                    const std::vector<float>& std, int batch_size) {
+  NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  EvalResult r;
+  const int64_t k = set.num_classes();
+  r.confusion.assign(k, std::vector<int64_t>(k, 0));
+  double loss_sum = 0;
+  int64_t correct = 0;
+  for (int64_t start = 0; start < set.size(); start += batch_size) {
+    const int64_t n = std::min<int64_t>(batch_size, set.size() - start);
+    std::vector<int64_t> labels(n);
+    for (int64_t i = 0; i < n; ++i) labels[i] = set.label(start + i);
+    Tensor logits = model(normalized_batch(set, start, n, mean, std));
+    loss_sum += cross_entropy(logits, labels).item() * n;
+    const Tensor pred = argmax(logits, 1);
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t p = int64_t(pred.at({i}));
+      correct += p == labels[i];
+      ++r.confusion[labels[i]][p];
+    }
+  }
+  model.train(was_training);
+  r.loss = loss_sum / set.size();
+  r.accuracy = double(correct) / set.size();
+  return r;
+}
+
+void save_checkpoint(const std::string& path, const Module& model,
+                     const std::map<std::string, Tensor>& optimizer, const json& meta) {
+  SafetensorsFile f;
+  for (auto& [k, t] : model.state_dict()) f.tensors["model." + k] = t;
+  for (auto& [k, t] : optimizer) f.tensors["optimizer." + k] = t;
+  f.metadata["normlab"] = meta.dump();
+  save_safetensors(path, f);
+}
+
+Checkpoint load_checkpoint(const std::string& path) {
+  SafetensorsFile f = load_safetensors(path);
+  Checkpoint c;
+  for (auto& [k, t] : f.tensors) {
+    if (k.rfind("model.", 0) == 0) c.model[k.substr(6)] = t;
+    else if (k.rfind("optimizer.", 0) == 0) c.optimizer[k.substr(10)] = t;
+  }
+  auto it = f.metadata.find("normlab");
+  if (it == f.metadata.end()) throw Error(path + ": not a normlab checkpoint (no 'normlab' metadata)");
+  c.meta = json::parse(it->second);
+  return c;
+}
+
+double run_training(const TrainConfig& cfg) {
+  check(cfg.epochs >= 1 && cfg.batch_size >= 2, "train", "epochs must be >= 1 and batch size >= 2");
+  set_num_threads(cfg.threads);
+  const auto t_load = std::chrono::steady_clock::now();
+  Datasets data = load_cifar(cfg.data);
+  data.train->keep_subset(cfg.train_limit);
+  const auto stats = data.train->channel_stats();
+  data.test->keep_subset(cfg.test_limit);
+  const std::vector<float> mean(stats.mean.begin(), stats.mean.end()), sd(stats.std.begin(), stats.std.end());
+  const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
+  std::printf("data: %lld train / %lld test images from %s (%.1f s); mean %.4f %.4f %.4f\n",
+              (long long)data.train->size(), (long long)data.test->size(), cfg.data.c_str(), load_s,
+              mean[0], mean[1], mean[2]);
+
+  manual_seed(cfg.seed);
+  ModulePtr model = make_model(cfg.model, cfg.width, cfg.norm, int(data.train->num_classes()));
+  auto opt = make_optimizer(*model, cfg);
+  data::Compose aug({data::RandomCrop(32, 4), data::RandomHorizontalFlip(), data::Normalize(mean, sd)});
+  data::DataLoader loader(*data.train, {.batch_size = cfg.batch_size, .shuffle = true, .drop_last = true, .seed = cfg.seed}, aug);
+  const int64_t steps = loader.batches_per_epoch();
+  check(steps >= 1, "train", "fewer training images (", data.train->size(), ") than one batch (", cfg.batch_size, ")");
+  auto sched = make_schedule(*opt, cfg, steps * cfg.epochs);
+  std::printf("model: %s, %lld parameters, norm %s, %d threads\n", model->describe().c_str(),
+              (long long)model->num_parameters(), cfg.norm.c_str(), num_threads());
+
+  int64_t start_epoch = 0;
+  if (!cfg.resume.empty()) {
+    Checkpoint ck = load_checkpoint(cfg.resume);
+    model->load_state_dict(ck.model);
+    opt->load_state_dict(ck.optimizer);
+    sched->set_step(ck.meta.at("schedule_step").get<int64_t>());
+    start_epoch = ck.meta.at("epoch").get<int64_t>() + 1;
+    std::printf("resumed from %s after epoch %lld\n", cfg.resume.c_str(), (long long)start_epoch);
+  }
+  fs::path out;
+  std::string previous_metrics;
+  if (!cfg.out.empty()) {
+    out = cfg.out;
+    fs::create_directories(out);
+    if (start_epoch > 0) previous_metrics = metrics_until(out / "metrics.jsonl", start_epoch);
+    std::ofstream(out / "config.json") << cfg.to_json().dump(2) << "\n";
+    std::ofstream(out / "metrics.jsonl") << previous_metrics;
+  }
+  const bool tty = cfg.progress && isatty(fileno(stdout));
+  double final_acc = 0;
+  for (int64_t epoch = start_epoch; epoch < cfg.epochs; ++epoch) {
+    const auto t0 = std::chrono::steady_clock::now();
+    model->train();
+    loader.start_epoch(epoch);
+    const double lr_start = sched->lr();
+    double loss_sum = 0;
+    int64_t seen = 0, correct = 0, step = 0;
+    while (auto batch = loader.next()) {
+      opt->zero_grad();
+      Tensor logits = (*model)(batch->images);
+      Tensor loss = cross_entropy(logits, batch->labels);
+      const double l = loss.item();
+      if (!std::isfinite(l))
+        throw DivergenceError("training diverged at epoch " + std::to_string(epoch + 1) + ", step " +
+                              std::to_string(step + 1) + ": loss is " + std::to_string(l) + "; " +
+                              diagnose(*model, batch->images, batch->labels) +
+                              ". The last good checkpoint is unchanged.");
+      loss.backward();
+      double grad_sq = 0;
+      for (auto& p : model->parameters())
+        if (p.grad().defined()) grad_sq += sum(square(p.grad())).item();
+      if (!std::isfinite(grad_sq))
+        throw DivergenceError("training diverged at epoch " + std::to_string(epoch + 1) + ", step " +
+                              std::to_string(step + 1) + ": non-finite gradient; " +
+                              diagnose(*model, batch->images, batch->labels) +
+                              ". The last good checkpoint is unchanged.");
+      opt->step();
+      sched->step();
+      const int64_t n = int64_t(batch->labels.size());
+      loss_sum += l * n;
+      correct += int64_t(std::llround(accuracy(logits, batch->labels) * n));
+      seen += n;
+      ++step;
+      if (tty) {
+        const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double ips = seen / std::max(el, 1e-9);
+        const double remaining = (double(steps - step) + double(cfg.epochs - epoch - 1) * steps) * cfg.batch_size / ips;
+        std::printf("\repoch %lld/%d  step %lld/%lld  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s   ",
+                    (long long)epoch + 1, cfg.epochs, (long long)step, (long long)steps, loss_sum / seen,
+                    100.0 * correct / seen, ips, format_duration(remaining).c_str());
+        std::fflush(stdout);
+      }
+    }
+    const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const EvalResult ev = evaluate(*model, *data.test, mean, sd);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    final_acc = ev.accuracy;
+    json m = {{"epoch", epoch + 1},          {"lr", lr_start},
+              {"train_loss", loss_sum / seen}, {"train_acc", double(correct) / seen},
+              {"test_loss", ev.loss},         {"test_acc", ev.accuracy},
+              {"seconds", seconds},           {"img_per_s", seen / train_s}};
+    if (tty) std::printf("\r%120s\r", "");
+    std::printf("epoch %lld/%d  lr %.4f  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  %.0f s  %.0f img/s\n",
+                (long long)epoch + 1, cfg.epochs, lr_start, loss_sum / seen, 100.0 * correct / seen, ev.loss,
+                100.0 * ev.accuracy, seconds, seen / train_s);
+    std::fflush(stdout);
+    if (!out.empty()) {
+      std::ofstream(out / "metrics.jsonl", std::ios::app) << m.dump() << "\n";
+      json meta = {{"epoch", epoch}, {"schedule_step", sched->step_count()}, {"config", cfg.to_json()},
+                   {"mean", mean}, {"std", sd}, {"classes", data.train->class_names()}, {"test_acc", ev.accuracy}};
+      save_checkpoint((out / "checkpoint.safetensors").string(), *model, opt->state_dict(), meta);
+    }
+  }
+  return final_acc;
+}
+
+}  // namespace nl::apps

@@ -1,0 +1,72 @@
+// The training job behind apps/train (and the tests that run it end to end): CIFAR data,
+// the standard augmentation, SGD/AdamW with one-cycle/cosine/step schedules, per-epoch metrics,
+// atomic safetensors checkpoints, bit-identical resume, and divergence diagnosis.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "data/image_set.hpp"
+#include "layers/module.hpp"
+
+namespace nl::apps {
+
+struct TrainConfig {
+  std::string data;  // image folder (train/, test/) or CIFAR-10 binary folder
+  std::string model = "resnet20";
+  int width = 16;
+  std::string norm = "bn";
+  int epochs = 30;
+  int batch_size = 128;
+  double lr = 0.1;
+  double momentum = 0.9;  // SGD momentum (one-cycle cycles it between 0.85 and 0.95)
+  bool nesterov = true;
+  double wd = 5e-4;
+  bool wd_skip_norm_bias = false;  // no weight decay on 1-D parameters (norm affine, biases)
+  std::string schedule = "onecycle";
+  std::string optimizer = "sgd";
+  double pct_start = 0.15;
+  uint64_t seed = 0;
+  int threads = 0;
+  int64_t train_limit = 0;  // a fixed random subset of N training images; 0 = all
+  int64_t test_limit = 0;
+  std::string out;  // metrics, config and checkpoints go here ("" = nowhere)
+  std::string resume;
+  bool progress = true;  // progress bar when stdout is a terminal
+
+  nlohmann::json to_json() const;
+};
+
+struct Datasets {
+  std::unique_ptr<data::ImageSet> train, test;
+};
+// Detects the layout of `dir` and loads it; throws with a message saying how to get CIFAR-10.
+Datasets load_cifar(const std::string& dir);
+
+struct EvalResult {
+  double loss = 0, accuracy = 0;
+  std::vector<std::vector<int64_t>> confusion;  // [true][predicted]
+};
+EvalResult evaluate(Module& model, const data::ImageSet& set, const std::vector<float>& mean,
+                    const std::vector<float>& std, int batch_size = 500);
+
+// Runs the whole job; returns the final test accuracy. Throws nl::Error on bad settings and
+// nl::DivergenceError when training produced a non-finite loss or gradient.
+double run_training(const TrainConfig& config);
+
+struct DivergenceError : Error {
+  using Error::Error;
+};
+
+// Checkpoint helpers shared with apps/evaluate.
+struct Checkpoint {
+  std::map<std::string, Tensor> model, optimizer;
+  nlohmann::json meta;  // config, epoch, schedule step, normalization statistics
+};
+void save_checkpoint(const std::string& path, const Module& model,
+                     const std::map<std::string, Tensor>& optimizer, const nlohmann::json& meta);
+Checkpoint load_checkpoint(const std::string& path);
+
+}  // namespace nl::apps
