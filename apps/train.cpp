@@ -29,9 +29,9 @@ int main(int argc, char** argv) {
   bool list = false;
   app.add_option("--data", c.data, "image folder (train/, test/) or CIFAR-10 binary folder");
   app.add_option("--model", c.model, "resnet20|resnet32|resnet44|resnet56|resnet110|vgg<depth>");
-  app.add_option("--width", c.width, "base width w (stages w, 2w, 4w)")->check(CLI::PositiveNumber);
+  app.add_option("--width", c.width, "base width w (stages w, 2w, 4w)")->check(CLI::Range(1, 4096));
   app.add_option("--norm", c.norm, "normalizer spec, e.g. bn, gn:groups=8, ln (see --list-norms)");
-  app.add_option("--epochs", c.epochs)->check(CLI::PositiveNumber);
+  app.add_option("--epochs", c.epochs)->check(CLI::Range(1, 100000));
   app.add_option("--batch-size", c.batch_size)->check(CLI::Range(2, 65536));
   app.add_option("--lr", c.lr, "peak learning rate")->check(CLI::NonNegativeNumber);
   app.add_option("--momentum", c.momentum)->check(CLI::Range(0.0, 1.0));

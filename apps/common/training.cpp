@@ -271,7 +271,8 @@ double run_training(const TrainConfig& cfg) {
   }
   const bool tty = cfg.progress && isatty(fileno(stdout));
   double final_acc = 0;
-  for (int64_t epoch = start_epoch; epoch < cfg.epochs; ++epoch) {
+  const int64_t last_epoch = cfg.stop_after_epoch > 0 ? std::min(cfg.stop_after_epoch, cfg.epochs) : cfg.epochs;
+  for (int64_t epoch = start_epoch; epoch < last_epoch; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     model->train();
     loader.start_epoch(epoch);

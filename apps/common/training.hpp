@@ -34,6 +34,7 @@ struct TrainConfig {
   int64_t test_limit = 0;
   std::string out;  // metrics, config and checkpoints go here ("" = nowhere)
   std::string resume;
+  int stop_after_epoch = 0;  // stop early, as if interrupted (the schedule still spans `epochs`)
   bool progress = true;  // progress bar when stdout is a terminal
 
   nlohmann::json to_json() const;
