@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs normlab's build dependencies from Debian's archive (sudo when not root).
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+PACKAGES="build-essential cmake libopenblas-dev libtbb-dev libstb-dev doctest-dev libcli11-dev nlohmann-json3-dev"
+if ! dpkg -s $PACKAGES >/dev/null 2>&1; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $PACKAGES
+fi
