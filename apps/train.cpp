@@ -37,14 +37,18 @@ int main(int argc, char** argv) {
   app.add_option("--momentum", c.momentum)->check(CLI::Range(0.0, 1.0));
   app.add_flag("--nesterov,!--no-nesterov", c.nesterov, "Nesterov momentum (default on)");
   app.add_option("--wd", c.wd, "weight decay")->check(CLI::NonNegativeNumber);
-  app.add_flag("--wd-skip-norm-bias", c.wd_skip_norm_bias, "no weight decay on norm parameters and biases");
+  app.add_flag("--wd-skip-norm-bias", c.wd_skip_norm_bias,
+               "no weight decay on norm parameters and biases");
   app.add_option("--schedule", c.schedule)->check(CLI::IsMember({"onecycle", "cosine", "step"}));
   app.add_option("--optimizer", c.optimizer)->check(CLI::IsMember({"sgd", "adamw"}));
-  app.add_option("--pct-start", c.pct_start, "one-cycle warm-up fraction")->check(CLI::Range(0.01, 0.99));
+  app.add_option("--pct-start", c.pct_start, "one-cycle warm-up fraction")
+      ->check(CLI::Range(0.01, 0.99));
   app.add_option("--seed", c.seed);
   app.add_option("--threads", c.threads, "0 = all cores")->check(CLI::NonNegativeNumber);
-  app.add_option("--train-limit", c.train_limit, "train on a fixed random subset of N images (0 = all)");
-  app.add_option("--test-limit", c.test_limit, "test on a fixed random subset of N images (0 = all)");
+  app.add_option("--train-limit", c.train_limit,
+                 "train on a fixed random subset of N images (0 = all)");
+  app.add_option("--test-limit", c.test_limit,
+                 "test on a fixed random subset of N images (0 = all)");
   app.add_option("--out", c.out, "folder for metrics.jsonl, config.json and checkpoints");
   app.add_option("--resume", c.resume, "checkpoint to continue from")->check(CLI::ExistingFile);
   app.add_flag("--list-norms", list, "print the available normalizers and exit");

@@ -14,16 +14,24 @@ namespace {
 thread_local bool g_grad_enabled = true;
 }
 
-bool grad_enabled() { return g_grad_enabled; }
-NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
-NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+bool grad_enabled() {
+  return g_grad_enabled;
+}
+NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) {
+  g_grad_enabled = false;
+}
+NoGradGuard::~NoGradGuard() {
+  g_grad_enabled = previous_;
+}
 
 Tensor record(Tensor out, const char* name, std::vector<Tensor> inputs, BackwardFn backward) {
   if (!g_grad_enabled) return out;
   bool any = false;
   for (auto& t : inputs) {
-    if (t.defined() && t.requires_grad()) any = true;
-    else t = Tensor();  // no gradient needed for this input
+    if (t.defined() && t.requires_grad())
+      any = true;
+    else
+      t = Tensor();  // no gradient needed for this input
   }
   if (!any) return out;
   auto node = std::make_shared<Node>();
@@ -36,15 +44,23 @@ Tensor record(Tensor out, const char* name, std::vector<Tensor> inputs, Backward
 }
 
 Tensor& Tensor::requires_grad_(bool on) {
-  check(!on || !impl().grad_fn, "requires_grad_", "only leaf tensors can be marked; this one was "
-        "produced by ", impl().grad_fn ? impl().grad_fn->name : "");
+  check(!on || !impl().grad_fn, "requires_grad_",
+        "only leaf tensors can be marked; this one was "
+        "produced by ",
+        impl().grad_fn ? impl().grad_fn->name : "");
   impl().requires_grad = on;
   return *this;
 }
 
-Tensor Tensor::grad() const { return impl().grad ? Tensor(impl().grad) : Tensor(); }
-void Tensor::zero_grad() { impl().grad.reset(); }
-void Tensor::retain_grad() { impl().retains_grad = true; }
+Tensor Tensor::grad() const {
+  return impl().grad ? Tensor(impl().grad) : Tensor();
+}
+void Tensor::zero_grad() {
+  impl().grad.reset();
+}
+void Tensor::retain_grad() {
+  impl().retains_grad = true;
+}
 void Tensor::register_hook(GradHook hook) {
   check(requires_grad(), "register_hook", "the tensor does not require grad");
   impl().hooks.push_back(std::move(hook));
@@ -58,7 +74,8 @@ Tensor Tensor::detach() const {
 namespace {
 
 // Holds shared pointers: releasing a node must not free a tensor the walk still visits.
-std::vector<std::shared_ptr<TensorImpl>> topological_order(const std::shared_ptr<TensorImpl>& root) {
+std::vector<std::shared_ptr<TensorImpl>> topological_order(
+    const std::shared_ptr<TensorImpl>& root) {
   // Iterative post-order DFS: deep ResNets would overflow a recursive one.
   std::vector<std::shared_ptr<TensorImpl>> order;
   std::unordered_set<TensorImpl*> seen{root.get()};
@@ -91,7 +108,8 @@ void accumulate(std::shared_ptr<TensorImpl>& slot, const Tensor& g) {
 }  // namespace
 
 void Tensor::backward(const Tensor& grad_in) const {
-  check(requires_grad(), "backward", "the tensor does not require grad (was it computed under "
+  check(requires_grad(), "backward",
+        "the tensor does not require grad (was it computed under "
         "NoGradGuard, or from tensors without requires_grad?)");
   Tensor seed = grad_in;
   if (!seed.defined()) {
@@ -127,8 +145,9 @@ void Tensor::backward(const Tensor& grad_in) const {
     for (size_t i = 0; i < grads.size(); ++i) {
       const Tensor& in = node->inputs[i];
       if (!in.defined() || !grads[i].defined()) continue;
-      check(grads[i].shape() == in.shape(), "backward", node->name, " produced a gradient of shape ",
-            shape_str(grads[i].shape()), " for input ", i, " of shape ", shape_str(in.shape()));
+      check(grads[i].shape() == in.shape(), "backward", node->name,
+            " produced a gradient of shape ", shape_str(grads[i].shape()), " for input ", i,
+            " of shape ", shape_str(in.shape()));
       auto [slot, inserted] = pending.try_emplace(in.impl_ptr().get(), grads[i]);
       if (!inserted) slot->second = kernels::binary(kernels::Binary::add, slot->second, grads[i]);
     }

@@ -63,12 +63,13 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
       const double down = projected(f(inputs), r);
       p[j] = saved;
       const double numeric = (up - down) / (2 * opt.step);
-      const double excess = std::abs(analytic[j] - numeric) - (opt.atol + opt.rtol * std::abs(numeric));
+      const double excess =
+          std::abs(analytic[j] - numeric) - (opt.atol + opt.rtol * std::abs(numeric));
       if (excess > worst) {
         worst = excess;
         std::ostringstream os;
-        os << "input " << i << " " << x.str() << " at " << index_str(j, x.shape())
-           << ": analytic " << analytic[j] << ", numeric " << numeric;
+        os << "input " << i << " " << x.str() << " at " << index_str(j, x.shape()) << ": analytic "
+           << analytic[j] << ", numeric " << numeric;
         res.message = os.str();
       }
     }

@@ -12,45 +12,56 @@ using kernels::Unary;
 using Grads = std::vector<Tensor>;
 
 namespace {
-Tensor bin(Binary op, const Tensor& a, const Tensor& b) { return kernels::binary(op, a, b); }
-Tensor un(Unary op, const Tensor& a, double p = 0) { return kernels::unary(op, a, p); }
-Tensor to_shape(const Tensor& g, const Tensor& like) { return kernels::sum_to(g, like.shape()); }
+Tensor bin(Binary op, const Tensor& a, const Tensor& b) {
+  return kernels::binary(op, a, b);
+}
+Tensor un(Unary op, const Tensor& a, double p = 0) {
+  return kernels::unary(op, a, p);
+}
+Tensor to_shape(const Tensor& g, const Tensor& like) {
+  return kernels::sum_to(g, like.shape());
+}
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
-  return record(bin(Binary::add, a, b), "add", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
-    return Grads{kernels::sum_to(g, sa), kernels::sum_to(g, sb)};
-  });
+  return record(bin(Binary::add, a, b), "add", {a, b},
+                [sa = a.shape(), sb = b.shape()](const Tensor& g) {
+                  return Grads{kernels::sum_to(g, sa), kernels::sum_to(g, sb)};
+                });
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  return record(bin(Binary::sub, a, b), "sub", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
-    return Grads{kernels::sum_to(g, sa), kernels::sum_to(un(Unary::neg, g), sb)};
-  });
+  return record(bin(Binary::sub, a, b), "sub", {a, b},
+                [sa = a.shape(), sb = b.shape()](const Tensor& g) {
+                  return Grads{kernels::sum_to(g, sa), kernels::sum_to(un(Unary::neg, g), sb)};
+                });
 }
 
 // d(ab)/da = b, d(ab)/db = a
 Tensor mul(const Tensor& a, const Tensor& b) {
-  return record(bin(Binary::mul, a, b), "mul", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g) {
-    return Grads{to_shape(bin(Binary::mul, g, b), a), to_shape(bin(Binary::mul, g, a), b)};
-  });
+  return record(
+      bin(Binary::mul, a, b), "mul", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g) {
+        return Grads{to_shape(bin(Binary::mul, g, b), a), to_shape(bin(Binary::mul, g, a), b)};
+      });
 }
 
 // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
 Tensor div(const Tensor& a, const Tensor& b) {
-  return record(bin(Binary::div, a, b), "div", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g) {
-    Tensor ga = bin(Binary::div, g, b);
-    Tensor gb = un(Unary::neg, bin(Binary::div, bin(Binary::mul, ga, a), b));
-    return Grads{to_shape(ga, a), to_shape(gb, b)};
-  });
+  return record(bin(Binary::div, a, b), "div", {a, b},
+                [a = a.detach(), b = b.detach()](const Tensor& g) {
+                  Tensor ga = bin(Binary::div, g, b);
+                  Tensor gb = un(Unary::neg, bin(Binary::div, bin(Binary::mul, ga, a), b));
+                  return Grads{to_shape(ga, a), to_shape(gb, b)};
+                });
 }
 
 Tensor maximum(const Tensor& a, const Tensor& b) {
-  return record(bin(Binary::maximum, a, b), "maximum", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g) {
-    Tensor mask = bin(Binary::ge, a, b);
-    Tensor ga = bin(Binary::mul, g, mask);
-    return Grads{to_shape(ga, a), to_shape(bin(Binary::sub, g, ga), b)};
-  });
+  return record(bin(Binary::maximum, a, b), "maximum", {a, b},
+                [a = a.detach(), b = b.detach()](const Tensor& g) {
+                  Tensor mask = bin(Binary::ge, a, b);
+                  Tensor ga = bin(Binary::mul, g, mask);
+                  return Grads{to_shape(ga, a), to_shape(bin(Binary::sub, g, ga), b)};
+                });
 }
 
 Tensor add(const Tensor& a, double s) {
@@ -64,18 +75,21 @@ Tensor mul(const Tensor& a, double s) {
 }
 
 Tensor neg(const Tensor& a) {
-  return record(un(Unary::neg, a), "neg", {a}, [](const Tensor& g) { return Grads{un(Unary::neg, g)}; });
+  return record(un(Unary::neg, a), "neg", {a},
+                [](const Tensor& g) { return Grads{un(Unary::neg, g)}; });
 }
 
 // d exp(a) = exp(a)
 Tensor exp(const Tensor& a) {
   Tensor out = un(Unary::exp, a);
-  return record(out, "exp", {a}, [y = out.detach()](const Tensor& g) { return Grads{bin(Binary::mul, g, y)}; });
+  return record(out, "exp", {a},
+                [y = out.detach()](const Tensor& g) { return Grads{bin(Binary::mul, g, y)}; });
 }
 
 // d log(a) = 1/a
 Tensor log(const Tensor& a) {
-  return record(un(Unary::log, a), "log", {a}, [a = a.detach()](const Tensor& g) { return Grads{bin(Binary::div, g, a)}; });
+  return record(un(Unary::log, a), "log", {a},
+                [a = a.detach()](const Tensor& g) { return Grads{bin(Binary::div, g, a)}; });
 }
 
 // d sqrt(a) = 1 / (2 sqrt(a))
@@ -101,7 +115,8 @@ Tensor square(const Tensor& a) {
 // d a^p = p a^(p-1)
 Tensor pow(const Tensor& a, double p) {
   return record(un(Unary::pow, a, p), "pow", {a}, [a = a.detach(), p](const Tensor& g) {
-    return Grads{bin(Binary::mul, g, kernels::binary_scalar(Binary::mul, un(Unary::pow, a, p - 1), p))};
+    return Grads{
+        bin(Binary::mul, g, kernels::binary_scalar(Binary::mul, un(Unary::pow, a, p - 1), p))};
   });
 }
 
@@ -114,11 +129,13 @@ Tensor relu(const Tensor& a) {
 }
 
 Tensor leaky_relu(const Tensor& a, double slope) {
-  return record(un(Unary::leaky_relu, a, slope), "leaky_relu", {a}, [a = a.detach(), slope](const Tensor& g) {
-    // slope + (1 - slope) * 1[a > 0]
-    Tensor d = kernels::binary_scalar(Binary::add, kernels::binary_scalar(Binary::mul, un(Unary::step, a), 1 - slope), slope);
-    return Grads{bin(Binary::mul, g, d)};
-  });
+  return record(
+      un(Unary::leaky_relu, a, slope), "leaky_relu", {a}, [a = a.detach(), slope](const Tensor& g) {
+        // slope + (1 - slope) * 1[a > 0]
+        Tensor d = kernels::binary_scalar(
+            Binary::add, kernels::binary_scalar(Binary::mul, un(Unary::step, a), 1 - slope), slope);
+        return Grads{bin(Binary::mul, g, d)};
+      });
 }
 
 // d sigmoid = s (1 - s)
@@ -134,7 +151,9 @@ Tensor sigmoid(const Tensor& a) {
 Tensor tanh(const Tensor& a) {
   Tensor out = un(Unary::tanh, a);
   return record(out, "tanh", {a}, [t = out.detach()](const Tensor& g) {
-    return Grads{bin(Binary::mul, g, kernels::binary_scalar(Binary::add, un(Unary::neg, un(Unary::square, t)), 1.0))};
+    return Grads{
+        bin(Binary::mul, g,
+            kernels::binary_scalar(Binary::add, un(Unary::neg, un(Unary::square, t)), 1.0))};
   });
 }
 
@@ -143,14 +162,16 @@ Tensor silu(const Tensor& a) {
   return record(un(Unary::silu, a), "silu", {a}, [a = a.detach()](const Tensor& g) {
     Tensor s = un(Unary::sigmoid, a);
     Tensor one_minus = kernels::binary_scalar(Binary::add, un(Unary::neg, s), 1.0);
-    Tensor d = bin(Binary::mul, s, kernels::binary_scalar(Binary::add, bin(Binary::mul, a, one_minus), 1.0));
+    Tensor d = bin(Binary::mul, s,
+                   kernels::binary_scalar(Binary::add, bin(Binary::mul, a, one_minus), 1.0));
     return Grads{bin(Binary::mul, g, d)};
   });
 }
 
 namespace {
 // Re-inserts reduced axes as size 1 so a reduced gradient broadcasts back over the input.
-Tensor unreduce(const Tensor& g, const Shape& in_shape, const std::vector<int64_t>& axes_in, bool keepdim) {
+Tensor unreduce(const Tensor& g, const Shape& in_shape, const std::vector<int64_t>& axes_in,
+                bool keepdim) {
   Tensor out = g;
   if (!keepdim) {
     for (int64_t ax : normalize_axes(axes_in, static_cast<int64_t>(in_shape.size()), "unreduce"))
@@ -161,27 +182,30 @@ Tensor unreduce(const Tensor& g, const Shape& in_shape, const std::vector<int64_
 }  // namespace
 
 Tensor sum(const Tensor& a, const std::vector<int64_t>& axes, bool keepdim) {
-  return record(kernels::sum(a, axes, keepdim), "sum", {a}, [s = a.shape(), axes, keepdim](const Tensor& g) {
-    return Grads{unreduce(g, s, axes, keepdim).expand(s).contiguous()};
-  });
+  return record(kernels::sum(a, axes, keepdim), "sum", {a},
+                [s = a.shape(), axes, keepdim](const Tensor& g) {
+                  return Grads{unreduce(g, s, axes, keepdim).expand(s).contiguous()};
+                });
 }
 
 Tensor mean(const Tensor& a, const std::vector<int64_t>& axes, bool keepdim) {
   Tensor out = kernels::mean(a, axes, keepdim);
   const double n = static_cast<double>(a.numel()) / std::max<int64_t>(out.numel(), 1);
   return record(out, "mean", {a}, [s = a.shape(), axes, keepdim, n](const Tensor& g) {
-    return Grads{kernels::binary_scalar(Binary::mul, unreduce(g, s, axes, keepdim).expand(s), 1.0 / n)};
+    return Grads{
+        kernels::binary_scalar(Binary::mul, unreduce(g, s, axes, keepdim).expand(s), 1.0 / n)};
   });
 }
 
 Tensor max(const Tensor& a, const std::vector<int64_t>& axes, bool keepdim) {
   Tensor out = kernels::max(a, axes, keepdim);
-  return record(out, "max", {a}, [a = a.detach(), y = out.detach(), axes, keepdim](const Tensor& g) {
-    Tensor mask = bin(Binary::eq, a, unreduce(y, a.shape(), axes, keepdim));
-    Tensor count = kernels::sum(mask, axes, true);
-    Tensor share = bin(Binary::div, unreduce(g, a.shape(), axes, keepdim), count);
-    return Grads{bin(Binary::mul, mask, share)};
-  });
+  return record(out, "max", {a},
+                [a = a.detach(), y = out.detach(), axes, keepdim](const Tensor& g) {
+                  Tensor mask = bin(Binary::eq, a, unreduce(y, a.shape(), axes, keepdim));
+                  Tensor count = kernels::sum(mask, axes, true);
+                  Tensor share = bin(Binary::div, unreduce(g, a.shape(), axes, keepdim), count);
+                  return Grads{bin(Binary::mul, mask, share)};
+                });
 }
 
 // var = sum((a - m)^2) / d;  d var / da = 2 (a - m) / d  (the mean's own dependence cancels)
@@ -191,19 +215,24 @@ Tensor var(const Tensor& a, const std::vector<int64_t>& axes, bool unbiased, boo
   const double d = n - (unbiased ? 1 : 0);
   return record(out, "var", {a}, [a = a.detach(), axes, keepdim, d](const Tensor& g) {
     Tensor centered = bin(Binary::sub, a, kernels::mean(a, axes, true));
-    Tensor scale = kernels::binary_scalar(Binary::mul, unreduce(g, a.shape(), axes, keepdim), 2.0 / d);
+    Tensor scale =
+        kernels::binary_scalar(Binary::mul, unreduce(g, a.shape(), axes, keepdim), 2.0 / d);
     return Grads{bin(Binary::mul, centered, scale)};
   });
 }
 
-Tensor argmax(const Tensor& a, int64_t axis, bool keepdim) { return kernels::argmax(a, axis, keepdim); }
+Tensor argmax(const Tensor& a, int64_t axis, bool keepdim) {
+  return kernels::argmax(a, axis, keepdim);
+}
 
 // C = A B:  dA = G B^T,  dB = A^T G  (batched: per batch entry)
 Tensor matmul(const Tensor& a, const Tensor& b) {
-  return record(kernels::matmul(a, b), "matmul", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g) {
-    const int64_t r = a.dim();
-    return Grads{kernels::matmul(g, b.transpose(r - 2, r - 1)), kernels::matmul(a.transpose(r - 2, r - 1), g)};
-  });
+  return record(kernels::matmul(a, b), "matmul", {a, b},
+                [a = a.detach(), b = b.detach()](const Tensor& g) {
+                  const int64_t r = a.dim();
+                  return Grads{kernels::matmul(g, b.transpose(r - 2, r - 1)),
+                               kernels::matmul(a.transpose(r - 2, r - 1), g)};
+                });
 }
 
 }  // namespace nl

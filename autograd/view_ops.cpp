@@ -58,7 +58,8 @@ Tensor Tensor::reshape(const Shape& shape) const {
 
 Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
   if (dim() == 0) return reshape({1});
-  const int64_t s = wrap_axis(start_dim, dim(), "flatten"), e = wrap_axis(end_dim, dim(), "flatten");
+  const int64_t s = wrap_axis(start_dim, dim(), "flatten"),
+                e = wrap_axis(end_dim, dim(), "flatten");
   check(s <= e, "flatten", "start_dim ", start_dim, " comes after end_dim ", end_dim);
   Shape out(shape().begin(), shape().begin() + s);
   int64_t mid = 1;
@@ -82,9 +83,8 @@ Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
     st[i] = strides()[p[i]];
     inverse[p[i]] = static_cast<int64_t>(i);
   }
-  return record(make_view(*this, sh, st, offset()), "permute", {*this}, [inverse](const Tensor& g) {
-    return std::vector<Tensor>{g.permute(inverse)};
-  });
+  return record(make_view(*this, sh, st, offset()), "permute", {*this},
+                [inverse](const Tensor& g) { return std::vector<Tensor>{g.permute(inverse)}; });
 }
 
 Tensor Tensor::transpose(int64_t a, int64_t b) const {
@@ -122,8 +122,9 @@ Tensor Tensor::expand(const Shape& target) const {
     st[lead + d] = shape()[d] == want ? strides()[d] : 0;
   }
   const Shape in_shape = shape();
-  return record(make_view(*this, target, st, offset()), "expand", {*this},
-                [in_shape](const Tensor& g) { return std::vector<Tensor>{kernels::sum_to(g, in_shape)}; });
+  return record(
+      make_view(*this, target, st, offset()), "expand", {*this},
+      [in_shape](const Tensor& g) { return std::vector<Tensor>{kernels::sum_to(g, in_shape)}; });
 }
 
 Tensor Tensor::squeeze(int64_t d_in) const {
@@ -162,7 +163,8 @@ Tensor Tensor::to(DType target) const {
   Tensor out = Tensor::empty(shape(), target);
   out.copy_(*this);
   const DType source = dtype();
-  return record(out, "to", {*this}, [source](const Tensor& g) { return std::vector<Tensor>{g.to(source)}; });
+  return record(out, "to", {*this},
+                [source](const Tensor& g) { return std::vector<Tensor>{g.to(source)}; });
 }
 
 }  // namespace nl

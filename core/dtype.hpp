@@ -9,15 +9,23 @@ namespace nl {
 
 enum class DType { f32, f64 };
 
-inline std::size_t dtype_size(DType t) { return t == DType::f32 ? 4 : 8; }
-inline const char* dtype_name(DType t) { return t == DType::f32 ? "float32" : "float64"; }
+inline std::size_t dtype_size(DType t) {
+  return t == DType::f32 ? 4 : 8;
+}
+inline const char* dtype_name(DType t) {
+  return t == DType::f32 ? "float32" : "float64";
+}
 
 template <typename T>
 constexpr DType dtype_of();
 template <>
-constexpr DType dtype_of<float>() { return DType::f32; }
+constexpr DType dtype_of<float>() {
+  return DType::f32;
+}
 template <>
-constexpr DType dtype_of<double>() { return DType::f64; }
+constexpr DType dtype_of<double>() {
+  return DType::f64;
+}
 
 // Calls fn.template operator()<T>() with T = float or double, so a kernel is written once:
 //   dispatch(x.dtype(), [&]<typename T>() { ... x.data<T>() ... });

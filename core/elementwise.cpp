@@ -34,12 +34,13 @@ void run_binary(const Tensor& a, const Tensor& b, Tensor& out, F f) {
     });
     return;
   }
-  strided_rows<3>(out.shape(),
-                  {out.strides(), broadcast_strides(a, out.shape()), broadcast_strides(b, out.shape())},
-                  [&](auto off, int64_t cnt, auto st) {
-                    for (int64_t i = 0; i < cnt; ++i)
-                      po[off[0] + i] = f(pa[off[1] + i * st[1]], pb[off[2] + i * st[2]]);
-                  });
+  strided_rows<3>(
+      out.shape(),
+      {out.strides(), broadcast_strides(a, out.shape()), broadcast_strides(b, out.shape())},
+      [&](auto off, int64_t cnt, auto st) {
+        for (int64_t i = 0; i < cnt; ++i)
+          po[off[0] + i] = f(pa[off[1] + i * st[1]], pb[off[2] + i * st[2]]);
+      });
 }
 
 template <typename T, typename F>
@@ -60,37 +61,62 @@ void run_unary(const Tensor& a, Tensor& out, F f) {
 template <typename T>
 void binary_typed(Binary op, const Tensor& a, const Tensor& b, Tensor& out) {
   switch (op) {
-    case Binary::add: return run_binary<T>(a, b, out, [](T x, T y) { return x + y; });
-    case Binary::sub: return run_binary<T>(a, b, out, [](T x, T y) { return x - y; });
-    case Binary::mul: return run_binary<T>(a, b, out, [](T x, T y) { return x * y; });
-    case Binary::div: return run_binary<T>(a, b, out, [](T x, T y) { return x / y; });
-    case Binary::maximum: return run_binary<T>(a, b, out, [](T x, T y) { return x > y ? x : y; });
-    case Binary::minimum: return run_binary<T>(a, b, out, [](T x, T y) { return x < y ? x : y; });
-    case Binary::gt: return run_binary<T>(a, b, out, [](T x, T y) { return T(x > y); });
-    case Binary::ge: return run_binary<T>(a, b, out, [](T x, T y) { return T(x >= y); });
-    case Binary::lt: return run_binary<T>(a, b, out, [](T x, T y) { return T(x < y); });
-    case Binary::le: return run_binary<T>(a, b, out, [](T x, T y) { return T(x <= y); });
-    case Binary::eq: return run_binary<T>(a, b, out, [](T x, T y) { return T(x == y); });
+    case Binary::add:
+      return run_binary<T>(a, b, out, [](T x, T y) { return x + y; });
+    case Binary::sub:
+      return run_binary<T>(a, b, out, [](T x, T y) { return x - y; });
+    case Binary::mul:
+      return run_binary<T>(a, b, out, [](T x, T y) { return x * y; });
+    case Binary::div:
+      return run_binary<T>(a, b, out, [](T x, T y) { return x / y; });
+    case Binary::maximum:
+      return run_binary<T>(a, b, out, [](T x, T y) { return x > y ? x : y; });
+    case Binary::minimum:
+      return run_binary<T>(a, b, out, [](T x, T y) { return x < y ? x : y; });
+    case Binary::gt:
+      return run_binary<T>(a, b, out, [](T x, T y) { return T(x > y); });
+    case Binary::ge:
+      return run_binary<T>(a, b, out, [](T x, T y) { return T(x >= y); });
+    case Binary::lt:
+      return run_binary<T>(a, b, out, [](T x, T y) { return T(x < y); });
+    case Binary::le:
+      return run_binary<T>(a, b, out, [](T x, T y) { return T(x <= y); });
+    case Binary::eq:
+      return run_binary<T>(a, b, out, [](T x, T y) { return T(x == y); });
   }
 }
 
 template <typename T>
 void unary_typed(Unary op, const Tensor& a, Tensor& out, T p) {
   switch (op) {
-    case Unary::neg: return run_unary<T>(a, out, [](T x) { return -x; });
-    case Unary::exp: return run_unary<T>(a, out, [](T x) { return std::exp(x); });
-    case Unary::log: return run_unary<T>(a, out, [](T x) { return std::log(x); });
-    case Unary::sqrt: return run_unary<T>(a, out, [](T x) { return std::sqrt(x); });
-    case Unary::abs: return run_unary<T>(a, out, [](T x) { return std::abs(x); });
-    case Unary::relu: return run_unary<T>(a, out, [](T x) { return x > 0 ? x : T(0); });
-    case Unary::sigmoid: return run_unary<T>(a, out, [](T x) { return T(1) / (T(1) + std::exp(-x)); });
-    case Unary::tanh: return run_unary<T>(a, out, [](T x) { return std::tanh(x); });
-    case Unary::square: return run_unary<T>(a, out, [](T x) { return x * x; });
-    case Unary::sign: return run_unary<T>(a, out, [](T x) { return T((x > 0) - (x < 0)); });
-    case Unary::pow: return run_unary<T>(a, out, [p](T x) { return std::pow(x, p); });
-    case Unary::leaky_relu: return run_unary<T>(a, out, [p](T x) { return x > 0 ? x : p * x; });
-    case Unary::silu: return run_unary<T>(a, out, [](T x) { return x / (T(1) + std::exp(-x)); });
-    case Unary::step: return run_unary<T>(a, out, [](T x) { return T(x > 0); });
+    case Unary::neg:
+      return run_unary<T>(a, out, [](T x) { return -x; });
+    case Unary::exp:
+      return run_unary<T>(a, out, [](T x) { return std::exp(x); });
+    case Unary::log:
+      return run_unary<T>(a, out, [](T x) { return std::log(x); });
+    case Unary::sqrt:
+      return run_unary<T>(a, out, [](T x) { return std::sqrt(x); });
+    case Unary::abs:
+      return run_unary<T>(a, out, [](T x) { return std::abs(x); });
+    case Unary::relu:
+      return run_unary<T>(a, out, [](T x) { return x > 0 ? x : T(0); });
+    case Unary::sigmoid:
+      return run_unary<T>(a, out, [](T x) { return T(1) / (T(1) + std::exp(-x)); });
+    case Unary::tanh:
+      return run_unary<T>(a, out, [](T x) { return std::tanh(x); });
+    case Unary::square:
+      return run_unary<T>(a, out, [](T x) { return x * x; });
+    case Unary::sign:
+      return run_unary<T>(a, out, [](T x) { return T((x > 0) - (x < 0)); });
+    case Unary::pow:
+      return run_unary<T>(a, out, [p](T x) { return std::pow(x, p); });
+    case Unary::leaky_relu:
+      return run_unary<T>(a, out, [p](T x) { return x > 0 ? x : p * x; });
+    case Unary::silu:
+      return run_unary<T>(a, out, [](T x) { return x / (T(1) + std::exp(-x)); });
+    case Unary::step:
+      return run_unary<T>(a, out, [](T x) { return T(x > 0); });
   }
 }
 

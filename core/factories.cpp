@@ -21,9 +21,15 @@ Tensor Tensor::full(const Shape& shape, double value, DType dtype) {
   t.fill_(value);
   return t;
 }
-Tensor Tensor::zeros(const Shape& shape, DType dtype) { return full(shape, 0.0, dtype); }
-Tensor Tensor::ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
-Tensor Tensor::scalar(double value, DType dtype) { return full({}, value, dtype); }
+Tensor Tensor::zeros(const Shape& shape, DType dtype) {
+  return full(shape, 0.0, dtype);
+}
+Tensor Tensor::ones(const Shape& shape, DType dtype) {
+  return full(shape, 1.0, dtype);
+}
+Tensor Tensor::scalar(double value, DType dtype) {
+  return full({}, value, dtype);
+}
 
 Tensor Tensor::arange(double start, double stop, double step, DType dtype) {
   check(step != 0, "arange", "step must be non-zero");
@@ -64,10 +70,12 @@ Tensor fill_random(const Shape& shape, Generator& gen, DType dtype, Draw draw) {
 }  // namespace
 
 Tensor Tensor::randn(const Shape& shape, Generator& gen, DType dtype) {
-  return fill_random(shape, gen, dtype, [](const Generator& g, uint64_t c) { return g.normal_at(c); });
+  return fill_random(shape, gen, dtype,
+                     [](const Generator& g, uint64_t c) { return g.normal_at(c); });
 }
 Tensor Tensor::rand(const Shape& shape, Generator& gen, DType dtype) {
-  return fill_random(shape, gen, dtype, [](const Generator& g, uint64_t c) { return g.uniform_at(c); });
+  return fill_random(shape, gen, dtype,
+                     [](const Generator& g, uint64_t c) { return g.uniform_at(c); });
 }
 
 }  // namespace nl

@@ -9,7 +9,9 @@ Generator& default_generator() {
   static Generator gen(0);
   return gen;
 }
-void manual_seed(uint64_t seed) { default_generator().set_state(seed, 0); }
+void manual_seed(uint64_t seed) {
+  default_generator().set_state(seed, 0);
+}
 
 Fans compute_fans(const Tensor& w) {
   check(w.dim() >= 2, "init", "fan in/out need at least 2 dimensions, got ", shape_str(w.shape()));
@@ -29,7 +31,9 @@ double calculate_gain(const char* nl, double param) {
 }
 
 namespace {
-void assign(Tensor& t, const Tensor& values) { t.copy_(values); }
+void assign(Tensor& t, const Tensor& values) {
+  t.copy_(values);
+}
 }  // namespace
 
 void uniform_(Tensor& t, double low, double high, Generator& gen) {
@@ -48,14 +52,18 @@ void normal_(Tensor& t, double mean, double std, Generator& gen) {
 
 void kaiming_uniform_(Tensor& t, double a, FanMode mode, const char* nonlinearity, Generator& gen) {
   const Fans f = compute_fans(t);
-  const double std = calculate_gain(nonlinearity, a) / std::sqrt(double(mode == FanMode::fan_in ? f.in : f.out));
+  const double std =
+      calculate_gain(nonlinearity, a) / std::sqrt(double(mode == FanMode::fan_in ? f.in : f.out));
   const double bound = std::sqrt(3.0) * std;
   uniform_(t, -bound, bound, gen);
 }
 
 void kaiming_normal_(Tensor& t, double a, FanMode mode, const char* nonlinearity, Generator& gen) {
   const Fans f = compute_fans(t);
-  normal_(t, 0, calculate_gain(nonlinearity, a) / std::sqrt(double(mode == FanMode::fan_in ? f.in : f.out)), gen);
+  normal_(
+      t, 0,
+      calculate_gain(nonlinearity, a) / std::sqrt(double(mode == FanMode::fan_in ? f.in : f.out)),
+      gen);
 }
 
 void xavier_uniform_(Tensor& t, double gain, Generator& gen) {

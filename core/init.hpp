@@ -25,7 +25,8 @@ void normal_(Tensor& t, double mean, double std, Generator& gen = default_genera
 // std = gain / sqrt(fan), gain from leaky_relu(a): PyTorch's default Conv/Linear init is
 // kaiming_uniform_(w, a = sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
 void kaiming_uniform_(Tensor& t, double a = 0, FanMode mode = FanMode::fan_in,
-                      const char* nonlinearity = "leaky_relu", Generator& gen = default_generator());
+                      const char* nonlinearity = "leaky_relu",
+                      Generator& gen = default_generator());
 void kaiming_normal_(Tensor& t, double a = 0, FanMode mode = FanMode::fan_in,
                      const char* nonlinearity = "leaky_relu", Generator& gen = default_generator());
 void xavier_uniform_(Tensor& t, double gain = 1, Generator& gen = default_generator());

@@ -9,8 +9,22 @@
 namespace nl::kernels {
 
 enum class Binary { add, sub, mul, div, maximum, minimum, gt, ge, lt, le, eq };
-enum class Unary { neg, exp, log, sqrt, abs, relu, sigmoid, tanh, square, sign, pow, leaky_relu,
-                   silu, step /* 1 where x > 0 */ };
+enum class Unary {
+  neg,
+  exp,
+  log,
+  sqrt,
+  abs,
+  relu,
+  sigmoid,
+  tanh,
+  square,
+  sign,
+  pow,
+  leaky_relu,
+  silu,
+  step /* 1 where x > 0 */
+};
 
 Tensor binary(Binary op, const Tensor& a, const Tensor& b);
 Tensor binary_scalar(Binary op, const Tensor& a, double s);

@@ -51,8 +51,9 @@ void save_safetensors(const std::string& path, const SafetensorsFile& file) {
     write_all(fd, &n, 8, tmp);
     write_all(fd, text.data(), text.size(), tmp);
     for (const Tensor& t : ordered)
-      write_all(fd, static_cast<const char*>(t.impl().storage->data) + t.offset() * dtype_size(t.dtype()),
-                size_t(t.numel()) * dtype_size(t.dtype()), tmp);
+      write_all(
+          fd, static_cast<const char*>(t.impl().storage->data) + t.offset() * dtype_size(t.dtype()),
+          size_t(t.numel()) * dtype_size(t.dtype()), tmp);
     if (::fsync(fd) != 0) throw Error(tmp + ": fsync failed (" + std::strerror(errno) + ")");
   } catch (...) {
     ::close(fd);
@@ -75,7 +76,8 @@ SafetensorsFile load_safetensors(const std::string& path) {
   uint64_t header_len = 0;
   if (size < 8 || !f.read(reinterpret_cast<char*>(&header_len), 8))
     throw Error(path + ": too short to be a safetensors file");
-  if (header_len > size - 8) throw Error(path + ": header length " + std::to_string(header_len) + " exceeds the file size");
+  if (header_len > size - 8)
+    throw Error(path + ": header length " + std::to_string(header_len) + " exceeds the file size");
   std::string text(header_len, '\0');
   f.read(text.data(), std::streamsize(header_len));
   nlohmann::json header;

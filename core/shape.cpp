@@ -51,7 +51,8 @@ int64_t wrap_axis(int64_t axis, int64_t ndim, const char* op) {
   return axis < 0 ? axis + ndim : axis;
 }
 
-std::vector<int64_t> normalize_axes(const std::vector<int64_t>& axes, int64_t ndim, const char* op) {
+std::vector<int64_t> normalize_axes(const std::vector<int64_t>& axes, int64_t ndim,
+                                    const char* op) {
   std::vector<int64_t> out;
   if (axes.empty()) {
     for (int64_t i = 0; i < ndim; ++i) out.push_back(i);

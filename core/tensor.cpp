@@ -27,14 +27,18 @@ Storage::Storage(std::size_t n) : bytes(n) {
   if (!data) throw Error("Storage: out of memory allocating " + std::to_string(n) + " bytes");
 }
 
-Storage::~Storage() { std::free(data); }
+Storage::~Storage() {
+  std::free(data);
+}
 
 TensorImpl& Tensor::impl() const {
   check(impl_ != nullptr, "Tensor", "use of an undefined (default-constructed) tensor");
   return *impl_;
 }
 
-int64_t Tensor::size(int64_t d) const { return shape()[wrap_axis(d, dim(), "Tensor::size")]; }
+int64_t Tensor::size(int64_t d) const {
+  return shape()[wrap_axis(d, dim(), "Tensor::size")];
+}
 
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;
@@ -67,8 +71,7 @@ double Tensor::at(const std::vector<int64_t>& index) const {
 }
 
 double Tensor::item() const {
-  check(numel() == 1, "Tensor::item", "needs a one-element tensor, got shape ",
-        shape_str(shape()));
+  check(numel() == 1, "Tensor::item", "needs a one-element tensor, got shape ", shape_str(shape()));
   return at(std::vector<int64_t>(dim(), 0));
 }
 

@@ -12,8 +12,8 @@ namespace {
 constexpr size_t kImageBytes = 3 * 32 * 32;
 constexpr size_t kRecordsPerBatch = 10000;
 
-const std::vector<std::string> kCifar10Classes = {"airplane", "automobile", "bird", "cat", "deer",
-                                                  "dog",      "frog",       "horse", "ship", "truck"};
+const std::vector<std::string> kCifar10Classes = {
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};
 
 // Checks size, then appends every record. `label_bytes` leading bytes per record; the label
 // used is byte `label_index`, which must be < classes.
@@ -21,23 +21,27 @@ void parse_records(const std::string& name, const uint8_t* bytes, size_t size, s
                    size_t label_index, int64_t classes, std::vector<uint8_t>& pixels,
                    std::vector<int64_t>& labels, size_t base_offset = 0) {
   const size_t record = label_bytes + kImageBytes;
-  if (size == 0) throw Error(name + ": empty file (expected records of " + std::to_string(record) + " bytes)");
+  if (size == 0)
+    throw Error(name + ": empty file (expected records of " + std::to_string(record) + " bytes)");
   if (size % record != 0)
     throw Error(name + ": size " + std::to_string(size) + " is not a multiple of the " +
-                std::to_string(record) + "-byte record; truncated or not a CIFAR batch (the last "
-                "record starts at byte offset " + std::to_string(size - size % record) + ")");
+                std::to_string(record) +
+                "-byte record; truncated or not a CIFAR batch (the last "
+                "record starts at byte offset " +
+                std::to_string(size - size % record) + ")");
   const size_t count = size / record;
   if (count > kRecordsPerBatch)
-    throw Error(name + ": holds " + std::to_string(count) + " records; a CIFAR batch holds at most " +
-                std::to_string(kRecordsPerBatch) + " (oversized file?)");
+    throw Error(name + ": holds " + std::to_string(count) +
+                " records; a CIFAR batch holds at most " + std::to_string(kRecordsPerBatch) +
+                " (oversized file?)");
   for (size_t r = 0; r < count; ++r) {
     const uint8_t* rec = bytes + r * record;
     const int64_t label = rec[label_index];
     if (label >= classes)
       throw Error(name + ": label " + std::to_string(label) + " at byte offset " +
                   std::to_string(base_offset + r * record + label_index) + " (record " +
-                  std::to_string(base_offset / record + r) +
-                  ") is outside [0, " + std::to_string(classes) + ")");
+                  std::to_string(base_offset / record + r) + ") is outside [0, " +
+                  std::to_string(classes) + ")");
     labels.push_back(label);
     pixels.insert(pixels.end(), rec + label_bytes, rec + record);
   }
@@ -57,7 +61,8 @@ void Cifar10Binary::append_records(const std::string& name, const uint8_t* bytes
 
 Cifar10Binary::Cifar10Binary(const std::string& dir, bool train) {
   if (!std::filesystem::is_directory(dir))
-    throw Error(dir + ": CIFAR-10 folder not found (download cifar-10-binary.tar.gz from "
+    throw Error(dir +
+                ": CIFAR-10 folder not found (download cifar-10-binary.tar.gz from "
                 "https://www.cs.toronto.edu/~kriz/cifar.html and extract it)");
   std::vector<std::string> files;
   if (train)
@@ -81,7 +86,8 @@ Cifar10Binary::Cifar10Binary(const std::string& dir, bool train) {
 }
 
 Cifar100Binary::Cifar100Binary(const std::string& dir, bool train, bool fine) {
-  const std::string path = (std::filesystem::path(dir) / (train ? "train.bin" : "test.bin")).string();
+  const std::string path =
+      (std::filesystem::path(dir) / (train ? "train.bin" : "test.bin")).string();
   const auto bytes = read_file(path);
   append_records(path, bytes.data(), bytes.size(), fine);
   class_names_.clear();

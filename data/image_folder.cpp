@@ -22,7 +22,8 @@ std::vector<uint8_t> decode_image_rgb(const std::string& name, const uint8_t* by
   if (size == 0) throw Error(name + ": empty file, not an image");
   if (size > size_t(1) << 30) throw Error(name + ": file too large to be an image");
   int channels = 0;
-  stbi_uc* rgb = stbi_load_from_memory(bytes, static_cast<int>(size), &width, &height, &channels, 3);
+  stbi_uc* rgb =
+      stbi_load_from_memory(bytes, static_cast<int>(size), &width, &height, &channels, 3);
   if (!rgb)
     throw Error(name + ": cannot decode image (" + std::string(stbi_failure_reason()) +
                 "; corrupt, truncated or not an image)");
@@ -40,12 +41,14 @@ ImageFolder::ImageFolder(const std::string& root, ImageFolderOptions opt) {
   for (const auto& entry : fs::directory_iterator(root))
     if (entry.is_directory()) class_names_.push_back(entry.path().filename().string());
   std::sort(class_names_.begin(), class_names_.end());
-  if (class_names_.empty()) throw Error(root + ": no class subfolders (expected root/<class>/<image>)");
+  if (class_names_.empty())
+    throw Error(root + ": no class subfolders (expected root/<class>/<image>)");
   for (size_t c = 0; c < class_names_.size(); ++c) {
     std::vector<std::string> names;
     for (const auto& entry : fs::directory_iterator(fs::path(root) / class_names_[c]))
       if (entry.is_regular_file()) names.push_back(entry.path().string());
-    if (names.empty()) throw Error((fs::path(root) / class_names_[c]).string() + ": empty class folder");
+    if (names.empty())
+      throw Error((fs::path(root) / class_names_[c]).string() + ": empty class folder");
     std::sort(names.begin(), names.end());
     for (auto& n : names) files.emplace_back(std::move(n), static_cast<int64_t>(c));
   }
@@ -83,7 +86,8 @@ ImageFolder::ImageFolder(const std::string& root, ImageFolderOptions opt) {
   pixels_.resize(labels_.size() * image_bytes());
   size_t k = 0;
   for (size_t i = 0; i < files.size(); ++i)
-    if (errors[i].empty()) std::copy(decoded[i].begin(), decoded[i].end(), pixels_.begin() + (k++) * image_bytes());
+    if (errors[i].empty())
+      std::copy(decoded[i].begin(), decoded[i].end(), pixels_.begin() + (k++) * image_bytes());
   if (labels_.empty()) throw Error(root + ": no readable images");
 }
 

@@ -1,8 +1,7 @@
 #include "data/image_set.hpp"
 
-#include <cmath>
-
 #include <algorithm>
+#include <cmath>
 
 #include "core/random.hpp"
 
@@ -40,7 +39,8 @@ void ImageSet::keep_subset(int64_t n, uint64_t seed) {
   std::vector<int64_t> idx(size());
   for (int64_t i = 0; i < size(); ++i) idx[i] = i;
   Generator g(seed ^ 0x5EEDu);
-  for (int64_t i = 0; i < n; ++i) std::swap(idx[i], idx[i + int64_t(g.below(uint64_t(size() - i)))]);
+  for (int64_t i = 0; i < n; ++i)
+    std::swap(idx[i], idx[i + int64_t(g.below(uint64_t(size() - i)))]);
   idx.resize(n);
   std::sort(idx.begin(), idx.end());
   std::vector<uint8_t> pixels(n * image_bytes());

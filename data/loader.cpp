@@ -12,7 +12,9 @@ DataLoader::DataLoader(const ImageSet& set, LoaderOptions opt, Compose t)
   check(opt.prefetch >= 1, "DataLoader", "prefetch must be >= 1");
 }
 
-DataLoader::~DataLoader() { stop(); }
+DataLoader::~DataLoader() {
+  stop();
+}
 
 int64_t DataLoader::batches_per_epoch() const {
   return opt_.drop_last ? set_.size() / opt_.batch_size
@@ -45,7 +47,8 @@ Batch DataLoader::make_batch(int64_t epoch, int64_t b) const {
       FloatImage img{c, h, w, std::vector<float>(c * h * w)};
       const uint8_t* px = set_.image(k);
       for (int64_t j = 0; j < c * h * w; ++j) img.pixels[j] = px[j] * (1.0f / 255.0f);
-      transforms_.apply(img, (opt_.seed * 0x100000001B3ull + uint64_t(epoch)) * 0x1000193ull + uint64_t(k));
+      transforms_.apply(
+          img, (opt_.seed * 0x100000001B3ull + uint64_t(epoch)) * 0x1000193ull + uint64_t(k));
       images[i] = std::move(img);
     }
   });
@@ -54,7 +57,8 @@ Batch DataLoader::make_batch(int64_t epoch, int64_t b) const {
   float* out = batch.images.data<float>();
   const int64_t per = first.c * first.h * first.w;
   for (int64_t i = 0; i < n; ++i) {
-    check(int64_t(images[i].pixels.size()) == per, "DataLoader", "transforms produced images of different sizes");
+    check(int64_t(images[i].pixels.size()) == per, "DataLoader",
+          "transforms produced images of different sizes");
     std::copy(images[i].pixels.begin(), images[i].pixels.end(), out + i * per);
     batch.labels[i] = set_.label(batch.indices[i]);
   }

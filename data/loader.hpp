@@ -20,9 +20,9 @@
 namespace nl::data {
 
 struct Batch {
-  Tensor images;                // (B, C, H, W) float32
-  std::vector<int64_t> labels;  // B
-  std::vector<int64_t> indices; // dataset indices of the samples
+  Tensor images;                 // (B, C, H, W) float32
+  std::vector<int64_t> labels;   // B
+  std::vector<int64_t> indices;  // dataset indices of the samples
 };
 
 struct LoaderOptions {

@@ -22,7 +22,8 @@ class RandomCropT : public Transform {
         if (sy < 0 || sy >= img.h) continue;
         for (int64_t x = 0; x < size_; ++x) {
           const int64_t sx = x + ox;
-          if (sx >= 0 && sx < img.w) out[(c * size_ + y) * size_ + x] = img.pixels[(c * img.h + sy) * img.w + sx];
+          if (sx >= 0 && sx < img.w)
+            out[(c * size_ + y) * size_ + x] = img.pixels[(c * img.h + sy) * img.w + sx];
         }
       }
     img.pixels = std::move(out);
@@ -55,7 +56,8 @@ class NormalizeT : public Transform {
     for (float v : std_) check(v > 0, "Normalize", "std must be positive");
   }
   void apply(FloatImage& img, Generator&) const override {
-    check(int64_t(mean_.size()) == img.c, "Normalize", "has ", mean_.size(), " channels, image has ", img.c);
+    check(int64_t(mean_.size()) == img.c, "Normalize", "has ", mean_.size(),
+          " channels, image has ", img.c);
     const int64_t plane = img.h * img.w;
     for (int64_t c = 0; c < img.c; ++c) {
       const float m = mean_[c], inv = 1.0f / std_[c];
@@ -73,8 +75,10 @@ class CutoutT : public Transform {
   explicit CutoutT(int64_t size) : size_(size) {}
   void apply(FloatImage& img, Generator& rng) const override {
     const int64_t cy = rng.below(img.h), cx = rng.below(img.w);
-    const int64_t y0 = std::max<int64_t>(0, cy - size_ / 2), y1 = std::min(img.h, cy - size_ / 2 + size_);
-    const int64_t x0 = std::max<int64_t>(0, cx - size_ / 2), x1 = std::min(img.w, cx - size_ / 2 + size_);
+    const int64_t y0 = std::max<int64_t>(0, cy - size_ / 2),
+                  y1 = std::min(img.h, cy - size_ / 2 + size_);
+    const int64_t x0 = std::max<int64_t>(0, cx - size_ / 2),
+                  x1 = std::min(img.w, cx - size_ / 2 + size_);
     for (int64_t c = 0; c < img.c; ++c)
       for (int64_t y = y0; y < y1; ++y)
         std::fill(img.pixels.begin() + (c * img.h + y) * img.w + x0,
@@ -91,7 +95,9 @@ TransformPtr RandomCrop(int64_t size, int64_t padding) {
   check(size > 0 && padding >= 0, "RandomCrop", "size must be positive and padding >= 0");
   return std::make_shared<RandomCropT>(size, padding);
 }
-TransformPtr RandomHorizontalFlip(double p) { return std::make_shared<FlipT>(p); }
+TransformPtr RandomHorizontalFlip(double p) {
+  return std::make_shared<FlipT>(p);
+}
 TransformPtr Normalize(std::vector<float> mean, std::vector<float> std) {
   return std::make_shared<NormalizeT>(std::move(mean), std::move(std));
 }

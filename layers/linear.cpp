@@ -18,8 +18,8 @@ Linear::Linear(int64_t in, int64_t out, bool has_bias) : in_features(in), out_fe
 }
 
 Tensor Linear::forward(const Tensor& x) {
-  check(x.dim() == 2 && x.shape()[1] == in_features, "Linear", "expected input (N, ",
-        in_features, "), got ", shape_str(x.shape()));
+  check(x.dim() == 2 && x.shape()[1] == in_features, "Linear", "expected input (N, ", in_features,
+        "), got ", shape_str(x.shape()));
   Tensor y = matmul(x, weight.transpose(0, 1));
   return bias.defined() ? add(y, bias) : y;
 }

@@ -10,8 +10,8 @@ Tensor cross_entropy(const Tensor& logits_in, const std::vector<int64_t>& labels
   check(logits_in.dim() == 2, "cross_entropy", "expected logits (N, classes), got ",
         shape_str(logits_in.shape()));
   const int64_t n = logits_in.shape()[0], k = logits_in.shape()[1];
-  check(static_cast<int64_t>(labels.size()) == n, "cross_entropy", labels.size(),
-        " labels for ", n, " rows of logits");
+  check(static_cast<int64_t>(labels.size()) == n, "cross_entropy", labels.size(), " labels for ", n,
+        " rows of logits");
   check(smooth >= 0 && smooth <= 1, "cross_entropy", "label_smoothing must be in [0, 1]");
   for (int64_t i = 0; i < n; ++i)
     check(labels[i] >= 0 && labels[i] < k, "cross_entropy", "label ", labels[i], " at row ", i,

@@ -146,7 +146,8 @@ Tensor max_pool2d(const Tensor& x_in, int64_t k, int64_t s, int64_t p) {
       T* pd = dx.data<T>();
       const int64_t per = plan.oh * plan.ow;
       for_planes<T>(plan, [&](int64_t i) {
-        for (int64_t o = 0; o < per; ++o) pd[i * plan.h * plan.w + (*argmax)[i * per + o]] += pg[i * per + o];
+        for (int64_t o = 0; o < per; ++o)
+          pd[i * plan.h * plan.w + (*argmax)[i * per + o]] += pg[i * per + o];
       });
     });
     return std::vector<Tensor>{dx};

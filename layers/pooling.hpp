@@ -27,7 +27,9 @@ class AvgPool2d : public Module {
  public:
   explicit AvgPool2d(int64_t kernel, int64_t stride = 0, int64_t padding = 0,
                      bool count_include_pad = true)
-      : kernel(kernel), stride(stride ? stride : kernel), padding(padding),
+      : kernel(kernel),
+        stride(stride ? stride : kernel),
+        padding(padding),
         count_include_pad(count_include_pad) {}
   Tensor forward(const Tensor& x) override {
     return avg_pool2d(x, kernel, stride, padding, count_include_pad);

@@ -31,7 +31,8 @@ TEST_SUITE("autograd") {
     y.backward();
     // dy/db_j = sum_i (2 a_ij^2 b_j + a_ij)
     CHECK(b.grad().shape() == Shape{3});
-    CHECK(b.grad().to_vector() == std::vector<double>{2 * (1 + 16) + 5, 2 * (4 + 25) + 7, 2 * (9 + 36) + 9});
+    CHECK(b.grad().to_vector() ==
+          std::vector<double>{2 * (1 + 16) + 5, 2 * (4 + 25) + 7, 2 * (9 + 36) + 9});
   }
 
   TEST_CASE("no-grad records nothing") {
@@ -101,7 +102,8 @@ TEST_SUITE("autograd") {
     other.load_state_dict(state);
     CHECK(test::max_abs_diff(other.parameters()[0], net.parameters()[0]) == 0);
     state.erase("2.weight");
-    CHECK_THROWS_WITH_AS(other.load_state_dict(state), doctest::Contains("missing key '2.weight'"), Error);
+    CHECK_THROWS_WITH_AS(other.load_state_dict(state), doctest::Contains("missing key '2.weight'"),
+                         Error);
     int calls = 0;
     net[0]->register_forward_hook([&](Module&, const Tensor& in, const Tensor& out) {
       ++calls;

@@ -13,16 +13,19 @@ using Ts = std::vector<Tensor>;
 
 TEST_SUITE("conv") {
   TEST_CASE("gradcheck over stride, padding, dilation, groups and odd sizes") {
-    struct Case { int64_t n, cin, cout, h, w, k, stride, pad, dil, groups; bool bias; };
+    struct Case {
+      int64_t n, cin, cout, h, w, k, stride, pad, dil, groups;
+      bool bias;
+    };
     const Case cases[] = {
-        {2, 3, 4, 5, 5, 3, 1, 1, 1, 1, true},   // same padding
-        {1, 2, 3, 7, 6, 3, 2, 1, 1, 1, false},  // stride 2, odd sizes
-        {2, 2, 2, 6, 7, 3, 1, 2, 2, 1, true},   // dilation
-        {2, 4, 4, 5, 5, 3, 1, 1, 1, 4, true},   // depthwise
-        {1, 4, 6, 5, 4, 1, 1, 0, 1, 2, false},  // 1x1 direct path, grouped
-        {3, 2, 3, 4, 4, 1, 2, 0, 1, 1, true},   // 1x1 stride 2 (projection shortcut)
-        {20, 2, 2, 3, 3, 3, 1, 1, 1, 1, false}, // small maps: several images per GEMM
-        {1, 1, 2, 4, 5, 2, 3, 0, 1, 1, true},   // even kernel, stride larger than kernel
+        {2, 3, 4, 5, 5, 3, 1, 1, 1, 1, true},    // same padding
+        {1, 2, 3, 7, 6, 3, 2, 1, 1, 1, false},   // stride 2, odd sizes
+        {2, 2, 2, 6, 7, 3, 1, 2, 2, 1, true},    // dilation
+        {2, 4, 4, 5, 5, 3, 1, 1, 1, 4, true},    // depthwise
+        {1, 4, 6, 5, 4, 1, 1, 0, 1, 2, false},   // 1x1 direct path, grouped
+        {3, 2, 3, 4, 4, 1, 2, 0, 1, 1, true},    // 1x1 stride 2 (projection shortcut)
+        {20, 2, 2, 3, 3, 3, 1, 1, 1, 1, false},  // small maps: several images per GEMM
+        {1, 1, 2, 4, 5, 2, 3, 0, 1, 1, true},    // even kernel, stride larger than kernel
     };
     for (const Case& c : cases) {
       INFO("k=", c.k, " stride=", c.stride, " pad=", c.pad, " dil=", c.dil, " groups=", c.groups);
@@ -36,7 +39,8 @@ TEST_SUITE("conv") {
       o.groups = c.groups;
       std::vector<Tensor> inputs{x, w};
       if (c.bias) inputs.push_back(b);
-      check_grad([&](const Ts& t) { return conv2d(t[0], t[1], c.bias ? t[2] : Tensor(), o); }, inputs);
+      check_grad([&](const Ts& t) { return conv2d(t[0], t[1], c.bias ? t[2] : Tensor(), o); },
+                 inputs);
     }
   }
 
@@ -56,7 +60,8 @@ TEST_SUITE("conv") {
               for (int64_t i = 0; i < 3; ++i)
                 for (int64_t j = 0; j < 3; ++j) {
                   const int64_t yy = oy * 2 - 1 + i, xx = ox + j;
-                  if (yy >= 0 && yy < 6 && xx >= 0 && xx < 5) s += x.at({n, ci, yy, xx}) * w.at({co, ci, i, j});
+                  if (yy >= 0 && yy < 6 && xx >= 0 && xx < 5)
+                    s += x.at({n, ci, yy, xx}) * w.at({co, ci, i, j});
                 }
             CHECK(y.at({n, co, oy, ox}) == doctest::Approx(s).epsilon(1e-12));
           }
@@ -81,9 +86,13 @@ TEST_SUITE("conv") {
 
   TEST_CASE("bad shapes are reported with names") {
     Conv2d conv(3, 8, 3);
-    CHECK_THROWS_WITH_AS(conv(Tensor::zeros({1, 4, 8, 8})), doctest::Contains("conv2d: input has 4 channels"), Error);
-    CHECK_THROWS_WITH_AS(conv(Tensor::zeros({3, 8, 8})), doctest::Contains("expected input (N, C, H, W)"), Error);
-    CHECK_THROWS_WITH_AS(conv(Tensor::zeros({1, 3, 2, 2})), doctest::Contains("smaller than the 3x3 kernel"), Error);
-    CHECK_THROWS_WITH_AS(Conv2d(3, 8, 3, 1, 0, true, 2), doctest::Contains("groups=2 must divide"), Error);
+    CHECK_THROWS_WITH_AS(conv(Tensor::zeros({1, 4, 8, 8})),
+                         doctest::Contains("conv2d: input has 4 channels"), Error);
+    CHECK_THROWS_WITH_AS(conv(Tensor::zeros({3, 8, 8})),
+                         doctest::Contains("expected input (N, C, H, W)"), Error);
+    CHECK_THROWS_WITH_AS(conv(Tensor::zeros({1, 3, 2, 2})),
+                         doctest::Contains("smaller than the 3x3 kernel"), Error);
+    CHECK_THROWS_WITH_AS(Conv2d(3, 8, 3, 1, 0, true, 2), doctest::Contains("groups=2 must divide"),
+                         Error);
   }
 }

@@ -22,7 +22,8 @@ namespace {
 
 struct TempDir {
   fs::path path;
-  explicit TempDir(const std::string& name) : path(fs::temp_directory_path() / ("normlab_test_" + name)) {
+  explicit TempDir(const std::string& name)
+      : path(fs::temp_directory_path() / ("normlab_test_" + name)) {
     fs::remove_all(path);
     fs::create_directories(path);
   }
@@ -64,7 +65,8 @@ std::vector<uint8_t> read_file_for_test(const std::string& path) {
 TEST_SUITE("data") {
   TEST_CASE("CIFAR-10 binary records parse into labels and planar pixels") {
     TempDir dir("cifar");
-    for (int b = 1; b <= 5; ++b) write_bytes(dir.path / ("data_batch_" + std::to_string(b) + ".bin"), cifar_records(3));
+    for (int b = 1; b <= 5; ++b)
+      write_bytes(dir.path / ("data_batch_" + std::to_string(b) + ".bin"), cifar_records(3));
     auto test_bytes = cifar_records(4);
     test_bytes[1 + 1024] = 200;  // first G pixel of record 0
     write_bytes(dir.path / "test_batch.bin", test_bytes);
@@ -81,18 +83,24 @@ TEST_SUITE("data") {
   TEST_CASE("CIFAR binary errors name the file and the byte offset") {
     auto bytes = cifar_records(3);
     Cifar10Binary set;
-    CHECK_THROWS_WITH_AS(set.append_records("b.bin", bytes.data(), bytes.size() - 100),
-                         doctest::Contains("b.bin: size 9119 is not a multiple of the 3073-byte record"), Error);
-    CHECK_THROWS_WITH_AS(set.append_records("e.bin", bytes.data(), 0), doctest::Contains("e.bin: empty file"), Error);
+    CHECK_THROWS_WITH_AS(
+        set.append_records("b.bin", bytes.data(), bytes.size() - 100),
+        doctest::Contains("b.bin: size 9119 is not a multiple of the 3073-byte record"), Error);
+    CHECK_THROWS_WITH_AS(set.append_records("e.bin", bytes.data(), 0),
+                         doctest::Contains("e.bin: empty file"), Error);
     bytes[2 * 3073] = 12;  // label of record 2
     CHECK_THROWS_WITH_AS(set.append_records("l.bin", bytes.data(), bytes.size()),
-                         doctest::Contains("l.bin: label 12 at byte offset 6146 (record 2)"), Error);
+                         doctest::Contains("l.bin: label 12 at byte offset 6146 (record 2)"),
+                         Error);
     auto big = cifar_records(10001);
-    CHECK_THROWS_WITH_AS(set.append_records("o.bin", big.data(), big.size()), doctest::Contains("oversized"), Error);
-    CHECK_THROWS_WITH_AS(Cifar10Binary("/nonexistent/normlab", true), doctest::Contains("CIFAR-10 folder not found"), Error);
+    CHECK_THROWS_WITH_AS(set.append_records("o.bin", big.data(), big.size()),
+                         doctest::Contains("oversized"), Error);
+    CHECK_THROWS_WITH_AS(Cifar10Binary("/nonexistent/normlab", true),
+                         doctest::Contains("CIFAR-10 folder not found"), Error);
     TempDir dir("cifar_missing");
     write_bytes(dir.path / "data_batch_1.bin", cifar_records(2));
-    CHECK_THROWS_WITH_AS(Cifar10Binary(dir.path.string(), true), doctest::Contains("data_batch_2.bin: cannot open"), Error);
+    CHECK_THROWS_WITH_AS(Cifar10Binary(dir.path.string(), true),
+                         doctest::Contains("data_batch_2.bin: cannot open"), Error);
   }
 
   TEST_CASE("CIFAR-100 binary has coarse and fine labels") {
@@ -134,14 +142,17 @@ TEST_SUITE("data") {
   }
 
   TEST_CASE("image folder errors name the file; skipping is counted") {
-    CHECK_THROWS_WITH_AS(ImageFolder("/nonexistent/normlab"), doctest::Contains("image folder not found"), Error);
+    CHECK_THROWS_WITH_AS(ImageFolder("/nonexistent/normlab"),
+                         doctest::Contains("image folder not found"), Error);
     TempDir dir("folder_bad");
     fs::create_directories(dir.path / "a");
     fs::create_directories(dir.path / "b");
     write_png(dir.path / "a" / "ok.png", 4, 4, 1);
-    CHECK_THROWS_WITH_AS(ImageFolder(dir.path.string()), doctest::Contains("b: empty class folder"), Error);
+    CHECK_THROWS_WITH_AS(ImageFolder(dir.path.string()), doctest::Contains("b: empty class folder"),
+                         Error);
     write_bytes(dir.path / "b" / "notes.jpg", {'h', 'e', 'l', 'l', 'o'});
-    CHECK_THROWS_WITH_AS(ImageFolder(dir.path.string()), doctest::Contains("notes.jpg: cannot decode image"), Error);
+    CHECK_THROWS_WITH_AS(ImageFolder(dir.path.string()),
+                         doctest::Contains("notes.jpg: cannot decode image"), Error);
     // A truncated JPEG.
     write_jpg(dir.path / "b" / "full.jpg", 16, 16, 77);
     auto jpg = read_file_for_test((dir.path / "b" / "full.jpg").string());
@@ -151,7 +162,8 @@ TEST_SUITE("data") {
     CHECK_THROWS_WITH_AS(ImageFolder(dir.path.string()), doctest::Contains("cut.jpg"), Error);
     fs::remove(dir.path / "b" / "cut.jpg");
     // Wrong size (full.jpg is 16x16, ok.png 4x4).
-    CHECK_THROWS_WITH_AS(ImageFolder(dir.path.string()), doctest::Contains("full.jpg: image is 16x16, expected 4x4"), Error);
+    CHECK_THROWS_WITH_AS(ImageFolder(dir.path.string()),
+                         doctest::Contains("full.jpg: image is 16x16, expected 4x4"), Error);
     ImageFolder skipping(dir.path.string(), {.skip_bad = true});
     CHECK(skipping.size() == 1);
     CHECK(skipping.skipped() == 1);
@@ -187,10 +199,12 @@ TEST_SUITE("data") {
     Cifar10Binary set;
     auto bytes = cifar_records(50);
     set.append_records("mem", bytes.data(), bytes.size());
-    Compose aug({RandomCrop(32, 4), RandomHorizontalFlip(), Normalize({0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f})});
+    Compose aug({RandomCrop(32, 4), RandomHorizontalFlip(),
+                 Normalize({0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f})});
     auto epoch_batches = [&](int threads, uint64_t seed) {
       set_num_threads(threads);
-      DataLoader loader(set, {.batch_size = 16, .shuffle = true, .drop_last = false, .seed = seed}, aug);
+      DataLoader loader(set, {.batch_size = 16, .shuffle = true, .drop_last = false, .seed = seed},
+                        aug);
       loader.start_epoch(3);
       std::vector<Batch> out;
       while (auto b = loader.next()) out.push_back(std::move(*b));
@@ -221,7 +235,8 @@ TEST_SUITE("data") {
     }
     const auto t0 = std::chrono::steady_clock::now();
     ImageFolder train((root / "train").string()), test((root / "test").string());
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     MESSAGE("loaded 60000 JPEGs in ", seconds, " s");
     CHECK(train.size() == 50000);
     CHECK(test.size() == 10000);

@@ -26,20 +26,24 @@ using json = nlohmann::json;
 namespace {
 
 const json& cases() {
-  static const json j = json::parse(std::ifstream(std::string(NORMLAB_TEST_DIR) + "/fixtures/torch_reference.json"));
+  static const json j =
+      json::parse(std::ifstream(std::string(NORMLAB_TEST_DIR) + "/fixtures/torch_reference.json"));
   return j.at("cases");
 }
 
 Tensor T(const json& j, DType dt = DType::f64, bool grad = false) {
-  Tensor t = Tensor::from_vector(j.at("data").get<std::vector<double>>(), j.at("shape").get<Shape>(), dt);
+  Tensor t =
+      Tensor::from_vector(j.at("data").get<std::vector<double>>(), j.at("shape").get<Shape>(), dt);
   if (grad) t.requires_grad_();
   return t;
 }
 
 // |a - b| <= atol + rtol |b| everywhere; reports the worst element.
-void check_close(const Tensor& a, const json& ref, double rtol, double atol, const std::string& what) {
+void check_close(const Tensor& a, const json& ref, double rtol, double atol,
+                 const std::string& what) {
   const Tensor b = T(ref);
-  REQUIRE_MESSAGE(a.shape() == b.shape(), what, ": shape ", shape_str(a.shape()), " vs ", shape_str(b.shape()));
+  REQUIRE_MESSAGE(a.shape() == b.shape(), what, ": shape ", shape_str(a.shape()), " vs ",
+                  shape_str(b.shape()));
   const auto va = a.to_vector(), vb = b.to_vector();
   double worst = 0;
   size_t at = 0;
@@ -70,7 +74,8 @@ void replay(const std::string& name, const std::vector<std::string>& inputs,
     sum(mul(out, T(c.at("gy"), tol.dt))).backward();
     check_close(out, c.at("out"), tol.rtol, tol.atol, name + " output");
     for (size_t i = 0; i < xs.size(); ++i)
-      check_close(xs[i].grad(), c.at("grad_" + inputs[i]), tol.rtol, tol.atol, name + " grad_" + inputs[i]);
+      check_close(xs[i].grad(), c.at("grad_" + inputs[i]), tol.rtol, tol.atol,
+                  name + " grad_" + inputs[i]);
   }
 }
 
@@ -89,13 +94,15 @@ TEST_SUITE("layers") {
       return conv2d(t[0], t[1], Tensor(), o);
     });
     replay("conv2d_1x1", {"x", "w"}, [](auto& t) { return conv2d(t[0], t[1], Tensor(), {}); });
-    replay("linear", {"x", "w", "b"}, [](auto& t) { return add(matmul(t[0], t[1].transpose(0, 1)), t[2]); });
+    replay("linear", {"x", "w", "b"},
+           [](auto& t) { return add(matmul(t[0], t[1].transpose(0, 1)), t[2]); });
     replay("max_pool2d", {"x"}, [](auto& t) { return max_pool2d(t[0], 3, 2, 1); });
     replay("avg_pool2d", {"x"}, [](auto& t) { return avg_pool2d(t[0], 3, 2, 1, true); });
     replay("avg_pool2d_nopad", {"x"}, [](auto& t) { return avg_pool2d(t[0], 3, 2, 1, false); });
     replay("adaptive_avg_pool2d", {"x"}, [](auto& t) { return adaptive_avg_pool2d(t[0], 3, 4); });
     const auto labels = cases().at("cross_entropy_ls").at("labels").get<std::vector<int64_t>>();
-    replay("cross_entropy_ls", {"z"}, [&](auto& t) { return cross_entropy(t[0], labels, 0.1).reshape({1}); });
+    replay("cross_entropy_ls", {"z"},
+           [&](auto& t) { return cross_entropy(t[0], labels, 0.1).reshape({1}); });
   }
 }
 
@@ -107,11 +114,19 @@ TEST_SUITE("norm") {
     };
     const Case norm_cases[] = {
         {"bn", [] { return std::make_shared<BatchNorm>(4, BatchNormOptions{}, 4); }},
-        {"bn_cumulative", [] { return std::make_shared<BatchNorm>(4, BatchNormOptions{.momentum = std::nullopt}, 4); }},
+        {"bn_cumulative",
+         [] {
+           return std::make_shared<BatchNorm>(4, BatchNormOptions{.momentum = std::nullopt}, 4);
+         }},
         {"gn2", [] { return std::make_shared<GroupNorm>(2, 4); }},
         {"ln", [] { return std::make_shared<GroupNorm>(1, 4); }},
-        {"in_affine", [] { return std::make_shared<InstanceNorm2d>(4, InstanceNormOptions{.affine = true}); }},
-        {"in_tracking", [] { return std::make_shared<InstanceNorm2d>(4, InstanceNormOptions{.track_running_stats = true}); }},
+        {"in_affine",
+         [] { return std::make_shared<InstanceNorm2d>(4, InstanceNormOptions{.affine = true}); }},
+        {"in_tracking",
+         [] {
+           return std::make_shared<InstanceNorm2d>(
+               4, InstanceNormOptions{.track_running_stats = true});
+         }},
     };
     for (const Case& nc : norm_cases) {
       const json& c = cases().at(nc.name);
@@ -128,7 +143,8 @@ TEST_SUITE("norm") {
         check_close(y, c.at("out"), tol.rtol, tol.atol, std::string(nc.name) + " train output");
         check_close(x.grad(), c.at("grad_x"), tol.rtol, tol.atol, std::string(nc.name) + " grad_x");
         for (auto& [pname, p] : params)
-          check_close(p.grad(), c.at("grad_" + pname), tol.rtol, tol.atol, std::string(nc.name) + " grad_" + pname);
+          check_close(p.grad(), c.at("grad_" + pname), tol.rtol, tol.atol,
+                      std::string(nc.name) + " grad_" + pname);
         {
           NoGradGuard ng;
           for (const json& s : c.at("steps")) (*m)(T(s, tol.dt));
@@ -136,11 +152,13 @@ TEST_SUITE("norm") {
         if (c.contains("running_mean")) {
           const auto buffers = m->named_buffers();
           for (auto& [bname, b] : buffers)
-            if (bname != "num_batches_tracked") check_close(b, c.at(bname), tol.rtol, tol.atol, std::string(nc.name) + " " + bname);
+            if (bname != "num_batches_tracked")
+              check_close(b, c.at(bname), tol.rtol, tol.atol, std::string(nc.name) + " " + bname);
         }
         m->eval();
         NoGradGuard ng;
-        check_close((*m)(T(c.at("x"), tol.dt)), c.at("eval_out"), tol.rtol, tol.atol, std::string(nc.name) + " eval output");
+        check_close((*m)(T(c.at("x"), tol.dt)), c.at("eval_out"), tol.rtol, tol.atol,
+                    std::string(nc.name) + " eval output");
       }
     }
   }
@@ -153,17 +171,28 @@ TEST_SUITE("optim") {
       std::function<std::unique_ptr<Optimizer>(Tensor&)> make;
     };
     const Case opt_cases[] = {
-        {"sgd_nesterov_wd", [](Tensor& p) {
-           return std::make_unique<SGD>(std::vector<ParamGroup>{{.params = {p}, .lr = 0.1, .weight_decay = 5e-4, .momentum = 0.9, .nesterov = true}});
+        {"sgd_nesterov_wd",
+         [](Tensor& p) {
+           return std::make_unique<SGD>(std::vector<ParamGroup>{{.params = {p},
+                                                                 .lr = 0.1,
+                                                                 .weight_decay = 5e-4,
+                                                                 .momentum = 0.9,
+                                                                 .nesterov = true}});
          }},
-        {"sgd_plain_dampening", [](Tensor& p) {
-           return std::make_unique<SGD>(std::vector<ParamGroup>{{.params = {p}, .lr = 0.05, .momentum = 0.8, .dampening = 0.1}});
+        {"sgd_plain_dampening",
+         [](Tensor& p) {
+           return std::make_unique<SGD>(std::vector<ParamGroup>{
+               {.params = {p}, .lr = 0.05, .momentum = 0.8, .dampening = 0.1}});
          }},
-        {"adamw", [](Tensor& p) {
-           return std::unique_ptr<Optimizer>(make_adamw({{.params = {p}, .lr = 0.01, .weight_decay = 0.1}}));
+        {"adamw",
+         [](Tensor& p) {
+           return std::unique_ptr<Optimizer>(
+               make_adamw({{.params = {p}, .lr = 0.01, .weight_decay = 0.1}}));
          }},
-        {"adam_l2", [](Tensor& p) {
-           return std::make_unique<Adam>(std::vector<ParamGroup>{{.params = {p}, .lr = 0.01, .weight_decay = 0.1}});
+        {"adam_l2",
+         [](Tensor& p) {
+           return std::make_unique<Adam>(
+               std::vector<ParamGroup>{{.params = {p}, .lr = 0.01, .weight_decay = 0.1}});
          }},
     };
     for (const Case& oc : opt_cases) {
@@ -187,7 +216,8 @@ TEST_SUITE("optim") {
     Tensor p = Tensor::zeros({1}).requires_grad_();
     SGD opt({{.params = {p}, .lr = 0.1, .momentum = 0.9, .nesterov = true}});
     OneCycleLR sched(opt, {.max_lr = 0.1, .total_steps = 100, .pct_start = 0.15, .cosine = false});
-    const auto lrs = c.at("lr").get<std::vector<double>>(), moms = c.at("momentum").get<std::vector<double>>();
+    const auto lrs = c.at("lr").get<std::vector<double>>(),
+               moms = c.at("momentum").get<std::vector<double>>();
     for (size_t i = 0; i < lrs.size(); ++i) {
       CAPTURE(i);
       CHECK(opt.groups()[0].lr == doctest::Approx(lrs[i]).epsilon(1e-12));

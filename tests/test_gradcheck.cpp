@@ -26,14 +26,16 @@ TEST_SUITE("gradcheck") {
   TEST_CASE("unary ops") {
     Tensor a = randn64({2, 5}, 5);
     Tensor pos = add(abs(randn64({2, 5}, 6, false)), 0.5).detach().requires_grad_();
-    for (auto f : {+[](const Tensor& x) { return neg(x); }, +[](const Tensor& x) { return exp(x); },
-                   +[](const Tensor& x) { return relu(x); }, +[](const Tensor& x) { return sigmoid(x); },
-                   +[](const Tensor& x) { return nl::tanh(x); }, +[](const Tensor& x) { return silu(x); },
-                   +[](const Tensor& x) { return leaky_relu(x, 0.1); },
-                   +[](const Tensor& x) { return square(x); }, +[](const Tensor& x) { return abs(x); }})
+    for (auto f :
+         {+[](const Tensor& x) { return neg(x); }, +[](const Tensor& x) { return exp(x); },
+          +[](const Tensor& x) { return relu(x); }, +[](const Tensor& x) { return sigmoid(x); },
+          +[](const Tensor& x) { return nl::tanh(x); }, +[](const Tensor& x) { return silu(x); },
+          +[](const Tensor& x) { return leaky_relu(x, 0.1); },
+          +[](const Tensor& x) { return square(x); }, +[](const Tensor& x) { return abs(x); }})
       check_grad([f](const Ts& t) { return f(t[0]); }, {a});
-    for (auto f : {+[](const Tensor& x) { return log(x); }, +[](const Tensor& x) { return sqrt(x); },
-                   +[](const Tensor& x) { return pow(x, 1.5); }})
+    for (auto f :
+         {+[](const Tensor& x) { return log(x); }, +[](const Tensor& x) { return sqrt(x); },
+          +[](const Tensor& x) { return pow(x, 1.5); }})
       check_grad([f](const Ts& t) { return f(t[0]); }, {pos});
   }
 

@@ -22,7 +22,8 @@ TEST_SUITE("layers") {
     fc.to(DType::f64);
     Tensor x = randn64({5, 4}, 1);
     check_grad([&](const Ts& t) { return fc(t[0]); }, {x, fc.weight, fc.bias});
-    CHECK_THROWS_WITH_AS(fc(Tensor::zeros({5, 3}, DType::f64)), doctest::Contains("Linear: expected input (N, 4)"), Error);
+    CHECK_THROWS_WITH_AS(fc(Tensor::zeros({5, 3}, DType::f64)),
+                         doctest::Contains("Linear: expected input (N, 4)"), Error);
   }
 
   TEST_CASE("pooling gradchecks") {
@@ -61,14 +62,16 @@ TEST_SUITE("layers") {
     const double l = cross_entropy(big, {1, 0}).item();  // row losses 1e4 and 2e4
     CHECK(std::isfinite(l));
     CHECK(l == doctest::Approx(1.5e4));
-    CHECK_THROWS_WITH_AS(cross_entropy(z, {0, 9, 1, 1}), doctest::Contains("label 9 at row 1"), Error);
+    CHECK_THROWS_WITH_AS(cross_entropy(z, {0, 9, 1, 1}), doctest::Contains("label 9 at row 1"),
+                         Error);
     CHECK(accuracy(Tensor::from_vector({1, 0, 0, 1}, {2, 2}), {0, 0}) == 0.5);
   }
 
   TEST_CASE("activation modules match their ops") {
     Tensor x = randn64({3, 3}, 4, false);
     CHECK(test::max_abs_diff(ReLU()(x), relu(x)) == 0);
-    CHECK(LeakyReLU(0.2)(x).at({0, 0}) == doctest::Approx(x.at({0, 0}) > 0 ? x.at({0, 0}) : 0.2 * x.at({0, 0})));
+    CHECK(LeakyReLU(0.2)(x).at({0, 0}) ==
+          doctest::Approx(x.at({0, 0}) > 0 ? x.at({0, 0}) : 0.2 * x.at({0, 0})));
     CHECK(test::max_abs_diff(Flatten()(x.reshape({3, 1, 3})), x) == 0);
     Dropout d(0.5, 1);
     Tensor big = Tensor::ones({10000});

@@ -21,15 +21,17 @@ TEST_SUITE("models") {
     CHECK(convs == 21);
     CHECK(net.num_parameters() == 272474);
     const auto sd = net.state_dict();
-    for (const char* key : {"conv1.weight", "bn1.running_mean", "layer1.0.conv1.weight", "layer1.0.bn2.bias",
-                            "layer2.0.shortcut.0.weight", "layer2.0.shortcut.1.running_var",
-                            "layer3.2.bn2.num_batches_tracked", "fc.weight", "fc.bias"})
+    for (const char* key :
+         {"conv1.weight", "bn1.running_mean", "layer1.0.conv1.weight", "layer1.0.bn2.bias",
+          "layer2.0.shortcut.0.weight", "layer2.0.shortcut.1.running_var",
+          "layer3.2.bn2.num_batches_tracked", "fc.weight", "fc.bias"})
       CHECK_MESSAGE(sd.count(key) == 1, key);
     CHECK(sd.count("layer1.0.shortcut.0.weight") == 0);  // identity shortcut in stage 1
     Tensor y = net(Tensor::zeros({2, 3, 32, 32}));
     CHECK(y.shape() == Shape{2, 10});
     CHECK_THROWS_WITH_AS(ResNet({.depth = 21}), doctest::Contains("6n+2"), Error);
-    CHECK_THROWS_WITH_AS(net(Tensor::zeros({2, 1, 32, 32})), doctest::Contains("expected images (N, 3, H, W)"), Error);
+    CHECK_THROWS_WITH_AS(net(Tensor::zeros({2, 1, 32, 32})),
+                         doctest::Contains("expected images (N, 3, H, W)"), Error);
     CHECK_THROWS_AS(make_model("resnet2x", 16, "bn"), Error);
   }
 

@@ -74,7 +74,8 @@ TEST_SUITE("norm") {
     CHECK(test::max_abs_diff(y1, y2) == 0);
     CHECK(bn.num_batches_tracked.item() == 1);  // untouched in eval
     // Eval uses the running statistics.
-    CHECK(y1.at({0, 0, 0}) == doctest::Approx((1 - 0.35) / std::sqrt(bn.running_var.at({0}) + 1e-5)));
+    CHECK(y1.at({0, 0, 0}) ==
+          doctest::Approx((1 - 0.35) / std::sqrt(bn.running_var.at({0}) + 1e-5)));
     // Cumulative average (momentum None).
     BatchNorm cum(2, {.momentum = std::nullopt});
     cum.to(DType::f64);
@@ -96,7 +97,8 @@ TEST_SUITE("norm") {
     Generator g(9);
     Tensor x = add(mul(Tensor::randn({8, 4, 8, 8}, g), 0.01), 100.0);
     // eps far below the data variance (1e-4), so the output variance must be 1.
-    for (std::string spec : {"bn:eps=1e-12", "gn:groups=2,eps=1e-12", "ln:eps=1e-12", "in:eps=1e-12"}) {
+    for (std::string spec :
+         {"bn:eps=1e-12", "gn:groups=2,eps=1e-12", "ln:eps=1e-12", "in:eps=1e-12"}) {
       CAPTURE(spec);
       NormSlot slot = make_norm(spec, 4);
       Tensor y = (*slot.module)(x);
@@ -131,18 +133,26 @@ TEST_SUITE("norm") {
 
   TEST_CASE("bad input names the layer") {
     BatchNorm bn(3, {}, 4);
-    CHECK_THROWS_WITH_AS(bn(Tensor::zeros({2, 3})), doctest::Contains("BatchNorm2d: expected 4-D input"), Error);
-    CHECK_THROWS_WITH_AS(bn(Tensor::zeros({2, 4, 2, 2})), doctest::Contains("expected 3 channels"), Error);
-    CHECK_THROWS_WITH_AS(bn(Tensor::zeros({1, 3, 1, 1})), doctest::Contains("more than 1 value per channel"), Error);
+    CHECK_THROWS_WITH_AS(bn(Tensor::zeros({2, 3})),
+                         doctest::Contains("BatchNorm2d: expected 4-D input"), Error);
+    CHECK_THROWS_WITH_AS(bn(Tensor::zeros({2, 4, 2, 2})), doctest::Contains("expected 3 channels"),
+                         Error);
+    CHECK_THROWS_WITH_AS(bn(Tensor::zeros({1, 3, 1, 1})),
+                         doctest::Contains("more than 1 value per channel"), Error);
     bn.eval();
     CHECK_NOTHROW(bn(Tensor::zeros({1, 3, 1, 1})));  // eval allows a single value
-    CHECK_THROWS_WITH_AS(GroupNorm(3, 8), doctest::Contains("num_groups=3 must divide num_channels=8"), Error);
-    CHECK_THROWS_WITH_AS(make_norm("gn:group_size=3", 8), doctest::Contains("group_size=3 must divide"), Error);
-    CHECK_THROWS_WITH_AS(make_norm("bogus", 8), doctest::Contains("unknown normalizer 'bogus'"), Error);
-    CHECK_THROWS_WITH_AS(make_norm("bn:momentun=0.1", 8), doctest::Contains("unknown argument 'momentun'"), Error);
+    CHECK_THROWS_WITH_AS(GroupNorm(3, 8),
+                         doctest::Contains("num_groups=3 must divide num_channels=8"), Error);
+    CHECK_THROWS_WITH_AS(make_norm("gn:group_size=3", 8),
+                         doctest::Contains("group_size=3 must divide"), Error);
+    CHECK_THROWS_WITH_AS(make_norm("bogus", 8), doctest::Contains("unknown normalizer 'bogus'"),
+                         Error);
+    CHECK_THROWS_WITH_AS(make_norm("bn:momentun=0.1", 8),
+                         doctest::Contains("unknown argument 'momentun'"), Error);
     CHECK_THROWS_WITH_AS(make_norm("gn:groups=x", 8), doctest::Contains("is not a number"), Error);
     InstanceNorm2d in(3);
-    CHECK_THROWS_WITH_AS(in(Tensor::zeros({2, 3, 1, 1})), doctest::Contains("InstanceNorm2d"), Error);
+    CHECK_THROWS_WITH_AS(in(Tensor::zeros({2, 3, 1, 1})), doctest::Contains("InstanceNorm2d"),
+                         Error);
   }
 
   TEST_CASE("factory specs build the documented layers") {
@@ -152,7 +162,8 @@ TEST_SUITE("norm") {
     auto ln = std::dynamic_pointer_cast<GroupNorm>(make_norm("ln", 16).module);
     REQUIRE(ln);
     CHECK(ln->num_groups == 1);
-    auto bn = std::dynamic_pointer_cast<BatchNorm>(make_norm("bn:momentum=none,eps=1e-3", 16).module);
+    auto bn =
+        std::dynamic_pointer_cast<BatchNorm>(make_norm("bn:momentum=none,eps=1e-3", 16).module);
     REQUIRE(bn);
     CHECK_FALSE(bn->options.momentum.has_value());
     CHECK(bn->options.eps == 1e-3);

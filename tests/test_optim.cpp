@@ -32,11 +32,13 @@ TEST_SUITE("optim") {
   TEST_CASE("optimizer state survives a save/load round trip") {
     auto run = [](bool interrupt) {
       Tensor p = Tensor::ones({3}).requires_grad_();
-      auto opt = std::make_unique<SGD>(std::vector<ParamGroup>{{.params = {p}, .lr = 0.1, .momentum = 0.9}});
+      auto opt = std::make_unique<SGD>(
+          std::vector<ParamGroup>{{.params = {p}, .lr = 0.1, .momentum = 0.9}});
       for (int i = 0; i < 4; ++i) {
         if (interrupt && i == 2) {
           auto state = opt->state_dict();
-          opt = std::make_unique<SGD>(std::vector<ParamGroup>{{.params = {p}, .lr = 0.5, .momentum = 0.0}});
+          opt = std::make_unique<SGD>(
+              std::vector<ParamGroup>{{.params = {p}, .lr = 0.5, .momentum = 0.0}});
           opt->load_state_dict(state);
         }
         set_grad(p, 1.0 + i);

@@ -36,7 +36,7 @@ TEST_SUITE("tensor") {
     CHECK(e.at({2, 3}) == 2);
     CHECK(a.unsqueeze(0).shape() == Shape{1, 2, 3, 4});
     CHECK(a.unsqueeze(0).squeeze(0).shape() == Shape{2, 3, 4});
-    CHECK(a.contiguous().shares_storage_with(a));     // already contiguous: no copy
+    CHECK(a.contiguous().shares_storage_with(a));  // already contiguous: no copy
     CHECK_FALSE(t.contiguous().shares_storage_with(a));
     CHECK(t.reshape({24}).at({5}) == t.contiguous().view({24}).at({5}));
     CHECK(a.view({6, -1}).shape() == Shape{6, 4});
@@ -137,7 +137,8 @@ TEST_SUITE("tensor") {
     CHECK_THROWS_WITH_AS(a + b, doctest::Contains("add: shapes [2, 3] and [4]"), Error);
     CHECK_THROWS_WITH_AS(sum(a, {2}), doctest::Contains("axis 2 is out of range"), Error);
     CHECK_THROWS_WITH_AS(a.at({0, 3}), doctest::Contains("index 3 is out of range"), Error);
-    CHECK_THROWS_WITH_AS(a + Tensor::zeros({2, 3}, DType::f64), doctest::Contains("dtype mismatch"), Error);
+    CHECK_THROWS_WITH_AS(a + Tensor::zeros({2, 3}, DType::f64), doctest::Contains("dtype mismatch"),
+                         Error);
     CHECK_THROWS_WITH_AS(matmul(a, a), doctest::Contains("not aligned"), Error);
     CHECK_THROWS_WITH_AS(a.transpose(0, 1).view({6}), doctest::Contains("not contiguous"), Error);
     CHECK_THROWS_WITH_AS(a.view({4, 2}), doctest::Contains("invalid for 6 elements"), Error);

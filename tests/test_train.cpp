@@ -68,7 +68,8 @@ TEST_SUITE("train") {
     apps::run_training(c);
     const auto full = read_metrics(straight / "metrics.jsonl");
     REQUIRE(full.size() == 2);
-    for (const char* key : {"epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "img_per_s"})
+    for (const char* key : {"epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc",
+                            "seconds", "img_per_s"})
       CHECK(full[0].contains(key));
     CHECK(full[1]["train_loss"].get<double>() < full[0]["train_loss"].get<double>());
     const auto config = nlohmann::json::parse(std::ifstream(straight / "config.json"));
@@ -104,7 +105,8 @@ TEST_SUITE("train") {
     c.norm = "none";
     c.lr = 1e6;
     c.epochs = 3;
-    CHECK_THROWS_WITH_AS(apps::run_training(c), doctest::Contains("training diverged at epoch"), apps::DivergenceError);
+    CHECK_THROWS_WITH_AS(apps::run_training(c), doctest::Contains("training diverged at epoch"),
+                         apps::DivergenceError);
     fs::remove_all(data);
   }
 

@@ -27,13 +27,25 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 json TrainConfig::to_json() const {
-  return {{"data", data},         {"model", model},         {"width", width},
-          {"norm", norm},         {"epochs", epochs},       {"batch_size", batch_size},
-          {"lr", lr},             {"momentum", momentum},   {"nesterov", nesterov},
-          {"wd", wd},             {"wd_skip_norm_bias", wd_skip_norm_bias},
-          {"schedule", schedule}, {"optimizer", optimizer}, {"pct_start", pct_start},
-          {"seed", seed},         {"threads", num_threads()}, {"train_limit", train_limit},
-          {"test_limit", test_limit}, {"normlab_version", NORMLAB_VERSION},
+  return {{"data", data},
+          {"model", model},
+          {"width", width},
+          {"norm", norm},
+          {"epochs", epochs},
+          {"batch_size", batch_size},
+          {"lr", lr},
+          {"momentum", momentum},
+          {"nesterov", nesterov},
+          {"wd", wd},
+          {"wd_skip_norm_bias", wd_skip_norm_bias},
+          {"schedule", schedule},
+          {"optimizer", optimizer},
+          {"pct_start", pct_start},
+          {"seed", seed},
+          {"threads", num_threads()},
+          {"train_limit", train_limit},
+          {"test_limit", test_limit},
+          {"normlab_version", NORMLAB_VERSION},
           {"git_commit", NORMLAB_GIT_COMMIT}};
 }
 
@@ -48,12 +60,15 @@ Datasets load_cifar(const std::string& dir) {
   if (data::is_cifar10_binary_dir(dir)) {
     d.train = std::make_unique<data::Cifar10Binary>(dir, true);
     d.test = std::make_unique<data::Cifar10Binary>(dir, false);
-  } else if (fs::is_directory(fs::path(dir) / "train") && fs::is_directory(fs::path(dir) / "test")) {
+  } else if (fs::is_directory(fs::path(dir) / "train") &&
+             fs::is_directory(fs::path(dir) / "test")) {
     d.train = std::make_unique<data::ImageFolder>((fs::path(dir) / "train").string());
     d.test = std::make_unique<data::ImageFolder>((fs::path(dir) / "test").string());
   } else {
-    throw Error(dir + ": neither a CIFAR-10 binary folder (data_batch_1.bin ...) nor an image "
-                "folder with train/ and test/. " + how);
+    throw Error(dir +
+                ": neither a CIFAR-10 binary folder (data_batch_1.bin ...) nor an image "
+                "folder with train/ and test/. " +
+                how);
   }
   return d;
 }
@@ -109,7 +124,8 @@ std::string diagnose(Module& model, const Tensor& x, const std::vector<int64_t>&
   if (bad_output.empty()) loss.backward();
   for (auto& [_, m] : model.named_modules()) m->clear_forward_hooks();
   if (!bad_output.empty()) return "the output of layer " + bad_output + " became non-finite";
-  if (!bad_grad.empty()) return "the gradient at the output of layer " + bad_grad + " became non-finite";
+  if (!bad_grad.empty())
+    return "the gradient at the output of layer " + bad_grad + " became non-finite";
   return "no single layer could be named (the values overflowed in the loss or the update)";
 }
 
@@ -217,11 +233,14 @@ Checkpoint load_checkpoint(const std::string& path) {
   SafetensorsFile f = load_safetensors(path);
   Checkpoint c;
   for (auto& [k, t] : f.tensors) {
-    if (k.rfind("model.", 0) == 0) c.model[k.substr(6)] = t;
-    else if (k.rfind("optimizer.", 0) == 0) c.optimizer[k.substr(10)] = t;
+    if (k.rfind("model.", 0) == 0)
+      c.model[k.substr(6)] = t;
+    else if (k.rfind("optimizer.", 0) == 0)
+      c.optimizer[k.substr(10)] = t;
   }
   auto it = f.metadata.find("normlab");
-  if (it == f.metadata.end()) throw Error(path + ": not a normlab checkpoint (no 'normlab' metadata)");
+  if (it == f.metadata.end())
+    throw Error(path + ": not a normlab checkpoint (no 'normlab' metadata)");
   c.meta = json::parse(it->second);
   return c;
 }
@@ -234,8 +253,10 @@ double run_training(const TrainConfig& cfg) {
   data.train->keep_subset(cfg.train_limit);
   const auto stats = data.train->channel_stats();
   data.test->keep_subset(cfg.test_limit);
-  const std::vector<float> mean(stats.mean.begin(), stats.mean.end()), sd(stats.std.begin(), stats.std.end());
-  const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
+  const std::vector<float> mean(stats.mean.begin(), stats.mean.end()),
+      sd(stats.std.begin(), stats.std.end());
+  const double load_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
   std::printf("data: %lld train / %lld test images from %s (%.1f s); mean %.4f %.4f %.4f\n",
               (long long)data.train->size(), (long long)data.test->size(), cfg.data.c_str(), load_s,
               mean[0], mean[1], mean[2]);
@@ -243,10 +264,14 @@ double run_training(const TrainConfig& cfg) {
   manual_seed(cfg.seed);
   ModulePtr model = make_model(cfg.model, cfg.width, cfg.norm, int(data.train->num_classes()));
   auto opt = make_optimizer(*model, cfg);
-  data::Compose aug({data::RandomCrop(32, 4), data::RandomHorizontalFlip(), data::Normalize(mean, sd)});
-  data::DataLoader loader(*data.train, {.batch_size = cfg.batch_size, .shuffle = true, .drop_last = true, .seed = cfg.seed}, aug);
+  data::Compose aug(
+      {data::RandomCrop(32, 4), data::RandomHorizontalFlip(), data::Normalize(mean, sd)});
+  data::DataLoader loader(
+      *data.train,
+      {.batch_size = cfg.batch_size, .shuffle = true, .drop_last = true, .seed = cfg.seed}, aug);
   const int64_t steps = loader.batches_per_epoch();
-  check(steps >= 1, "train", "fewer training images (", data.train->size(), ") than one batch (", cfg.batch_size, ")");
+  check(steps >= 1, "train", "fewer training images (", data.train->size(), ") than one batch (",
+        cfg.batch_size, ")");
   auto sched = make_schedule(*opt, cfg, steps * cfg.epochs);
   std::printf("model: %s, %lld parameters, norm %s, %d threads\n", model->describe().c_str(),
               (long long)model->num_parameters(), cfg.norm.c_str(), num_threads());
@@ -271,7 +296,8 @@ double run_training(const TrainConfig& cfg) {
   }
   const bool tty = cfg.progress && isatty(fileno(stdout));
   double final_acc = 0;
-  const int64_t last_epoch = cfg.stop_after_epoch > 0 ? std::min(cfg.stop_after_epoch, cfg.epochs) : cfg.epochs;
+  const int64_t last_epoch =
+      cfg.stop_after_epoch > 0 ? std::min(cfg.stop_after_epoch, cfg.epochs) : cfg.epochs;
   for (int64_t epoch = start_epoch; epoch < last_epoch; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     model->train();
@@ -285,8 +311,9 @@ double run_training(const TrainConfig& cfg) {
       Tensor loss = cross_entropy(logits, batch->labels);
       const double l = loss.item();
       if (!std::isfinite(l))
-        throw DivergenceError("training diverged at epoch " + std::to_string(epoch + 1) + ", step " +
-                              std::to_string(step + 1) + ": loss is " + std::to_string(l) + "; " +
+        throw DivergenceError("training diverged at epoch " + std::to_string(epoch + 1) +
+                              ", step " + std::to_string(step + 1) + ": loss is " +
+                              std::to_string(l) + "; " +
                               diagnose(*model, batch->images, batch->labels) +
                               ". The last good checkpoint is unchanged.");
       loss.backward();
@@ -294,8 +321,8 @@ double run_training(const TrainConfig& cfg) {
       for (auto& p : model->parameters())
         if (p.grad().defined()) grad_sq += sum(square(p.grad())).item();
       if (!std::isfinite(grad_sq))
-        throw DivergenceError("training diverged at epoch " + std::to_string(epoch + 1) + ", step " +
-                              std::to_string(step + 1) + ": non-finite gradient; " +
+        throw DivergenceError("training diverged at epoch " + std::to_string(epoch + 1) +
+                              ", step " + std::to_string(step + 1) + ": non-finite gradient; " +
                               diagnose(*model, batch->images, batch->labels) +
                               ". The last good checkpoint is unchanged.");
       opt->step();
@@ -306,32 +333,48 @@ double run_training(const TrainConfig& cfg) {
       seen += n;
       ++step;
       if (tty) {
-        const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double el =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         const double ips = seen / std::max(el, 1e-9);
-        const double remaining = (double(steps - step) + double(cfg.epochs - epoch - 1) * steps) * cfg.batch_size / ips;
+        const double remaining =
+            (double(steps - step) + double(cfg.epochs - epoch - 1) * steps) * cfg.batch_size / ips;
         std::printf("\repoch %lld/%d  step %lld/%lld  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s   ",
-                    (long long)epoch + 1, cfg.epochs, (long long)step, (long long)steps, loss_sum / seen,
-                    100.0 * correct / seen, ips, format_duration(remaining).c_str());
+                    (long long)epoch + 1, cfg.epochs, (long long)step, (long long)steps,
+                    loss_sum / seen, 100.0 * correct / seen, ips,
+                    format_duration(remaining).c_str());
         std::fflush(stdout);
       }
     }
-    const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double train_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const EvalResult ev = evaluate(*model, *data.test, mean, sd);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     final_acc = ev.accuracy;
-    json m = {{"epoch", epoch + 1},          {"lr", lr_start},
-              {"train_loss", loss_sum / seen}, {"train_acc", double(correct) / seen},
-              {"test_loss", ev.loss},         {"test_acc", ev.accuracy},
-              {"seconds", seconds},           {"img_per_s", seen / train_s}};
+    json m = {{"epoch", epoch + 1},
+              {"lr", lr_start},
+              {"train_loss", loss_sum / seen},
+              {"train_acc", double(correct) / seen},
+              {"test_loss", ev.loss},
+              {"test_acc", ev.accuracy},
+              {"seconds", seconds},
+              {"img_per_s", seen / train_s}};
     if (tty) std::printf("\r%120s\r", "");
-    std::printf("epoch %lld/%d  lr %.4f  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  %.0f s  %.0f img/s\n",
-                (long long)epoch + 1, cfg.epochs, lr_start, loss_sum / seen, 100.0 * correct / seen, ev.loss,
-                100.0 * ev.accuracy, seconds, seen / train_s);
+    std::printf(
+        "epoch %lld/%d  lr %.4f  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  %.0f s  "
+        "%.0f img/s\n",
+        (long long)epoch + 1, cfg.epochs, lr_start, loss_sum / seen, 100.0 * correct / seen,
+        ev.loss, 100.0 * ev.accuracy, seconds, seen / train_s);
     std::fflush(stdout);
     if (!out.empty()) {
       std::ofstream(out / "metrics.jsonl", std::ios::app) << m.dump() << "\n";
-      json meta = {{"epoch", epoch}, {"schedule_step", sched->step_count()}, {"config", cfg.to_json()},
-                   {"mean", mean}, {"std", sd}, {"classes", data.train->class_names()}, {"test_acc", ev.accuracy}};
+      json meta = {{"epoch", epoch},
+                   {"schedule_step", sched->step_count()},
+                   {"config", cfg.to_json()},
+                   {"mean", mean},
+                   {"std", sd},
+                   {"classes", data.train->class_names()},
+                   {"test_acc", ev.accuracy}};
       save_checkpoint((out / "checkpoint.safetensors").string(), *model, opt->state_dict(), meta);
     }
   }

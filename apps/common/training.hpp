@@ -35,7 +35,7 @@ struct TrainConfig {
   std::string out;  // metrics, config and checkpoints go here ("" = nowhere)
   std::string resume;
   int stop_after_epoch = 0;  // stop early, as if interrupted (the schedule still spans `epochs`)
-  bool progress = true;  // progress bar when stdout is a terminal
+  bool progress = true;      // progress bar when stdout is a terminal
 
   nlohmann::json to_json() const;
 };

@@ -53,8 +53,9 @@ ConvShape conv_shape(const Tensor& x, const Tensor& w, const Tensor& b, const Co
         shape_str(x.shape()), " (padded) is smaller than the ", kh, "x", kw, " kernel");
   s.out_h = (s.h + 2 * o.padding[0] - eff_h) / o.stride[0] + 1;
   s.out_w = (s.w + 2 * o.padding[1] - eff_w) / o.stride[1] + 1;
-  s.g = {s.c_in / s.groups, s.h, s.w, kh, kw, o.stride[0], o.stride[1], o.padding[0],
-         o.padding[1], o.dilation[0], o.dilation[1], s.out_h, s.out_w};
+  s.g = {s.c_in / s.groups, s.h,         s.w,          kh,           kw,
+         o.stride[0],       o.stride[1], o.padding[0], o.padding[1], o.dilation[0],
+         o.dilation[1],     s.out_h,     s.out_w};
   s.direct = kh == 1 && kw == 1 && o.stride[0] == 1 && o.stride[1] == 1 && o.padding[0] == 0 &&
              o.padding[1] == 0;
   const int64_t cols = s.out_h * s.out_w;
@@ -77,18 +78,22 @@ struct BlockView {
 
 // Copies the (cout_g x cols) output planes of nb images to/from one (cout_g x nb*cols) matrix.
 template <typename T>
-void gather_planes(const T* nchw, const BlockView<T>& v, int64_t n0, int64_t nb, int64_t g, T* mat) {
+void gather_planes(const T* nchw, const BlockView<T>& v, int64_t n0, int64_t nb, int64_t g,
+                   T* mat) {
   const int64_t cols = v.cols(), ld = nb * cols;
   for (int64_t b = 0; b < nb; ++b)
     for (int64_t c = 0; c < v.cout_g(); ++c)
-      std::memcpy(mat + c * ld + b * cols, nchw + v.out_offset(n0 + b, g) + c * cols, cols * sizeof(T));
+      std::memcpy(mat + c * ld + b * cols, nchw + v.out_offset(n0 + b, g) + c * cols,
+                  cols * sizeof(T));
 }
 template <typename T>
-void scatter_planes(const T* mat, const BlockView<T>& v, int64_t n0, int64_t nb, int64_t g, T* nchw) {
+void scatter_planes(const T* mat, const BlockView<T>& v, int64_t n0, int64_t nb, int64_t g,
+                    T* nchw) {
   const int64_t cols = v.cols(), ld = nb * cols;
   for (int64_t b = 0; b < nb; ++b)
     for (int64_t c = 0; c < v.cout_g(); ++c)
-      std::memcpy(nchw + v.out_offset(n0 + b, g) + c * cols, mat + c * ld + b * cols, cols * sizeof(T));
+      std::memcpy(nchw + v.out_offset(n0 + b, g) + c * cols, mat + c * ld + b * cols,
+                  cols * sizeof(T));
 }
 
 template <typename T>
@@ -108,7 +113,8 @@ void forward_kernel(const ConvShape& s, const T* x, const T* w, const T* b, T* y
                   T(0), y + v.out_offset(n0, g), cols);
           continue;
         }
-        for (int64_t i = 0; i < nb; ++i) im2col(x + v.image_offset(n0 + i, g), s.g, col + i * cols, ld);
+        for (int64_t i = 0; i < nb; ++i)
+          im2col(x + v.image_offset(n0 + i, g), s.g, col + i * cols, ld);
         if (nb == 1) {
           gemm<T>(false, false, cout_g, cols, rows, T(1), wg, rows, col, ld, T(0),
                   y + v.out_offset(n0, g), cols);
@@ -129,8 +135,8 @@ void forward_kernel(const ConvShape& s, const T* x, const T* w, const T* b, T* y
 
 // dx, and per-block partial dW and db (summed afterwards in block order).
 template <typename T>
-void backward_kernel(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
-                     T* db, bool need_dx, bool need_dw, bool need_db) {
+void backward_kernel(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db,
+                     bool need_dx, bool need_dw, bool need_db) {
   const BlockView<T> v{s};
   const int64_t rows = v.rows(), cols = v.cols(), cout_g = v.cout_g();
   const int64_t w_numel = s.c_out * rows;
@@ -191,13 +197,15 @@ void backward_kernel(const ConvShape& s, const T* x, const T* w, const T* dy, T*
 
 }  // namespace
 
-Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const Conv2dOptions& opt) {
+Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
+              const Conv2dOptions& opt) {
   const ConvShape s = conv_shape(x_in, w_in, b_in, opt);
   const Tensor x = x_in.detach().contiguous(), w = w_in.detach().contiguous();
   const Tensor b = b_in.defined() ? b_in.detach().contiguous() : Tensor();
   Tensor y = Tensor::empty({s.n, s.c_out, s.out_h, s.out_w}, x.dtype());
   dispatch(x.dtype(), [&]<typename T>() {
-    forward_kernel<T>(s, x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr, y.data<T>());
+    forward_kernel<T>(s, x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr,
+                      y.data<T>());
   });
   const bool need_dx = x_in.requires_grad(), need_dw = w_in.requires_grad();
   const bool need_db = b_in.defined() && b_in.requires_grad();
@@ -234,7 +242,9 @@ Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t paddi
   }
 }
 
-Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, options); }
+Tensor Conv2d::forward(const Tensor& x) {
+  return conv2d(x, weight, bias, options);
+}
 
 std::string Conv2d::describe() const {
   std::ostringstream os;

@@ -41,8 +41,10 @@ Tensor BasicBlock::forward(const Tensor& x) {
 }
 
 ResNet::ResNet(const ResNetOptions& o) : options(o) {
-  check(o.depth >= 8 && (o.depth - 2) % 6 == 0, "ResNet", "depth must be 6n+2 (20, 32, 44, 56, "
-        "110, ...), got ", o.depth);
+  check(o.depth >= 8 && (o.depth - 2) % 6 == 0, "ResNet",
+        "depth must be 6n+2 (20, 32, 44, 56, "
+        "110, ...), got ",
+        o.depth);
   check(o.width >= 1 && o.num_classes >= 1, "ResNet", "width and num_classes must be positive");
   const int n = (o.depth - 2) / 6;
   const int64_t w = o.width;

@@ -28,6 +28,8 @@ VGG::VGG(int depth, int width, const std::string& norm, int num_classes) {
   fc = register_module("fc", std::make_shared<Linear>(in, num_classes));
 }
 
-Tensor VGG::forward(const Tensor& x) { return (*fc)((*features)(x)); }
+Tensor VGG::forward(const Tensor& x) {
+  return (*fc)((*features)(x));
+}
 
 }  // namespace nl

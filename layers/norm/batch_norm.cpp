@@ -25,7 +25,8 @@ BatchNorm::BatchNorm(int64_t c, BatchNormOptions o, int dims)
 Tensor BatchNorm::forward(const Tensor& x) {
   const char* name = "BatchNorm";
   if (expected_dims == 4)
-    check(x.dim() == 4, "BatchNorm2d", "expected 4-D input (N, C, H, W), got ", shape_str(x.shape()));
+    check(x.dim() == 4, "BatchNorm2d", "expected 4-D input (N, C, H, W), got ",
+          shape_str(x.shape()));
   if (expected_dims == 2)
     check(x.dim() == 2 || x.dim() == 3, "BatchNorm1d", "expected 2-D or 3-D input, got ",
           shape_str(x.shape()));
@@ -37,8 +38,8 @@ Tensor BatchNorm::forward(const Tensor& x) {
     Moments fixed{running_mean.to_vector(), running_var.to_vector()};
     return plane_norm(x, weight, bias, layout, options.eps, &fixed, name).y;
   }
-  check(layout.count() > 1, name, "expected more than 1 value per channel when training, got input ",
-        shape_str(x.shape()));
+  check(layout.count() > 1, name,
+        "expected more than 1 value per channel when training, got input ", shape_str(x.shape()));
   PlaneNormOutput out = plane_norm(x, weight, bias, layout, options.eps, nullptr, name);
   if (training_ && running_mean.defined()) {
     const double tracked = num_batches_tracked.item() + 1;
@@ -55,7 +56,10 @@ Tensor BatchNorm::forward(const Tensor& x) {
 std::string BatchNorm::describe() const {
   std::ostringstream os;
   os << "BatchNorm(" << num_features << ", eps=" << options.eps << ", momentum=";
-  if (options.momentum) os << *options.momentum; else os << "None";
+  if (options.momentum)
+    os << *options.momentum;
+  else
+    os << "None";
   os << ", affine=" << (options.affine ? "True" : "False")
      << ", track_running_stats=" << (options.track_running_stats ? "True" : "False")
      << (options.frozen ? ", frozen" : "") << ")";

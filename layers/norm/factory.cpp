@@ -75,8 +75,10 @@ const std::vector<Entry>& registry() {
          BatchNormOptions o;
          o.eps = a.number("eps", 1e-5);
          // momentum=none: cumulative moving average, like PyTorch's momentum=None
-         if (a.text("momentum") == "none") o.momentum.reset();
-         else o.momentum = a.number("momentum", 0.1);
+         if (a.text("momentum") == "none")
+           o.momentum.reset();
+         else
+           o.momentum = a.number("momentum", 0.1);
          o.affine = a.flag("affine", true);
          o.track_running_stats = a.flag("track_running_stats", true);
          o.frozen = a.flag("frozen", false);
@@ -88,13 +90,16 @@ const std::vector<Entry>& registry() {
          const double eps = a.number("eps", 1e-5);
          const bool affine = a.flag("affine", true);
          if (a.has("group_size"))
-           return NormSlot{GroupNorm::with_group_size(as_count(a.number("group_size", 1), "group_size"), c, eps, affine)};
-         return NormSlot{std::make_shared<GroupNorm>(as_count(a.number("groups", 8), "groups"), c, eps, affine)};
+           return NormSlot{GroupNorm::with_group_size(
+               as_count(a.number("group_size", 1), "group_size"), c, eps, affine)};
+         return NormSlot{std::make_shared<GroupNorm>(as_count(a.number("groups", 8), "groups"), c,
+                                                     eps, affine)};
        }},
       {{"ln", "eps=1e-5 affine=true",
         "LayerNorm of the papers: per sample over (C,H,W), per-channel affine (= GroupNorm(1))"},
        [](Args& a, int64_t c) {
-         return NormSlot{std::make_shared<GroupNorm>(1, c, a.number("eps", 1e-5), a.flag("affine", true))};
+         return NormSlot{
+             std::make_shared<GroupNorm>(1, c, a.number("eps", 1e-5), a.flag("affine", true))};
        }},
       {{"in", "eps=1e-5 affine=true track_running_stats=false momentum=0.1",
         "InstanceNorm: per sample and channel over (H,W); affine on by default in models"},
@@ -123,8 +128,10 @@ NormSpec NormSpec::parse(const std::string& spec) {
   while (std::getline(rest, item, ',')) {
     if (item.empty()) continue;
     const auto eq = item.find('=');
-    if (eq == std::string::npos) s.args[item] = "true";
-    else s.args[item.substr(0, eq)] = item.substr(eq + 1);
+    if (eq == std::string::npos)
+      s.args[item] = "true";
+    else
+      s.args[item.substr(0, eq)] = item.substr(eq + 1);
   }
   return s;
 }
@@ -145,7 +152,8 @@ NormSlot make_norm(const std::string& spec_text, int64_t channels) {
     args.done();
     return slot;
   }
-  throw Error("norm spec: unknown normalizer '" + spec.name + "'; available:\n" + list_norms_text());
+  throw Error("norm spec: unknown normalizer '" + spec.name + "'; available:\n" +
+              list_norms_text());
 }
 
 std::vector<NormInfo> list_norms() {

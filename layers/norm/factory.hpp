@@ -1,5 +1,5 @@
 // The normalizer factory: every norm slot of a model is filled from a spec string
-//   name[:key=value,key=value,flag]      e.g.  bn   gn:groups=8   gn:group_size=4   bn:momentum=0.01
+//   name[:key=value,key=value,flag]      e.g.  bn   gn:groups=8   gn:group_size=4 bn:momentum=0.01
 // `--list-norms` prints list_norms(). A slot may hold a layer that also applies the activation
 // (FRN+TLU, EvoNorm); models then skip their own ReLU after it.
 #pragma once
@@ -19,7 +19,7 @@ struct NormSpec {
 };
 
 struct NormSlot {
-  ModulePtr module;                 // Identity for "none"
+  ModulePtr module;                  // Identity for "none"
   bool includes_activation = false;  // the module applies its own nonlinearity
 };
 

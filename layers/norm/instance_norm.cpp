@@ -28,11 +28,14 @@ Tensor InstanceNorm2d::forward(const Tensor& x) {
     const auto rm = running_mean.to_vector(), rv = running_var.to_vector();
     Moments fixed;
     for (int64_t n = 0; n < layout.n; ++n)
-      for (int64_t c = 0; c < layout.c; ++c) fixed.mean.push_back(rm[c]), fixed.var.push_back(rv[c]);
+      for (int64_t c = 0; c < layout.c; ++c)
+        fixed.mean.push_back(rm[c]), fixed.var.push_back(rv[c]);
     return plane_norm(x, weight, bias, layout, options.eps, &fixed, name).y;
   }
-  check(layout.l > 1, name, "expected more than 1 spatial element per channel when training, got "
-        "input ", shape_str(x.shape()));
+  check(layout.l > 1, name,
+        "expected more than 1 spatial element per channel when training, got "
+        "input ",
+        shape_str(x.shape()));
   PlaneNormOutput out = plane_norm(x, weight, bias, layout, options.eps, nullptr, name);
   if (training_ && running_mean.defined()) {
     const double tracked = num_batches_tracked.item() + 1;

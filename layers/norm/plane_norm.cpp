@@ -45,8 +45,7 @@ PlaneNormOutput plane_norm(const Tensor& x_in, const Tensor& gamma, const Tensor
   apply_planes(s, x, Tensor(), scale, zero, shift, out.y);
 
   const bool batch_stats = fixed == nullptr;
-  out.y = record(out.y, name, {x_in, gamma, beta},
-                 [=, mean = stats.mean](const Tensor& gy) {
+  out.y = record(out.y, name, {x_in, gamma, beta}, [=, mean = stats.mean](const Tensor& gy) {
     const Tensor dy = gy.contiguous();
     const PlaneGradSums sums = plane_grad_sums(s, x, dy, mean);
     std::vector<double> a(planes), bx(planes, 0.0), k(planes, 0.0);
@@ -78,7 +77,8 @@ PlaneNormOutput plane_norm(const Tensor& x_in, const Tensor& gamma, const Tensor
       dbeta[c] += sums.sum_dy[p];
     }
     const DType dt = x.dtype();
-    return std::vector<Tensor>{dx, gamma.defined() ? Tensor::from_vector(dgamma, {s.c}, dt) : Tensor(),
+    return std::vector<Tensor>{dx,
+                               gamma.defined() ? Tensor::from_vector(dgamma, {s.c}, dt) : Tensor(),
                                beta.defined() ? Tensor::from_vector(dbeta, {s.c}, dt) : Tensor()};
   });
   return out;

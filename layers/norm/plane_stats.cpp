@@ -20,7 +20,9 @@ StatLayout StatLayout::of(const Tensor& x, int64_t groups, bool over_batch, cons
 
 namespace {
 // Planes per task: enough work to amortise scheduling on small planes (8x8 maps).
-int64_t plane_grain(int64_t l) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(l, 1)); }
+int64_t plane_grain(int64_t l) {
+  return std::max<int64_t>(1, 16384 / std::max<int64_t>(l, 1));
+}
 }  // namespace
 
 Moments compute_moments(const StatLayout& s, const Tensor& x) {

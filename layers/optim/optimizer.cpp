@@ -22,8 +22,7 @@ void Optimizer::zero_grad() {
     for (auto& p : g.params) p.zero_grad();
 }
 
-Tensor& Optimizer::buffer(size_t g, size_t i, const std::string& name, bool* created,
-                          bool scalar) {
+Tensor& Optimizer::buffer(size_t g, size_t i, const std::string& name, bool* created, bool scalar) {
   const std::string key = "state." + std::to_string(g) + "." + std::to_string(i) + "." + name;
   auto it = state_.find(key);
   if (created) *created = it == state_.end();
@@ -38,7 +37,8 @@ std::map<std::string, Tensor> Optimizer::state_dict() const {
   std::map<std::string, Tensor> out = state_;
   for (size_t g = 0; g < groups_.size(); ++g) {
     out["group." + std::to_string(g) + ".lr"] = Tensor::scalar(groups_[g].lr, DType::f64);
-    out["group." + std::to_string(g) + ".momentum"] = Tensor::scalar(groups_[g].momentum, DType::f64);
+    out["group." + std::to_string(g) + ".momentum"] =
+        Tensor::scalar(groups_[g].momentum, DType::f64);
   }
   out["steps"] = Tensor::scalar(double(steps_), DType::f64);
   return out;
@@ -86,7 +86,8 @@ void SGD::step() {
         T* w = p.data<T>();
         const T* g = grad.data<T>();
         T* b = buf ? buf->data<T>() : nullptr;
-        const T lr = T(G.lr), wd = T(G.weight_decay), mom = T(G.momentum), damp = T(1 - G.dampening);
+        const T lr = T(G.lr), wd = T(G.weight_decay), mom = T(G.momentum),
+                damp = T(1 - G.dampening);
         parallel_for(p.numel(), kElementwiseGrain, [&](int64_t s, int64_t e) {
           for (int64_t j = s; j < e; ++j) {
             T d = g[j] + wd * w[j];
@@ -116,7 +117,8 @@ void Adam::step() {
     for_each_param(G, [&](size_t i, Tensor& p, const Tensor& grad) {
       Tensor& m = buffer(gi, i, "exp_avg");
       Tensor& v = buffer(gi, i, "exp_avg_sq");
-      Tensor& t_buf = buffer(gi, i, "step", nullptr, true);  // per parameter, like PyTorch's state['step']
+      Tensor& t_buf =
+          buffer(gi, i, "step", nullptr, true);  // per parameter, like PyTorch's state['step']
       dispatch(p.dtype(), [&]<typename T>() {
         const double t = t_buf.data<T>()[0] + 1;
         t_buf.fill_(t);
@@ -131,8 +133,10 @@ void Adam::step() {
         parallel_for(p.numel(), kElementwiseGrain, [&](int64_t s, int64_t e) {
           for (int64_t j = s; j < e; ++j) {
             T d = g[j];
-            if (decoupled) w[j] *= T(1) - lr * wd;
-            else d += wd * w[j];
+            if (decoupled)
+              w[j] *= T(1) - lr * wd;
+            else
+              d += wd * w[j];
             pm[j] = b1 * pm[j] + (T(1) - b1) * d;
             pv[j] = b2 * pv[j] + (T(1) - b2) * d * d;
             w[j] -= lr * (pm[j] / c1) / (std::sqrt(pv[j] / c2) + eps);

@@ -33,7 +33,8 @@ MultiStepLR::MultiStepLR(Optimizer& opt, std::vector<int64_t> m, double g)
   apply(0);
 }
 double MultiStepLR::lr_at(int64_t t, double base) const {
-  const auto passed = std::upper_bound(milestones.begin(), milestones.end(), t) - milestones.begin();
+  const auto passed =
+      std::upper_bound(milestones.begin(), milestones.end(), t) - milestones.begin();
   return base * std::pow(gamma, double(passed));
 }
 
