@@ -2,12 +2,14 @@
 //   bench_layers conv  --threads 2   # Conv2d forward / input-grad / weight-grad GFLOP/s next to
 //                                    # one plain cblas_sgemm of the same M, N, K
 //   bench_layers norm  --threads 2   # BN, GN, LN, IN forward+backward milliseconds
+//   bench_layers loader --threads 2  # decode time of the JPEG CIFAR-10 and loader images/s
 // Prints one JSON object per line.
 #include <cblas.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <vector>
 
@@ -15,6 +17,8 @@
 #include "autograd/ops.hpp"
 #include "core/parallel.hpp"
 #include "core/random.hpp"
+#include "data/image_folder.hpp"
+#include "data/loader.hpp"
 #include "layers/conv/conv2d.hpp"
 #include "layers/norm/factory.hpp"
 
@@ -39,16 +43,21 @@ double sgemm_seconds(int threads, int64_t m, int64_t n, int64_t k, int iters) {
   std::vector<float> a(m * k, 0.5f), b(k * n, 0.25f), c(m * n);
   openblas_set_num_threads(threads);
   const double s = time_it(iters, [&] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.f, a.data(), k, b.data(), n, 0.f, c.data(), n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.f, a.data(), k, b.data(), n,
+                0.f, c.data(), n);
   });
   openblas_set_num_threads(1);
   return s;
 }
 
 void conv_bench(int64_t batch, int iters) {
-  struct Shape { int64_t cin, cout, k, stride, hw; int count; };  // count: convs of this shape in ResNet-20
-  const Shape shapes[] = {{3, 16, 3, 1, 32, 1},  {16, 16, 3, 1, 32, 6}, {16, 32, 3, 2, 32, 1}, {16, 32, 1, 2, 32, 1},
-                          {32, 32, 3, 1, 16, 5}, {32, 64, 3, 2, 16, 1}, {32, 64, 1, 2, 16, 1}, {64, 64, 3, 1, 8, 5}};
+  struct Shape {
+    int64_t cin, cout, k, stride, hw;
+    int count;
+  };  // count: convs of this shape in ResNet-20
+  const Shape shapes[] = {{3, 16, 3, 1, 32, 1},  {16, 16, 3, 1, 32, 6}, {16, 32, 3, 2, 32, 1},
+                          {16, 32, 1, 2, 32, 1}, {32, 32, 3, 1, 16, 5}, {32, 64, 3, 2, 16, 1},
+                          {32, 64, 1, 2, 16, 1}, {64, 64, 3, 1, 8, 5}};
   Generator g(0);
   double total_flop = 0, total_s = 0, total_gemm_s = 0;
   for (const Shape& s : shapes) {
@@ -65,30 +74,46 @@ void conv_bench(int64_t batch, int iters) {
     }
     conv.weight.requires_grad_(false);
     Tensor xg = x.detach().requires_grad_();
-    dx = time_it(iters, [&] { xg.zero_grad(); sum(mul(conv(xg), gy)).backward(); }) - fwd;
+    dx = time_it(iters,
+                 [&] {
+                   xg.zero_grad();
+                   sum(mul(conv(xg), gy)).backward();
+                 }) -
+         fwd;
     conv.weight.requires_grad_(true);
-    dw = time_it(iters, [&] { conv.zero_grad(); sum(mul(conv(x), gy)).backward(); }) - fwd;
-    // The mul/sum that seeds backward costs a little; it is included in dx and dw (slight underestimate).
+    dw = time_it(iters,
+                 [&] {
+                   conv.zero_grad();
+                   sum(mul(conv(x), gy)).backward();
+                 }) -
+         fwd;
+    // The mul/sum that seeds backward costs a little; it is included in dx and dw (slight
+    // underestimate).
     const double g_fwd = sgemm_seconds(num_threads(), m, n, k, iters);
     const double g_dx = sgemm_seconds(num_threads(), k, n, m, iters);
     const double g_dw = sgemm_seconds(num_threads(), m, k, n, iters);
-    std::printf("{\"conv\": \"%lldx%lld k%lld s%lld %lldx%lld\", \"count\": %d, \"M\": %lld, \"N\": %lld, \"K\": %lld, "
-                "\"fwd_gflops\": %.1f, \"dx_gflops\": %.1f, \"dw_gflops\": %.1f, "
-                "\"sgemm_fwd_gflops\": %.1f, \"sgemm_dx_gflops\": %.1f, \"sgemm_dw_gflops\": %.1f}\n",
-                (long long)s.cin, (long long)s.cout, (long long)s.k, (long long)s.stride, (long long)s.hw,
-                (long long)s.hw, s.count, (long long)m, (long long)n, (long long)k, flop / fwd / 1e9,
-                flop / dx / 1e9, flop / dw / 1e9, flop / g_fwd / 1e9, flop / g_dx / 1e9, flop / g_dw / 1e9);
+    std::printf(
+        "{\"conv\": \"%lldx%lld k%lld s%lld %lldx%lld\", \"count\": %d, \"M\": %lld, \"N\": %lld, "
+        "\"K\": %lld, "
+        "\"fwd_gflops\": %.1f, \"dx_gflops\": %.1f, \"dw_gflops\": %.1f, "
+        "\"sgemm_fwd_gflops\": %.1f, \"sgemm_dx_gflops\": %.1f, \"sgemm_dw_gflops\": %.1f}\n",
+        (long long)s.cin, (long long)s.cout, (long long)s.k, (long long)s.stride, (long long)s.hw,
+        (long long)s.hw, s.count, (long long)m, (long long)n, (long long)k, flop / fwd / 1e9,
+        flop / dx / 1e9, flop / dw / 1e9, flop / g_fwd / 1e9, flop / g_dx / 1e9, flop / g_dw / 1e9);
     std::fflush(stdout);
     total_flop += s.count * 3 * flop;
     total_s += s.count * (fwd + dx + dw);
     total_gemm_s += s.count * (g_fwd + g_dx + g_dw);
   }
-  std::printf("{\"resnet20_conv_total\": true, \"gflops\": %.1f, \"sgemm_gflops\": %.1f, \"fraction_of_sgemm\": %.3f}\n",
-              total_flop / total_s / 1e9, total_flop / total_gemm_s / 1e9, total_gemm_s / total_s);
+  std::printf(
+      "{\"resnet20_conv_total\": true, \"gflops\": %.1f, \"sgemm_gflops\": %.1f, "
+      "\"fraction_of_sgemm\": %.3f}\n",
+      total_flop / total_s / 1e9, total_flop / total_gemm_s / 1e9, total_gemm_s / total_s);
 }
 
 void norm_bench(int64_t batch, int iters) {
-  const std::vector<std::vector<int64_t>> shapes = {{batch, 16, 32, 32}, {batch, 32, 16, 16}, {batch, 64, 8, 8}};
+  const std::vector<std::vector<int64_t>> shapes = {
+      {batch, 16, 32, 32}, {batch, 32, 16, 16}, {batch, 64, 8, 8}};
   Generator g(0);
   for (const char* spec : {"bn", "gn:groups=8", "ln", "in"}) {
     for (const auto& shape : shapes) {
@@ -104,12 +129,40 @@ void norm_bench(int64_t batch, int iters) {
         Tensor y = (*slot.module)(x);
         y.backward(gy);
       });
-      std::printf("{\"norm\": \"%s\", \"shape\": [%lld, %lld, %lld, %lld], \"threads\": %d, \"fwd_ms\": %.3f, \"fwd_bwd_ms\": %.3f}\n",
-                  spec, (long long)shape[0], (long long)shape[1], (long long)shape[2], (long long)shape[3],
-                  num_threads(), fwd * 1e3, both * 1e3);
+      std::printf(
+          "{\"norm\": \"%s\", \"shape\": [%lld, %lld, %lld, %lld], \"threads\": %d, \"fwd_ms\": "
+          "%.3f, \"fwd_bwd_ms\": %.3f}\n",
+          spec, (long long)shape[0], (long long)shape[1], (long long)shape[2], (long long)shape[3],
+          num_threads(), fwd * 1e3, both * 1e3);
       std::fflush(stdout);
     }
   }
+}
+
+// Time to decode the whole image folder, then one epoch of augmented batches from the loader
+// alone (random crop + flip + normalize, batch 128, prefetching on).
+void loader_bench(const std::string& dir, int64_t batch) {
+  namespace fs = std::filesystem;
+  const auto t0 = std::chrono::steady_clock::now();
+  data::ImageFolder train((fs::path(dir) / "train").string()),
+      test((fs::path(dir) / "test").string());
+  const double load_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const auto st = train.channel_stats();
+  const std::vector<float> mean(st.mean.begin(), st.mean.end()), sd(st.std.begin(), st.std.end());
+  data::Compose aug(
+      {data::RandomCrop(32, 4), data::RandomHorizontalFlip(), data::Normalize(mean, sd)});
+  data::DataLoader loader(train, {.batch_size = batch, .shuffle = true, .drop_last = true}, aug);
+  const auto t1 = std::chrono::steady_clock::now();
+  loader.start_epoch(0);
+  int64_t images = 0;
+  while (auto b = loader.next()) images += int64_t(b->labels.size());
+  const double epoch_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  std::printf(
+      "{\"images_loaded\": %lld, \"load_seconds\": %.2f, \"threads\": %d, \"loader_img_per_s\": "
+      "%.0f}\n",
+      (long long)(train.size() + test.size()), load_s, num_threads(), images / epoch_s);
 }
 
 }  // namespace
@@ -119,12 +172,20 @@ int main(int argc, char** argv) {
   std::string what;
   int threads = 0, iters = 10;
   int64_t batch = 128;
-  app.add_option("what", what, "conv or norm")->required()->check(CLI::IsMember({"conv", "norm"}));
+  std::string data_dir = "../shared/datasets/cifar10-jpeg";
+  app.add_option("what", what, "conv, norm or loader")
+      ->required()
+      ->check(CLI::IsMember({"conv", "norm", "loader"}));
+  app.add_option("--data", data_dir, "image folder for the loader benchmark");
   app.add_option("--threads", threads, "0 = all cores");
   app.add_option("--iters", iters);
   app.add_option("--batch-size", batch);
   CLI11_PARSE(app, argc, argv);
   set_num_threads(threads);
-  if (what == "conv") conv_bench(batch, iters);
-  else norm_bench(batch, iters);
+  if (what == "conv")
+    conv_bench(batch, iters);
+  else if (what == "norm")
+    norm_bench(batch, iters);
+  else
+    loader_bench(data_dir, batch);
 }

@@ -84,6 +84,28 @@ TEST_SUITE("conv") {
     for (size_t i = 0; i < a.size(); ++i) CHECK(test::max_abs_diff(a[i], b[i]) == 0);
   }
 
+  TEST_CASE("small batches split each GEMM over output-row tiles, still deterministic") {
+    Generator g(4);
+    Tensor x = Tensor::randn({2, 16, 10, 10}, g);  // 2 images: far fewer blocks than tiles
+    Conv2d conv(16, 96, 3, 1, 1);                  // 96 output rows = 3 tiles; dX has 144 rows
+    auto run = [&](int threads) {
+      set_num_threads(threads);
+      Tensor xi = x.detach().requires_grad_();
+      conv.zero_grad();
+      Tensor y = conv(xi);
+      sum(y * y).backward();
+      return std::vector<Tensor>{y, xi.grad(), conv.weight.grad()};
+    };
+    auto a = run(1), b = run(2);
+    set_num_threads(0);
+    for (size_t i = 0; i < a.size(); ++i) CHECK(test::max_abs_diff(a[i], b[i]) == 0);
+    // And against float64 gradients: tiling must not change the math.
+    Conv2d c64(16, 96, 3, 1, 1);
+    c64.to(DType::f64);
+    test::check_grad([&](const std::vector<Tensor>& t) { return c64(t[0]); },
+                     {test::randn64({1, 16, 5, 5}, 9)});
+  }
+
   TEST_CASE("bad shapes are reported with names") {
     Conv2d conv(3, 8, 3);
     CHECK_THROWS_WITH_AS(conv(Tensor::zeros({1, 4, 8, 8})),

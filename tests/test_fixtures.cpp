@@ -149,12 +149,11 @@ TEST_SUITE("norm") {
           NoGradGuard ng;
           for (const json& s : c.at("steps")) (*m)(T(s, tol.dt));
         }
-        if (c.contains("running_mean")) {
-          const auto buffers = m->named_buffers();
-          for (auto& [bname, b] : buffers)
-            if (bname != "num_batches_tracked")
-              check_close(b, c.at(bname), tol.rtol, tol.atol, std::string(nc.name) + " " + bname);
-        }
+        for (auto& [bname, b] : m->named_buffers())
+          if (bname != "num_batches_tracked") {
+            REQUIRE_MESSAGE(c.contains(bname), nc.name, ": reference lacks ", bname);
+            check_close(b, c.at(bname), tol.rtol, tol.atol, std::string(nc.name) + " " + bname);
+          }
         m->eval();
         NoGradGuard ng;
         check_close((*m)(T(c.at("x"), tol.dt)), c.at("eval_out"), tol.rtol, tol.atol,

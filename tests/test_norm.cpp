@@ -11,6 +11,7 @@
 #include "layers/norm/factory.hpp"
 #include "layers/norm/group_norm.hpp"
 #include "layers/norm/instance_norm.hpp"
+#include "layers/norm/plane_norm.hpp"
 
 using namespace nl;
 using test::check_grad;
@@ -38,6 +39,38 @@ TEST_SUITE("norm") {
     bn1.to(DType::f64);
     randomize_affine(bn1.weight, bn1.bias, 3);
     check_grad([&](const Ts& t) { return bn1(t[0]); }, {randn64({6, 5}, 4), bn1.weight, bn1.bias});
+  }
+
+  TEST_CASE("BatchNorm relatives: ghost, batch-group, variance-only, mean-only gradchecks") {
+    const std::pair<const char*, BatchNormOptions> variants[] = {
+        {"gbn", {.virtual_batch = 2}},
+        {"bgn", {.groups = 2}},
+        {"vn", {.math = {.subtract_mean = false}}},
+        {"mbn", {.math = {.divide_std = false}}},
+    };
+    Tensor x = add(randn64({4, 4, 3, 2}, 20, false), 0.7).detach().requires_grad_();
+    for (const auto& [name, options] : variants) {
+      CAPTURE(std::string(name));
+      BatchNorm bn(4, options);
+      bn.to(DType::f64);
+      randomize_affine(bn.weight, bn.bias, 21);
+      check_grad([&](const Ts& t) { return bn(t[0]); }, {x, bn.weight, bn.bias});
+      bn.eval();
+      check_grad([&](const Ts& t) { return bn(t[0]); }, {x, bn.weight, bn.bias});
+    }
+    // The uncentred second moment (RMS-style statistics) through the same core.
+    StatLayout layout = StatLayout::of(x, 1, 1, "rms");
+    check_grad(
+        [&](const Ts& t) {
+          return plane_norm(t[0], t[1], Tensor(), layout, 1e-5, nullptr, "rms",
+                            {.subtract_mean = false, .center_variance = false})
+              .y;
+        },
+        {x, add(randn64({4}, 22, false), 1.0).detach().requires_grad_()});
+    CHECK_THROWS_WITH_AS(BatchNorm(4, {.virtual_batch = 3})(Tensor::zeros({4, 4, 2, 2})),
+                         doctest::Contains("cannot be split into groups of 3"), Error);
+    CHECK_THROWS_WITH_AS(BatchNorm(4, {.groups = 3}), doctest::Contains("groups=3 must divide"),
+                         Error);
   }
 
   TEST_CASE("GroupNorm, LayerNorm and InstanceNorm gradchecks") {

@@ -19,6 +19,29 @@ namespace {
 // several images side by side, so OpenBLAS sees N >= 512 instead of 64. The block size depends
 // only on the shape, never on the thread count: results stay bit-identical for any --threads.
 constexpr int64_t kMinGemmColumns = 512;
+// With fewer image blocks than this (small batches), each GEMM is also split over tiles of
+// kRowTile output rows so every core gets work. Like the block size, the tiling depends only on
+// the shape, so results stay identical for any thread count.
+constexpr int64_t kMinBlocksForBatchParallelism = 16;
+constexpr int64_t kRowTile = 32;
+
+// C = op(A) B (+ beta C) with op(A) rows split into fixed tiles run as TBB tasks when `tiled`.
+template <typename T>
+void gemm_rows(bool tiled, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a,
+               int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (!tiled || m < 2 * kRowTile) {
+    gemm<T>(trans_a, trans_b, m, n, k, T(1), a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  const int64_t tiles = (m + kRowTile - 1) / kRowTile;
+  parallel_for(tiles, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t r0 = t * kRowTile, rows = std::min(kRowTile, m - r0);
+      gemm<T>(trans_a, trans_b, rows, n, k, T(1), trans_a ? a + r0 : a + r0 * lda, lda, b, ldb,
+              beta, c + r0 * ldc, ldc);
+    }
+  });
+}
 
 struct ConvShape {
   int64_t n, c_in, h, w, c_out, out_h, out_w, groups;
@@ -101,7 +124,10 @@ void forward_kernel(const ConvShape& s, const T* x, const T* w, const T* b, T* y
   const BlockView<T> v{s};
   const int64_t rows = v.rows(), cols = v.cols(), cout_g = v.cout_g();
   const int64_t blocks = (s.n + s.block - 1) / s.block;
-  parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+  // Few blocks: walk them serially and parallelise inside each GEMM instead. (Never both: a
+  // thread waiting on inner tiles could pick up another block and overwrite its scratch.)
+  const bool tiled = blocks < kMinBlocksForBatchParallelism;
+  auto body = [&](int64_t b0, int64_t b1) {
     T* col = thread_scratch<T, 0>(rows * cols * s.block);
     T* out = thread_scratch<T, 1>(cout_g * cols * s.block);
     for (int64_t blk = b0; blk < b1; ++blk) {
@@ -109,17 +135,17 @@ void forward_kernel(const ConvShape& s, const T* x, const T* w, const T* b, T* y
       for (int64_t g = 0; g < s.groups; ++g) {
         const T* wg = w + g * cout_g * rows;
         if (s.direct) {  // nb == 1: the image is the column matrix, the output its plane block
-          gemm<T>(false, false, cout_g, cols, rows, T(1), wg, rows, x + v.image_offset(n0, g), cols,
-                  T(0), y + v.out_offset(n0, g), cols);
+          gemm_rows<T>(tiled, false, false, cout_g, cols, rows, wg, rows, x + v.image_offset(n0, g),
+                       cols, T(0), y + v.out_offset(n0, g), cols);
           continue;
         }
         for (int64_t i = 0; i < nb; ++i)
           im2col(x + v.image_offset(n0 + i, g), s.g, col + i * cols, ld);
         if (nb == 1) {
-          gemm<T>(false, false, cout_g, cols, rows, T(1), wg, rows, col, ld, T(0),
-                  y + v.out_offset(n0, g), cols);
+          gemm_rows<T>(tiled, false, false, cout_g, cols, rows, wg, rows, col, ld, T(0),
+                       y + v.out_offset(n0, g), cols);
         } else {
-          gemm<T>(false, false, cout_g, ld, rows, T(1), wg, rows, col, ld, T(0), out, ld);
+          gemm_rows<T>(tiled, false, false, cout_g, ld, rows, wg, rows, col, ld, T(0), out, ld);
           scatter_planes(out, v, n0, nb, g, y);
         }
       }
@@ -130,7 +156,11 @@ void forward_kernel(const ConvShape& s, const T* x, const T* w, const T* b, T* y
             for (int64_t i = 0; i < cols; ++i) o[i] += b[c];
           }
     }
-  });
+  };
+  if (tiled)
+    body(0, blocks);
+  else
+    parallel_for(blocks, 1, body);
 }
 
 // dx, and per-block partial dW and db (summed afterwards in block order).
@@ -143,7 +173,8 @@ void backward_kernel(const ConvShape& s, const T* x, const T* w, const T* dy, T*
   const int64_t blocks = (s.n + s.block - 1) / s.block;
   std::vector<T> dw_part(need_dw ? blocks * w_numel : 0, T(0));
   std::vector<T> db_part(need_db ? blocks * s.c_out : 0, T(0));
-  parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+  const bool tiled = blocks < kMinBlocksForBatchParallelism;  // see forward_kernel
+  auto body = [&](int64_t b0, int64_t b1) {
     T* col = thread_scratch<T, 0>(rows * cols * s.block);
     T* dcol = thread_scratch<T, 2>(rows * cols * s.block);
     T* dyb = thread_scratch<T, 1>(cout_g * cols * s.block);
@@ -160,16 +191,16 @@ void backward_kernel(const ConvShape& s, const T* x, const T* w, const T* dy, T*
               im2col(x + v.image_offset(n0 + i, g), s.g, col + i * cols, ld);
             colp = col;
           }
-          gemm<T>(false, true, cout_g, rows, ld, T(1), dyg, ld, colp, ld, T(1),
-                  dw_part.data() + blk * w_numel + g * cout_g * rows, rows);
+          gemm_rows<T>(tiled, false, true, cout_g, rows, ld, dyg, ld, colp, ld, T(1),
+                       dw_part.data() + blk * w_numel + g * cout_g * rows, rows);
         }
         if (need_dx) {
           if (s.direct) {
-            gemm<T>(true, false, rows, cols, cout_g, T(1), wg, rows, dyg, cols, T(0),
-                    dx + v.image_offset(n0, g), cols);
+            gemm_rows<T>(tiled, true, false, rows, cols, cout_g, wg, rows, dyg, cols, T(0),
+                         dx + v.image_offset(n0, g), cols);
             continue;
           }
-          gemm<T>(true, false, rows, ld, cout_g, T(1), wg, rows, dyg, ld, T(0), dcol, ld);
+          gemm_rows<T>(tiled, true, false, rows, ld, cout_g, wg, rows, dyg, ld, T(0), dcol, ld);
           for (int64_t i = 0; i < nb; ++i) {
             T* img = dx + v.image_offset(n0 + i, g);
             std::memset(img, 0, s.g.channels * s.h * s.w * sizeof(T));
@@ -186,7 +217,11 @@ void backward_kernel(const ConvShape& s, const T* x, const T* w, const T* dy, T*
             db_part[blk * s.c_out + c] += acc;
           }
     }
-  });
+  };
+  if (tiled)
+    body(0, blocks);
+  else
+    parallel_for(blocks, 1, body);
   for (int64_t blk = 0; blk < blocks; ++blk) {
     for (int64_t i = 0; need_dw && i < w_numel; ++i)
       dw[i] = (blk ? dw[i] : T(0)) + dw_part[blk * w_numel + i];

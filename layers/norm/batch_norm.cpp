@@ -2,22 +2,25 @@
 
 #include <sstream>
 
-#include "layers/norm/plane_norm.hpp"
 #include "layers/norm/running_stats.hpp"
 
 namespace nl {
 
 BatchNorm::BatchNorm(int64_t c, BatchNormOptions o, int dims)
-    : num_features(c), options(o), expected_dims(dims) {
+    : num_features(c), stat_groups(o.groups > 0 ? o.groups : c), options(o), expected_dims(dims) {
   check(c > 0, "BatchNorm", "num_features must be positive, got ", c);
   check(o.eps >= 0, "BatchNorm", "eps must be >= 0");
+  check(c % stat_groups == 0, "BatchNorm", "groups=", stat_groups, " must divide num_features=", c);
+  check(o.virtual_batch >= 0, "BatchNorm", "virtual_batch must be >= 0");
   if (o.affine) {
     weight = register_parameter("weight", Tensor::ones({c}));
     bias = register_parameter("bias", Tensor::zeros({c}));
   }
   if (o.track_running_stats || o.frozen) {
-    running_mean = register_buffer("running_mean", Tensor::zeros({c}));
-    running_var = register_buffer("running_var", Tensor::ones({c}));
+    if (o.math.subtract_mean)
+      running_mean = register_buffer("running_mean", Tensor::zeros({stat_groups}));
+    if (o.math.divide_std)
+      running_var = register_buffer("running_var", Tensor::ones({stat_groups}));
     num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}));
   }
 }
@@ -32,23 +35,35 @@ Tensor BatchNorm::forward(const Tensor& x) {
           shape_str(x.shape()));
   check(x.dim() >= 2 && x.shape()[1] == num_features, name, "expected ", num_features,
         " channels, got input ", shape_str(x.shape()));
-  const StatLayout layout = StatLayout::of(x, num_features, true, name);
-  const bool use_batch = !options.frozen && (training_ || !running_mean.defined());
+  const bool tracking = num_batches_tracked.defined();
+  const bool use_batch = !options.frozen && (training_ || !tracking);
   if (!use_batch) {
-    Moments fixed{running_mean.to_vector(), running_var.to_vector()};
-    return plane_norm(x, weight, bias, layout, options.eps, &fixed, name).y;
+    const StatLayout layout = StatLayout::of(x, stat_groups, 0, name);
+    Moments fixed{
+        running_mean.defined() ? running_mean.to_vector() : std::vector<double>(stat_groups, 0.0),
+        running_var.defined() ? running_var.to_vector() : std::vector<double>(stat_groups, 1.0)};
+    return plane_norm(x, weight, bias, layout, options.eps, &fixed, name, options.math).y;
   }
+  // Ghost batches only split training batches; eval above always sees the whole batch.
+  const int64_t chunk = training_ && options.virtual_batch > 0 ? options.virtual_batch : 0;
+  const StatLayout layout = StatLayout::of(x, stat_groups, chunk, name);
   check(layout.count() > 1, name,
         "expected more than 1 value per channel when training, got input ", shape_str(x.shape()));
-  PlaneNormOutput out = plane_norm(x, weight, bias, layout, options.eps, nullptr, name);
-  if (training_ && running_mean.defined()) {
+  PlaneNormOutput out =
+      plane_norm(x, weight, bias, layout, options.eps, nullptr, name, options.math);
+  if (!training_ || !tracking) return out.y;
+  // One running-statistics update per statistic chunk (one for plain BatchNorm).
+  const double m = double(layout.count());
+  for (int64_t chunk_index = 0; chunk_index < layout.sample_groups(); ++chunk_index) {
     const double tracked = num_batches_tracked.item() + 1;
     num_batches_tracked.fill_(tracked);
-    const double m = double(layout.count());
-    std::vector<double> unbiased = out.batch.var;
+    const auto first = out.batch.mean.begin() + chunk_index * stat_groups;
+    const std::vector<double> mean(first, first + stat_groups);
+    std::vector<double> unbiased(out.batch.var.begin() + chunk_index * stat_groups,
+                                 out.batch.var.begin() + (chunk_index + 1) * stat_groups);
     for (double& v : unbiased) v *= m / (m - 1);
-    update_running(running_mean, out.batch.mean, options.momentum, tracked);
-    update_running(running_var, unbiased, options.momentum, tracked);
+    if (running_mean.defined()) update_running(running_mean, mean, options.momentum, tracked);
+    if (running_var.defined()) update_running(running_var, unbiased, options.momentum, tracked);
   }
   return out.y;
 }
@@ -62,7 +77,12 @@ std::string BatchNorm::describe() const {
     os << "None";
   os << ", affine=" << (options.affine ? "True" : "False")
      << ", track_running_stats=" << (options.track_running_stats ? "True" : "False")
-     << (options.frozen ? ", frozen" : "") << ")";
+     << (options.frozen ? ", frozen" : "");
+  if (options.virtual_batch) os << ", virtual_batch=" << options.virtual_batch;
+  if (stat_groups != num_features) os << ", groups=" << stat_groups;
+  if (!options.math.subtract_mean) os << ", no mean subtraction";
+  if (!options.math.divide_std) os << ", mean only";
+  os << ")";
   return os.str();
 }
 

@@ -7,10 +7,19 @@
 //   eval:  the running statistics, folded into one multiply-add per element.
 //   frozen: eval behaviour in both modes, nothing updated (FrozenBatchNorm); survives train().
 // Works for (N, C) and (N, C, L) (BatchNorm1d) and (N, C, H, W) (BatchNorm2d).
+//
+// The batch-statistics relatives are options of the same layer (factory names in brackets):
+//   virtual_batch B'  [gbn]  Ghost BatchNorm: training statistics per chunk of B' samples, the
+//                            running statistics updated once per chunk; eval as BatchNorm.
+//   groups G < C      [bgn]  Batch Group Normalization: statistics over (N, C/G channels, H, W),
+//                            running statistics per group (G of them), affine per channel.
+//   math.subtract_mean = false  [vn]   Variance Normalization: y = gamma x / sqrt(var_B + eps) +
+//   beta math.divide_std = false     [mbn]  mean-only BatchNorm:   y = gamma (x - mu_B) + beta
 #pragma once
 #include <optional>
 
 #include "layers/module.hpp"
+#include "layers/norm/plane_norm.hpp"
 
 namespace nl {
 
@@ -20,6 +29,9 @@ struct BatchNormOptions {
   bool affine = true;
   bool track_running_stats = true;
   bool frozen = false;
+  int64_t virtual_batch = 0;  // 0: the whole batch
+  int64_t groups = 0;         // 0: one statistic per channel
+  NormMath math;
 };
 
 class BatchNorm : public Module {
@@ -30,7 +42,7 @@ class BatchNorm : public Module {
   std::string type_name() const override { return "BatchNorm"; }
   std::string describe() const override;
 
-  int64_t num_features;
+  int64_t num_features, stat_groups;
   BatchNormOptions options;
   int expected_dims;
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;

@@ -65,24 +65,54 @@ int64_t as_count(double v, const char* what) {
   return static_cast<int64_t>(v);
 }
 
+const std::string kBatchNormArgs =
+    "eps=1e-5 momentum=0.1|none affine=true track_running_stats=true frozen=false";
+
+// The options every BatchNorm relative shares, on top of the variant's own.
+NormSlot batch_norm_slot(Args& a, int64_t c, BatchNormOptions o) {
+  o.eps = a.number("eps", 1e-5);
+  // momentum=none: cumulative moving average, like PyTorch's momentum=None
+  if (a.text("momentum") == "none")
+    o.momentum.reset();
+  else
+    o.momentum = a.number("momentum", 0.1);
+  o.affine = a.flag("affine", true);
+  o.track_running_stats = a.flag("track_running_stats", true);
+  o.frozen = a.flag("frozen", false);
+  return NormSlot{std::make_shared<BatchNorm>(c, o, 0)};
+}
+
 const std::vector<Entry>& registry() {
   static const std::vector<Entry> entries = {
       {{"none", "", "no normalization (Identity)"},
        [](Args&, int64_t) { return NormSlot{std::make_shared<Identity>()}; }},
-      {{"bn", "eps=1e-5 momentum=0.1|none affine=true track_running_stats=true frozen=false",
-        "BatchNorm: per channel over (N,H,W); running statistics for eval"},
+      {{"bn", kBatchNormArgs, "BatchNorm: per channel over (N,H,W); running statistics for eval"},
+       [](Args& a, int64_t c) { return batch_norm_slot(a, c, {}); }},
+      {{"gbn", "virtual_batch=32 " + kBatchNormArgs,
+        "Ghost BatchNorm: training statistics per virtual batch of B' samples"},
        [](Args& a, int64_t c) {
          BatchNormOptions o;
-         o.eps = a.number("eps", 1e-5);
-         // momentum=none: cumulative moving average, like PyTorch's momentum=None
-         if (a.text("momentum") == "none")
-           o.momentum.reset();
-         else
-           o.momentum = a.number("momentum", 0.1);
-         o.affine = a.flag("affine", true);
-         o.track_running_stats = a.flag("track_running_stats", true);
-         o.frozen = a.flag("frozen", false);
-         return NormSlot{std::make_shared<BatchNorm>(c, o, 0)};
+         o.virtual_batch = as_count(a.number("virtual_batch", 32), "virtual_batch");
+         return batch_norm_slot(a, c, o);
+       }},
+      {{"bgn", "groups=8 " + kBatchNormArgs,
+        "Batch Group Normalization: over (N, C/G channels, H, W) per group"},
+       [](Args& a, int64_t c) {
+         BatchNormOptions o;
+         o.groups = as_count(a.number("groups", 8), "groups");
+         return batch_norm_slot(a, c, o);
+       }},
+      {{"vn", kBatchNormArgs, "Variance Normalization: BatchNorm without mean subtraction"},
+       [](Args& a, int64_t c) {
+         BatchNormOptions o;
+         o.math.subtract_mean = false;
+         return batch_norm_slot(a, c, o);
+       }},
+      {{"mbn", kBatchNormArgs, "mean-only BatchNorm: subtracts the batch mean, no division"},
+       [](Args& a, int64_t c) {
+         BatchNormOptions o;
+         o.math.divide_std = false;
+         return batch_norm_slot(a, c, o);
        }},
       {{"gn", "groups=8 | group_size=S, eps=1e-5 affine=true",
         "GroupNorm: per sample over groups of C/G channels and (H,W)"},

@@ -24,7 +24,7 @@ std::shared_ptr<GroupNorm> GroupNorm::with_group_size(int64_t size, int64_t c, d
 Tensor GroupNorm::forward(const Tensor& x) {
   check(x.dim() >= 2 && x.shape()[1] == num_channels, "GroupNorm", "expected ", num_channels,
         " channels, got input ", shape_str(x.shape()));
-  const StatLayout layout = StatLayout::of(x, num_groups, false, "GroupNorm");
+  const StatLayout layout = StatLayout::of(x, num_groups, 1, "GroupNorm");
   return plane_norm(x, weight, bias, layout, eps, nullptr, "GroupNorm").y;
 }
 

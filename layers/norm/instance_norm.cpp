@@ -22,7 +22,7 @@ Tensor InstanceNorm2d::forward(const Tensor& x) {
   const char* name = "InstanceNorm2d";
   check(x.dim() == 4 && x.shape()[1] == num_features, name, "expected input (N, ", num_features,
         ", H, W), got ", shape_str(x.shape()));
-  const StatLayout layout = StatLayout::of(x, num_features, false, name);
+  const StatLayout layout = StatLayout::of(x, num_features, 1, name);
   if (!training_ && running_mean.defined()) {
     // Running statistics are per channel; expand them to every (n, c) instance.
     const auto rm = running_mean.to_vector(), rv = running_var.to_vector();

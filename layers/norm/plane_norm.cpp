@@ -14,8 +14,8 @@ std::vector<double> channel_values(const Tensor& t, int64_t c, double fallback) 
 }  // namespace
 
 PlaneNormOutput plane_norm(const Tensor& x_in, const Tensor& gamma, const Tensor& beta,
-                           const StatLayout& s, double eps, const Moments* fixed,
-                           const char* name) {
+                           const StatLayout& s, double eps, const Moments* fixed, const char* name,
+                           NormMath math) {
   for (const Tensor* p : {&gamma, &beta})
     if (p->defined()) {
       check(p->dim() == 1 && p->shape()[0] == s.c, name, "affine parameter of shape ",
@@ -25,21 +25,26 @@ PlaneNormOutput plane_norm(const Tensor& x_in, const Tensor& gamma, const Tensor
     }
   const Tensor x = x_in.detach().contiguous();
   PlaneNormOutput out;
-  const Moments stats = fixed ? *fixed : compute_moments(s, x);
+  Moments stats = fixed ? *fixed : compute_moments(s, x);
+  if (!fixed && !math.center_variance)  // second moment about 0: var + mean^2
+    for (size_t k = 0; k < stats.var.size(); ++k) stats.var[k] += stats.mean[k] * stats.mean[k];
   if (!fixed) out.batch = stats;
+  const double c_mean = math.subtract_mean ? 1.0 : 0.0, c_var = math.center_variance ? 1.0 : 0.0;
 
   const std::vector<double> g = channel_values(gamma, s.c, 1.0), b = channel_values(beta, s.c, 0.0);
   std::vector<double> inv_std(s.num_stats());
   for (int64_t k = 0; k < s.num_stats(); ++k) {
     const double v = std::max(stats.var[k], 0.0) + eps;
-    inv_std[k] = v > 0 ? 1.0 / std::sqrt(v) : 0.0;  // PyTorch: invstd := 0 when var = eps = 0
+    inv_std[k] = !math.divide_std ? 1.0
+                 : v > 0          ? 1.0 / std::sqrt(v)
+                                  : 0.0;  // PyTorch: invstd := 0 when var = eps = 0
   }
   const int64_t planes = s.n * s.c;
   std::vector<double> scale(planes), shift(planes), zero(planes, 0.0);
   for (int64_t p = 0; p < planes; ++p) {
     const int64_t c = p % s.c, k = s.stat_of(p / s.c, c);
     scale[p] = inv_std[k] * g[c];
-    shift[p] = b[c] - stats.mean[k] * scale[p];
+    shift[p] = b[c] - c_mean * stats.mean[k] * scale[p];
   }
   out.y = Tensor::empty(x.shape(), x.dtype());
   apply_planes(s, x, Tensor(), scale, zero, shift, out.y);
@@ -59,10 +64,12 @@ PlaneNormOutput plane_norm(const Tensor& x_in, const Tensor& gamma, const Tensor
       const double m = double(s.count());
       for (int64_t p = 0; p < planes; ++p) {
         const int64_t c = p % s.c, st = s.stat_of(p / s.c, c);
-        const double si = inv_std[st], s3 = si * si * si;
+        const double si = inv_std[st], s3 = math.divide_std ? si * si * si : 0.0;
+        // E = (1/M) sum gamma dy (x - c mu) = (C + (1 - c) mu A) / M
+        const double e = (C[st] + (1 - c_mean) * mean[st] * A[st]) / m;
         a[p] = si * g[c];
-        bx[p] = -s3 * C[st] / m;
-        k[p] = -si * A[st] / m + s3 * C[st] / m * mean[st];
+        bx[p] = -s3 * e;
+        k[p] = -c_mean * si * A[st] / m + c_var * mean[st] * s3 * e;
       }
     } else {
       for (int64_t p = 0; p < planes; ++p) a[p] = inv_std[s.stat_of(p / s.c, p % s.c)] * g[p % s.c];
@@ -73,7 +80,9 @@ PlaneNormOutput plane_norm(const Tensor& x_in, const Tensor& gamma, const Tensor
     std::vector<double> dgamma(s.c, 0.0), dbeta(s.c, 0.0);
     for (int64_t p = 0; p < planes; ++p) {
       const int64_t c = p % s.c;
-      dgamma[c] += inv_std[s.stat_of(p / s.c, c)] * sums.sum_dy_xc[p];
+      const int64_t st = s.stat_of(p / s.c, c);
+      // sum dy xhat = s (sum dy (x - mu) + (1 - c) mu sum dy)
+      dgamma[c] += inv_std[st] * (sums.sum_dy_xc[p] + (1 - c_mean) * mean[st] * sums.sum_dy[p]);
       dbeta[c] += sums.sum_dy[p];
     }
     const DType dt = x.dtype();

@@ -13,6 +13,13 @@
 //   dx = a dy + b x + k,  a = s gamma_c,  b = -s^3 C_k,  k = -s A_k + s^3 C_k mu_k
 // with A_k = mean_k(gamma dy) and C_k = (1/M) sum gamma_c dy (x - mu_k). See docs/norms/bn.md.
 // With fixed statistics (eval) mu and var are constants: dx = s_k gamma_c dy.
+//
+// Variants switch parts of the formula off (NormMath). In general, with c = subtract_mean,
+// c' = center_variance, v = mean((x - c' mu)^2) and y = gamma s (x - c mu) + beta:
+//   dx = a dy + b x + k,  a = s gamma,  b = -s^3 E,  k = -c s A + c' mu s^3 E,
+//   E = (1/M) sum gamma dy (x - c mu)
+// (BatchNorm: c = c' = 1; Variance Normalization: c = 0, c' = 1; uncentred RMS: c = c' = 0).
+// divide_std = false (mean-only BatchNorm) fixes s = 1 and drops the E terms.
 #pragma once
 #include "layers/norm/plane_stats.hpp"
 
@@ -23,10 +30,16 @@ struct PlaneNormOutput {
   Moments batch;  // the statistics used (empty when `fixed` was given)
 };
 
+struct NormMath {
+  bool subtract_mean = true;    // c
+  bool center_variance = true;  // c': variance about the mean (true) or about 0 (false)
+  bool divide_std = true;       // false: y = gamma (x - mu) + beta
+};
+
 // gamma/beta: (C) tensors or undefined (no affine). fixed: statistics to use instead of the
-// batch's (per statistic group); they then receive no gradient.
+// batch's (per statistic group, var as defined by `math`); they then receive no gradient.
 PlaneNormOutput plane_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                            const StatLayout& layout, double eps, const Moments* fixed,
-                           const char* name);
+                           const char* name, NormMath math = {});
 
 }  // namespace nl

@@ -4,7 +4,8 @@
 
 namespace nl {
 
-StatLayout StatLayout::of(const Tensor& x, int64_t groups, bool over_batch, const char* layer) {
+StatLayout StatLayout::of(const Tensor& x, int64_t groups, int64_t samples_per_stat,
+                          const char* layer) {
   check(x.dim() >= 2, layer, "expected input (N, C, ...), got ", shape_str(x.shape()));
   StatLayout s;
   s.n = x.shape()[0];
@@ -12,7 +13,9 @@ StatLayout StatLayout::of(const Tensor& x, int64_t groups, bool over_batch, cons
   s.l = 1;
   for (int64_t d = 2; d < x.dim(); ++d) s.l *= x.shape()[d];
   s.groups = groups;
-  s.over_batch = over_batch;
+  s.samples_per_stat = samples_per_stat == 0 ? s.n : samples_per_stat;
+  check(s.samples_per_stat >= 1 && s.n % s.samples_per_stat == 0, layer, "batch of ", s.n,
+        " samples cannot be split into groups of ", s.samples_per_stat, " (virtual batch size)");
   check(groups >= 1 && s.c % groups == 0, layer, "num_groups=", groups,
         " must divide the number of channels ", s.c);
   return s;

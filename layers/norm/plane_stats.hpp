@@ -2,12 +2,12 @@
 //
 // Input is viewed as (N, C, L): L = H*W for images, 1 for (N, C) features. The N*C planes are
 // pooled into statistic groups by two numbers:
-//   groups      G: channels c and c' share statistics iff c/(C/G) == c'/(C/G)
-//   over_batch    : whether all samples n share them (batch statistics) or each has its own
+//   groups            G: channels c and c' share statistics iff c/(C/G) == c'/(C/G)
+//   samples_per_stat  S: samples n and n' share them iff n/S == n'/S (S = N: batch statistics)
 // which covers the family:
-//   BatchNorm     G = C, over_batch      InstanceNorm  G = C, per sample
-//   GroupNorm     G,     per sample      LayerNorm     G = 1, per sample
-//   BatchGroupNorm G,    over_batch
+//   BatchNorm      G = C, S = N           InstanceNorm  G = C, S = 1
+//   GroupNorm      G,     S = 1           LayerNorm     G = 1, S = 1
+//   BatchGroupNorm G,     S = N           Ghost BatchNorm G = C, S = virtual batch size
 //
 // Moments are computed per plane by two passes in double (mean, then sum of squared
 // deviations) and merged across the planes of a group with Chan's formula in a fixed order, so
@@ -23,15 +23,18 @@ namespace nl {
 struct StatLayout {
   int64_t n = 1, c = 1, l = 1;  // samples, channels, elements per plane
   int64_t groups = 1;
-  bool over_batch = false;
+  int64_t samples_per_stat = 1;
 
-  // Views x as (N, C, L); throws naming `layer` unless x has at least 2 dims with C channels.
-  static StatLayout of(const Tensor& x, int64_t groups, bool over_batch, const char* layer);
-  int64_t num_stats() const { return (over_batch ? 1 : n) * groups; }
+  // Views x as (N, C, L); samples_per_stat = 0 means the whole batch. Throws naming `layer`
+  // unless x has at least 2 dims, G divides C and S divides N.
+  static StatLayout of(const Tensor& x, int64_t groups, int64_t samples_per_stat,
+                       const char* layer);
+  int64_t sample_groups() const { return n / samples_per_stat; }
+  int64_t num_stats() const { return sample_groups() * groups; }
   int64_t stat_of(int64_t sample, int64_t channel) const {
-    return (over_batch ? 0 : sample) * groups + channel / (c / groups);
+    return (sample / samples_per_stat) * groups + channel / (c / groups);
   }
-  int64_t count() const { return (over_batch ? n : 1) * (c / groups) * l; }  // elements per stat
+  int64_t count() const { return samples_per_stat * (c / groups) * l; }  // elements per stat
 };
 
 struct Moments {
