@@ -45,7 +45,11 @@ Tensor BatchNorm::forward(const Tensor& x) {
     return plane_norm(x, weight, bias, layout, options.eps, &fixed, name, options.math).y;
   }
   // Ghost batches only split training batches; eval above always sees the whole batch.
-  const int64_t chunk = training_ && options.virtual_batch > 0 ? options.virtual_batch : 0;
+  // A batch no larger than the virtual batch is one ghost batch.
+  const int64_t chunk =
+      training_ && options.virtual_batch > 0 && options.virtual_batch < x.shape()[0]
+          ? options.virtual_batch
+          : 0;
   const StatLayout layout = StatLayout::of(x, stat_groups, chunk, name);
   check(layout.count() > 1, name,
         "expected more than 1 value per channel when training, got input ", shape_str(x.shape()));
