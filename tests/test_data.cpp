@@ -170,6 +170,15 @@ TEST_SUITE("data") {
     CHECK(skipping.skipped_files()[0].find("full.jpg") != std::string::npos);
   }
 
+  TEST_CASE("a tiny file claiming huge dimensions is rejected before allocation (fuzz finding)") {
+    const auto bytes = read_file_for_test(std::string(NORMLAB_TEST_DIR) +
+                                          "/fuzz/regressions/image-huge-dimensions.bin");
+    REQUIRE(bytes.size() == 30);
+    int w = 0, h = 0;
+    CHECK_THROWS_WITH_AS(decode_image_rgb("huge.img", bytes.data(), bytes.size(), w, h),
+                         doctest::Contains("huge.img"), Error);
+  }
+
   TEST_CASE("transforms: crop pads with zeros, flip mirrors, normalize, cutout") {
     FloatImage img{1, 2, 2, {1, 2, 3, 4}};
     Generator g(0);
