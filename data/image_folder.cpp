@@ -12,7 +12,7 @@
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_FAILURE_USERMSG
 // Only the formats we promise: a smaller decoder is a smaller attack surface (found by fuzzing:
-// a 30-byte file in another format claimed dimensions that made stb allocate gigabytes).
+// a 32-byte file in another format claimed dimensions that made stb allocate gigabytes).
 #define STBI_ONLY_JPEG
 #define STBI_ONLY_PNG
 #define STBI_ONLY_BMP
