@@ -97,8 +97,13 @@ std::vector<std::shared_ptr<TensorImpl>> topological_order(
 
 void accumulate(std::shared_ptr<TensorImpl>& slot, const Tensor& g) {
   if (!slot) {
-    // Own the memory: the incoming grad may alias a saved tensor or another grad.
-    slot = g.clone().impl_ptr();
+    // Steal the incoming buffer when nothing else views it (PyTorch does the same); otherwise
+    // own a copy, since it may alias a saved tensor or another gradient.
+    if (g.impl().storage.use_count() == 1 && g.is_contiguous()) {
+      slot = g.detach().impl_ptr();
+    } else {
+      slot = g.clone().impl_ptr();
+    }
     return;
   }
   Tensor acc(slot);
