@@ -3,6 +3,7 @@
 //                                    # one plain cblas_sgemm of the same M, N, K
 //   bench_layers norm  --threads 2   # BN, GN, LN, IN forward+backward milliseconds
 //   bench_layers loader --threads 2  # decode time of the JPEG CIFAR-10 and loader images/s
+//   bench_layers elementwise         # serial vs parallel add: the elementwise grain
 // Prints one JSON object per line.
 #include <cblas.h>
 
@@ -165,6 +166,30 @@ void loader_bench(const std::string& dir, int64_t batch) {
       (long long)(train.size() + test.size()), load_s, num_threads(), images / epoch_s);
 }
 
+// Serial vs 2-thread time of one contiguous float add at growing sizes: where parallel_for
+// starts to pay off decides kElementwiseGrain.
+void elementwise_bench(int iters) {
+  Generator g(0);
+  for (int64_t n = 1024; n <= (int64_t(1) << 22); n *= 2) {
+    Tensor a = Tensor::randn({n}, g), b = Tensor::randn({n}, g);
+    Tensor out = Tensor::empty({n});
+    const float* pa = a.data<float>();
+    const float* pb = b.data<float>();
+    float* po = out.data<float>();
+    auto run = [&](int64_t grain) {
+      return time_it(iters, [&] {
+        parallel_for(n, grain, [&](int64_t s, int64_t e) {
+          for (int64_t i = s; i < e; ++i) po[i] = pa[i] + pb[i];
+        });
+      });
+    };
+    const double serial = run(n), parallel = run(std::max<int64_t>(n / num_threads(), 1));
+    std::printf(
+        "{\"elements\": %lld, \"serial_us\": %.2f, \"parallel_us\": %.2f, \"threads\": %d}\n",
+        (long long)n, serial * 1e6, parallel * 1e6, num_threads());
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -173,9 +198,9 @@ int main(int argc, char** argv) {
   int threads = 0, iters = 10;
   int64_t batch = 128;
   std::string data_dir = "../shared/datasets/cifar10-jpeg";
-  app.add_option("what", what, "conv, norm or loader")
+  app.add_option("what", what, "conv, norm, loader or elementwise")
       ->required()
-      ->check(CLI::IsMember({"conv", "norm", "loader"}));
+      ->check(CLI::IsMember({"conv", "norm", "loader", "elementwise"}));
   app.add_option("--data", data_dir, "image folder for the loader benchmark");
   app.add_option("--threads", threads, "0 = all cores");
   app.add_option("--iters", iters);
@@ -186,6 +211,8 @@ int main(int argc, char** argv) {
     conv_bench(batch, iters);
   else if (what == "norm")
     norm_bench(batch, iters);
+  else if (what == "elementwise")
+    elementwise_bench(std::max(iters, 50));
   else
     loader_bench(data_dir, batch);
 }

@@ -8,6 +8,7 @@
 
 #include "autograd/node.hpp"
 #include "core/kernels.hpp"
+#include "core/parallel.hpp"
 
 namespace nl {
 namespace {
@@ -107,6 +108,17 @@ void accumulate(std::shared_ptr<TensorImpl>& slot, const Tensor& g) {
     return;
   }
   Tensor acc(slot);
+  if (acc.is_contiguous() && g.is_contiguous() && acc.shape() == g.shape() &&
+      acc.dtype() == g.dtype()) {
+    dispatch(acc.dtype(), [&]<typename T>() {  // in place: one pass, no allocation
+      T* a = acc.data<T>();
+      const T* b = g.data<T>();
+      parallel_for(acc.numel(), kElementwiseGrain, [&](int64_t s, int64_t e) {
+        for (int64_t i = s; i < e; ++i) a[i] += b[i];
+      });
+    });
+    return;
+  }
   acc.copy_(kernels::binary(kernels::Binary::add, acc, g));
 }
 
