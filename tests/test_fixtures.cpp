@@ -94,8 +94,13 @@ TEST_SUITE("layers") {
       return conv2d(t[0], t[1], Tensor(), o);
     });
     replay("conv2d_1x1", {"x", "w"}, [](auto& t) { return conv2d(t[0], t[1], Tensor(), {}); });
-    replay("linear", {"x", "w", "b"},
-           [](auto& t) { return add(matmul(t[0], t[1].transpose(0, 1)), t[2]); });
+    replay("linear", {"x", "w", "b"}, [](auto& t) {
+      // The Linear module itself, its parameters replaced by the fixture's leaves.
+      Linear fc(t[1].shape()[1], t[1].shape()[0]);
+      fc.weight = t[1];
+      fc.bias = t[2];
+      return fc(t[0]);
+    });
     replay("max_pool2d", {"x"}, [](auto& t) { return max_pool2d(t[0], 3, 2, 1); });
     replay("avg_pool2d", {"x"}, [](auto& t) { return avg_pool2d(t[0], 3, 2, 1, true); });
     replay("avg_pool2d_nopad", {"x"}, [](auto& t) { return avg_pool2d(t[0], 3, 2, 1, false); });

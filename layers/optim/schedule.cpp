@@ -24,7 +24,8 @@ StepLR::StepLR(Optimizer& opt, int64_t s, double g) : Schedule(opt), step_size(s
   apply(0);
 }
 double StepLR::lr_at(int64_t t, double base) const {
-  return base * std::pow(gamma, double(t / step_size));
+  const int64_t decays = t / step_size;  // floor: the lr drops at whole multiples of step_size
+  return base * std::pow(gamma, double(decays));
 }
 
 MultiStepLR::MultiStepLR(Optimizer& opt, std::vector<int64_t> m, double g)
