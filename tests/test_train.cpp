@@ -103,10 +103,24 @@ TEST_SUITE("train") {
     const fs::path data = write_toy_cifar("diverge", 64);
     apps::TrainConfig c = small_config(data, data / "run");
     c.norm = "none";
-    c.lr = 1e6;
-    c.epochs = 3;
-    CHECK_THROWS_WITH_AS(apps::run_training(c), doctest::Contains("training diverged at epoch"),
-                         apps::DivergenceError);
+    c.stop_after_epoch = 1;
+    apps::run_training(c);  // one good epoch and its checkpoint
+    const fs::path ck = data / "run" / "checkpoint.safetensors";
+    const auto before = fs::last_write_time(ck);
+    c.stop_after_epoch = 0;
+    c.resume = ck.string();
+    c.lr = 1e8;  // the resumed schedule now blows up in epoch 2
+    std::string message;
+    try {
+      apps::run_training(c);
+    } catch (const apps::DivergenceError& e) {
+      message = e.what();
+    }
+    MESSAGE(message);
+    CHECK(message.find("training diverged at epoch 2, step") != std::string::npos);
+    CHECK(message.find("layer") != std::string::npos);
+    CHECK(fs::last_write_time(ck) == before);
+    CHECK(apps::load_checkpoint(ck.string()).meta["epoch"] == 0);
     fs::remove_all(data);
   }
 
