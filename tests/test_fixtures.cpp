@@ -14,6 +14,7 @@
 #include "layers/linear.hpp"
 #include "layers/loss.hpp"
 #include "layers/norm/batch_norm.hpp"
+#include "layers/norm/filter_response_norm.hpp"
 #include "layers/norm/group_norm.hpp"
 #include "layers/norm/instance_norm.hpp"
 #include "layers/optim/optimizer.hpp"
@@ -123,6 +124,20 @@ TEST_SUITE("norm") {
          [] {
            return std::make_shared<BatchNorm>(4, BatchNormOptions{.momentum = std::nullopt}, 4);
          }},
+        {"gbn2",
+         [] { return std::make_shared<BatchNorm>(4, BatchNormOptions{.virtual_batch = 2}, 4); }},
+        {"bgn2", [] { return std::make_shared<BatchNorm>(4, BatchNormOptions{.groups = 2}, 4); }},
+        {"vn",
+         [] {
+           return std::make_shared<BatchNorm>(4, BatchNormOptions{.math = {.subtract_mean = false}},
+                                              4);
+         }},
+        {"mbn",
+         [] {
+           return std::make_shared<BatchNorm>(4, BatchNormOptions{.math = {.divide_std = false}},
+                                              4);
+         }},
+        {"frn", [] { return std::make_shared<FilterResponseNorm>(4); }},
         {"gn2", [] { return std::make_shared<GroupNorm>(2, 4); }},
         {"ln", [] { return std::make_shared<GroupNorm>(1, 4); }},
         {"in_affine",

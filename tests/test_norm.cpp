@@ -9,6 +9,7 @@
 #include "helpers.hpp"
 #include "layers/norm/batch_norm.hpp"
 #include "layers/norm/factory.hpp"
+#include "layers/norm/filter_response_norm.hpp"
 #include "layers/norm/group_norm.hpp"
 #include "layers/norm/instance_norm.hpp"
 #include "layers/norm/plane_norm.hpp"
@@ -91,6 +92,22 @@ TEST_SUITE("norm") {
     check_grad([&](const Ts& t) { return in_track(t[0]); }, {x});
     in_track.eval();
     check_grad([&](const Ts& t) { return in_track(t[0]); }, {x});
+  }
+
+  TEST_CASE("FilterResponseNorm + TLU gradcheck, train and eval identical") {
+    FilterResponseNorm frn(4);
+    frn.to(DType::f64);
+    randomize_affine(frn.weight, frn.bias, 30);
+    frn.tau.copy_(mul(randn64({4}, 31, false), 0.3));
+    Tensor x = randn64({2, 4, 3, 3}, 32);
+    check_grad([&](const Ts& t) { return frn(t[0]); }, {x, frn.weight, frn.bias, frn.tau});
+    Tensor train_out = frn(x);
+    frn.eval();
+    CHECK(test::max_abs_diff(train_out, frn(x)) == 0);
+    CHECK(make_norm("frn", 4).includes_activation);
+    CHECK_FALSE(make_norm("frn:tlu=false", 4).includes_activation);
+    CHECK_THROWS_WITH_AS(frn(Tensor::zeros({2, 5, 3, 3}, DType::f64)),
+                         doctest::Contains("FilterResponseNorm"), Error);
   }
 
   TEST_CASE("BatchNorm running statistics follow PyTorch's convention") {

@@ -6,6 +6,7 @@
 
 #include "layers/container.hpp"
 #include "layers/norm/batch_norm.hpp"
+#include "layers/norm/filter_response_norm.hpp"
 #include "layers/norm/group_norm.hpp"
 #include "layers/norm/instance_norm.hpp"
 
@@ -140,6 +141,13 @@ const std::vector<Entry>& registry() {
          o.track_running_stats = a.flag("track_running_stats", false);
          o.momentum = a.number("momentum", 0.1);
          return NormSlot{std::make_shared<InstanceNorm2d>(c, o)};
+       }},
+      {{"frn", "eps=1e-6 tlu=true",
+        "Filter Response Norm + TLU: x / sqrt(mean_HW x^2 + eps), then max(y, tau); replaces the "
+        "activation"},
+       [](Args& a, int64_t c) {
+         const bool tlu = a.flag("tlu", true);
+         return NormSlot{std::make_shared<FilterResponseNorm>(c, a.number("eps", 1e-6), tlu), tlu};
        }},
   };
   return entries;
