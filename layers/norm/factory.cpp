@@ -5,10 +5,17 @@
 #include <sstream>
 
 #include "layers/container.hpp"
+#include "layers/norm/batch_channel_norm.hpp"
 #include "layers/norm/batch_norm.hpp"
+#include "layers/norm/batch_renorm.hpp"
+#include "layers/norm/evo_norm.hpp"
 #include "layers/norm/filter_response_norm.hpp"
 #include "layers/norm/group_norm.hpp"
+#include "layers/norm/instance_enhanced_bn.hpp"
 #include "layers/norm/instance_norm.hpp"
+#include "layers/norm/layer_norm_2d.hpp"
+#include "layers/norm/local_response_norm.hpp"
+#include "layers/norm/rms_norm.hpp"
 
 namespace nl {
 namespace {
@@ -115,6 +122,36 @@ const std::vector<Entry>& registry() {
          o.math.divide_std = false;
          return batch_norm_slot(a, c, o);
        }},
+      {{"brn",
+        "r_max=3 d_max=5 warmup_start=5000 r_ramp_end=40000 d_ramp_end=25000 eps=1e-5 "
+        "momentum=0.1 affine=true",
+        "Batch Renormalization: BatchNorm corrected by clipped r, d towards the running stats"},
+       [](Args& a, int64_t c) {
+         BatchRenormOptions o;
+         o.r_max = a.number("r_max", o.r_max);
+         o.d_max = a.number("d_max", o.d_max);
+         o.warmup_start = a.number("warmup_start", o.warmup_start);
+         o.r_ramp_end = a.number("r_ramp_end", o.r_ramp_end);
+         o.d_ramp_end = a.number("d_ramp_end", o.d_ramp_end);
+         o.eps = a.number("eps", o.eps);
+         o.momentum = a.number("momentum", o.momentum);
+         o.affine = a.flag("affine", true);
+         return NormSlot{std::make_shared<BatchRenorm>(c, o)};
+       }},
+      {{"bcn", "groups=8 " + kBatchNormArgs,
+        "Batch-Channel Normalization: BatchNorm, then GroupNorm with a per-group affine"},
+       [](Args& a, int64_t c) {
+         const int64_t groups = as_count(a.number("groups", 8), "groups");
+         auto bn = std::dynamic_pointer_cast<BatchNorm>(batch_norm_slot(a, c, {}).module);
+         return NormSlot{
+             std::make_shared<BatchChannelNorm>(c, groups, bn->options, bn->options.eps)};
+       }},
+      {{"iebn", kBatchNormArgs,
+        "Instance-Enhancement BatchNorm: BatchNorm scale gated per sample by sigmoid(w GAP(x)+b)"},
+       [](Args& a, int64_t c) {
+         auto bn = std::dynamic_pointer_cast<BatchNorm>(batch_norm_slot(a, c, {}).module);
+         return NormSlot{std::make_shared<InstanceEnhancedBatchNorm>(c, bn->options)};
+       }},
       {{"gn", "groups=8 | group_size=S, eps=1e-5 affine=true",
         "GroupNorm: per sample over groups of C/G channels and (H,W)"},
        [](Args& a, int64_t c) {
@@ -132,6 +169,38 @@ const std::vector<Entry>& registry() {
          return NormSlot{
              std::make_shared<GroupNorm>(1, c, a.number("eps", 1e-5), a.flag("affine", true))};
        }},
+      {{"ln2d", "eps=1e-6 affine=true",
+        "LayerNorm2d (ConvNeXt): per sample and position over the C channels, per-channel affine"},
+       [](Args& a, int64_t c) {
+         LayerNorm2dOptions o;
+         o.eps = a.number("eps", 1e-6);
+         o.affine = o.bias = a.flag("affine", true);
+         return NormSlot{std::make_shared<LayerNorm2d>(c, o)};
+       }},
+      {{"pono", "eps=1e-5", "Positional Normalization: per position over C, no affine"},
+       [](Args& a, int64_t c) {
+         return NormSlot{
+             std::make_shared<LayerNorm2d>(c, positional_norm_options(a.number("eps", 1e-5)))};
+       }},
+      {{"rms", "eps=1e-6 affine=true",
+        "RMSNorm: per sample x / sqrt(mean_{C,H,W} x^2 + eps), per-channel gain, no bias"},
+       [](Args& a, int64_t c) {
+         return NormSlot{
+             std::make_shared<RMSNorm>(c, a.number("eps", 1e-6), a.flag("affine", true))};
+       }},
+      {{"rms2d", "eps=1e-6 affine=true",
+        "RmsNorm2d (timm): per position x / sqrt(mean_C x^2 + eps), per-channel gain"},
+       [](Args& a, int64_t c) {
+         return NormSlot{std::make_shared<LayerNorm2d>(
+             c, rms_norm_2d_options(a.number("eps", 1e-6), a.flag("affine", true)))};
+       }},
+      {{"lrn", "size=5 alpha=1e-4 beta=0.75 k=1",
+        "Local Response Normalization (AlexNet): x / (k + alpha/n sum_window x^2)^beta"},
+       [](Args& a, int64_t) {
+         return NormSlot{std::make_shared<LocalResponseNorm>(
+             as_count(a.number("size", 5), "size"), a.number("alpha", 1e-4), a.number("beta", 0.75),
+             a.number("k", 1))};
+       }},
       {{"in", "eps=1e-5 affine=true track_running_stats=false momentum=0.1",
         "InstanceNorm: per sample and channel over (H,W); affine on by default in models"},
        [](Args& a, int64_t c) {
@@ -148,6 +217,24 @@ const std::vector<Entry>& registry() {
        [](Args& a, int64_t c) {
          const bool tlu = a.flag("tlu", true);
          return NormSlot{std::make_shared<FilterResponseNorm>(c, a.number("eps", 1e-6), tlu), tlu};
+       }},
+      {{"evob0", "eps=1e-3 momentum=0.1",
+        "EvoNorm-B0: x / max(sqrt(var_B+eps), v x + sqrt(var_HW+eps)); replaces the activation"},
+       [](Args& a, int64_t c) {
+         return NormSlot{
+             std::make_shared<EvoNormB0>(c, a.number("eps", 1e-3), a.number("momentum", 0.1)),
+             true};
+       }},
+      {{"evos0", "groups=8 | group_size=S, eps=1e-5",
+        "EvoNorm-S0: x sigmoid(v x) / group std; batch independent; replaces the activation"},
+       [](Args& a, int64_t c) {
+         int64_t groups = as_count(a.number("groups", 8), "groups");
+         if (a.has("group_size")) {
+           const int64_t size = as_count(a.number("group_size", 1), "group_size");
+           check(c % size == 0, "EvoNormS0", "group_size=", size, " must divide ", c, " channels");
+           groups = c / size;
+         }
+         return NormSlot{std::make_shared<EvoNormS0>(c, groups, a.number("eps", 1e-5)), true};
        }},
   };
   return entries;

@@ -1,0 +1,82 @@
+#include "layers/norm/batch_renorm.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "autograd/ops.hpp"
+#include "layers/norm/plane_norm.hpp"
+#include "layers/norm/running_stats.hpp"
+
+namespace nl {
+namespace {
+
+// 0 before `start`, 1 from `end` on, linear in between.
+double ramp(double t, double start, double end) {
+  if (t < start) return 0;
+  return end <= start ? 1.0 : std::min(1.0, (t - start) / (end - start));
+}
+
+}  // namespace
+
+BatchRenorm::BatchRenorm(int64_t c, BatchRenormOptions o) : num_features(c), options(o) {
+  const char* name = "BatchRenorm";
+  check(c > 0, name, "num_features must be positive, got ", c);
+  check(o.r_max >= 1, name, "r_max must be >= 1, got ", o.r_max);
+  check(o.d_max >= 0, name, "d_max must be >= 0, got ", o.d_max);
+  check(o.eps > 0, name, "eps must be > 0");
+  if (o.affine) {
+    weight = register_parameter("weight", Tensor::ones({c}));
+    bias = register_parameter("bias", Tensor::zeros({c}));
+  }
+  running_mean = register_buffer("running_mean", Tensor::zeros({c}));
+  running_var = register_buffer("running_var", Tensor::ones({c}));
+  num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}));
+}
+
+double BatchRenorm::r_max_at(double t) const {
+  return 1 + (options.r_max - 1) * ramp(t, options.warmup_start, options.r_ramp_end);
+}
+double BatchRenorm::d_max_at(double t) const {
+  return options.d_max * ramp(t, options.warmup_start, options.d_ramp_end);
+}
+
+Tensor BatchRenorm::forward(const Tensor& x) {
+  const char* name = "BatchRenorm";
+  check(x.dim() >= 2 && x.shape()[1] == num_features, name, "expected ", num_features,
+        " channels, got input ", shape_str(x.shape()));
+  const StatLayout layout = StatLayout::of(x, num_features, 0, name);
+  const std::vector<double> mu = running_mean.to_vector(), var = running_var.to_vector();
+  if (!training_) {
+    const Moments fixed{mu, var};
+    return plane_norm(x, weight, bias, layout, options.eps, &fixed, name).y;
+  }
+  check(layout.count() > 1, name,
+        "expected more than 1 value per channel when training, got input ", shape_str(x.shape()));
+  // The corrections need the batch statistics before the normalization runs; the core then
+  // computes them once more (one extra read of x, the price of keeping one kernel).
+  const Moments batch = compute_moments(layout, x.detach().contiguous());
+  const double t = num_batches_tracked.item();
+  const double r_max = r_max_at(t), d_max = d_max_at(t);
+  std::vector<double> r(num_features), d(num_features);
+  for (int64_t c = 0; c < num_features; ++c) {
+    const double sigma_batch = std::sqrt(batch.var[c] + options.eps);
+    const double sigma = std::sqrt(var[c] + options.eps);
+    r[c] = std::clamp(sigma_batch / sigma, 1 / r_max, r_max);
+    d[c] = std::clamp((batch.mean[c] - mu[c]) / sigma, -d_max, d_max);
+  }
+  const Tensor rt = Tensor::from_vector(r, {num_features}, x.dtype());
+  const Tensor dt = Tensor::from_vector(d, {num_features}, x.dtype());
+  const Tensor gamma = weight.defined() ? mul(weight, rt) : rt;
+  const Tensor beta = weight.defined() ? add(bias, mul(weight, dt)) : dt;
+  Tensor y = plane_norm(x, gamma, beta, layout, options.eps, nullptr, name).y;
+
+  num_batches_tracked.fill_(t + 1);
+  const double m = double(layout.count());
+  std::vector<double> unbiased = batch.var;
+  for (double& v : unbiased) v *= m / (m - 1);
+  update_running(running_mean, batch.mean, options.momentum, t + 1);
+  update_running(running_var, unbiased, options.momentum, t + 1);
+  return y;
+}
+
+}  // namespace nl

@@ -1,0 +1,21 @@
+#include "layers/norm/rms_norm.hpp"
+
+#include "layers/norm/plane_norm.hpp"
+
+namespace nl {
+
+RMSNorm::RMSNorm(int64_t c, double eps_, bool affine) : num_channels(c), eps(eps_) {
+  check(c > 0, "RMSNorm", "num_channels must be positive, got ", c);
+  check(eps_ > 0, "RMSNorm", "eps must be > 0 (mean x^2 is 0 for an all-zero sample)");
+  if (affine) weight = register_parameter("weight", Tensor::ones({c}));
+}
+
+Tensor RMSNorm::forward(const Tensor& x) {
+  check(x.dim() >= 2 && x.shape()[1] == num_channels, "RMSNorm", "expected ", num_channels,
+        " channels, got input ", shape_str(x.shape()));
+  const StatLayout layout = StatLayout::of(x, 1, 1, "RMSNorm");
+  const NormMath second_moment{.subtract_mean = false, .center_variance = false};
+  return plane_norm(x, weight, Tensor(), layout, eps, nullptr, "RMSNorm", second_moment).y;
+}
+
+}  // namespace nl

@@ -1,0 +1,140 @@
+// Every normalizer of the factory, generically: float64 gradchecks of the input and of every
+// parameter in training and in eval, finite output on constant input, errors naming the layer.
+// (Agreement with PyTorch references is in test_fixtures.cpp; layer-specific behaviour is in
+// test_norm.cpp.)
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "autograd/node.hpp"
+#include "autograd/ops.hpp"
+#include "helpers.hpp"
+#include "layers/norm/batch_renorm.hpp"
+#include "layers/norm/factory.hpp"
+
+using namespace nl;
+using test::check_grad;
+using test::randn64;
+using Ts = std::vector<Tensor>;
+
+namespace {
+
+// A spec for each factory name that fits 4 channels. brn gets clipping bounds its input
+// exceeds and momentum 0: r and d are then constant, so the numerical derivative (which would
+// otherwise see r and d move) agrees with the stop-gradient analytical one.
+std::string spec_for_four_channels(const std::string& name) {
+  if (name == "gbn") return "gbn:virtual_batch=2";
+  if (name == "bgn" || name == "gn" || name == "bcn" || name == "evos0") return name + ":groups=2";
+  if (name == "brn")
+    return "brn:r_max=1.5,d_max=0.5,warmup_start=0,r_ramp_end=0,d_ramp_end=0,momentum=0";
+  if (name == "lrn") return "lrn:size=3,alpha=0.5,k=1.5";
+  return name;
+}
+
+Ts inputs_and_parameters(const Tensor& x, Module& m) {
+  Ts all{x};
+  for (Tensor p : m.parameters()) all.push_back(p);
+  return all;
+}
+
+}  // namespace
+
+TEST_SUITE("norm") {
+  TEST_CASE("every normalizer passes float64 gradchecks in train and eval") {
+    // Offset and scaled so batch statistics differ clearly from the initial running ones.
+    const Tensor x = add(mul(randn64({4, 4, 3, 3}, 40, false), 2.0), 1.0).detach();
+    for (const NormInfo& info : list_norms()) {
+      const std::string spec = spec_for_four_channels(info.name);
+      CAPTURE(spec);
+      ModulePtr m = make_norm(spec, 4).module;
+      m->to(DType::f64);
+      uint64_t seed = 41;
+      for (Tensor p : m->parameters()) {  // away from the (1, 0) initialisation
+        NoGradGuard ng;
+        p.copy_(add(mul(randn64(p.shape(), seed++, false), 0.5), 1.0));
+      }
+      Tensor xg = x.detach().requires_grad_();
+      check_grad([&](const Ts& t) { return (*m)(t[0]); }, inputs_and_parameters(xg, *m));
+      m->eval();
+      check_grad([&](const Ts& t) { return (*m)(t[0]); }, inputs_and_parameters(xg, *m));
+      // Eval is deterministic and leaves every buffer alone.
+      const auto before = m->state_dict();
+      const Tensor a = (*m)(x), b = (*m)(x);
+      CHECK(test::max_abs_diff(a, b) == 0);
+      for (auto& [name, t] : m->state_dict()) {
+        CAPTURE(name);
+        CHECK(test::max_abs_diff(t, before.at(name)) == 0);
+      }
+    }
+  }
+
+  TEST_CASE("every normalizer gives finite output on constant input, train and eval") {
+    for (const NormInfo& info : list_norms()) {
+      const std::string spec = spec_for_four_channels(info.name);
+      CAPTURE(spec);
+      ModulePtr m = make_norm(spec, 4).module;
+      for (bool training : {true, false}) {
+        m->train(training);
+        const Tensor y = (*m)(Tensor::full({4, 4, 3, 3}, 7.0));
+        CHECK(std::isfinite(sum(y).item()));
+        const Tensor z = (*m)(Tensor::zeros({4, 4, 3, 3}));
+        CHECK(std::isfinite(sum(z).item()));
+      }
+    }
+  }
+
+  TEST_CASE("every normalizer rejects a wrong rank or channel count, naming itself") {
+    for (const NormInfo& info : list_norms()) {
+      if (info.name == "none") continue;
+      const std::string spec = spec_for_four_channels(info.name);
+      CAPTURE(spec);
+      ModulePtr m = make_norm(spec, 4).module;
+      CHECK_THROWS_AS((*m)(Tensor::zeros({4})), Error);
+      if (info.name == "lrn") continue;  // channel-count agnostic, like PyTorch's
+      try {
+        (*m)(Tensor::zeros({4, 5, 3, 3}));
+        FAIL("no error for 5 channels");
+      } catch (const Error& e) {
+        // The message names the layer (or its BatchNorm part) and the offending shape.
+        CHECK(std::string(e.what()).find("[4, 5, 3, 3]") != std::string::npos);
+      }
+    }
+  }
+
+  TEST_CASE("Batch Renormalization: warm-up schedule, clipping, and BatchNorm before warm-up") {
+    BatchRenorm brn(4);  // paper schedule: r_max 1 -> 3 over steps 5k..40k, d_max 0 -> 5 by 25k
+    CHECK(brn.r_max_at(0) == 1);
+    CHECK(brn.d_max_at(4999) == 0);
+    CHECK(brn.r_max_at(22500) == doctest::Approx(2));
+    CHECK(brn.d_max_at(15000) == doctest::Approx(2.5));
+    CHECK(brn.r_max_at(1e6) == 3);
+    CHECK(brn.d_max_at(1e6) == 5);
+    // Before warm-up r = 1 and d = 0: exactly BatchNorm with batch statistics.
+    const Tensor x = add(mul(randn64({6, 4, 3, 3}, 50, false), 3.0), 2.0).detach();
+    NormSlot bn = make_norm("bn", 4);
+    brn.to(DType::f64);
+    bn.module->to(DType::f64);
+    CHECK(test::max_abs_diff(brn(x), (*bn.module)(x)) < 1e-12);
+    // Once the running statistics have caught up (r, d inside their range), train and eval
+    // outputs coincide: the point of the method.
+    BatchRenorm settled(4, {.momentum = 1.0, .warmup_start = 0, .r_ramp_end = 0, .d_ramp_end = 0});
+    settled.to(DType::f64);
+    settled(x);
+    const Tensor train_out = settled(x);
+    settled.eval();
+    CHECK(test::max_abs_diff(train_out, settled(x)) < 1e-3);
+    CHECK_THROWS_WITH_AS(BatchRenorm(4, {.r_max = 0.5}), doctest::Contains("r_max must be >= 1"),
+                         Error);
+  }
+
+  TEST_CASE("activation-replacing normalizers say so to the models") {
+    for (const char* spec : {"frn", "evob0", "evos0:groups=2"}) {
+      CAPTURE(spec);
+      CHECK(make_norm(spec, 4).includes_activation);
+    }
+    for (const char* spec : {"bn", "brn", "bcn:groups=2", "iebn", "ln2d", "pono", "rms", "lrn"}) {
+      CAPTURE(spec);
+      CHECK_FALSE(make_norm(spec, 4).includes_activation);
+    }
+  }
+}
