@@ -17,13 +17,16 @@
 #include "layers/norm/batch_norm.hpp"
 #include "layers/norm/batch_renorm.hpp"
 #include "layers/norm/evo_norm.hpp"
+#include "layers/norm/factory.hpp"
 #include "layers/norm/filter_response_norm.hpp"
 #include "layers/norm/group_norm.hpp"
 #include "layers/norm/instance_enhanced_bn.hpp"
 #include "layers/norm/instance_norm.hpp"
 #include "layers/norm/layer_norm_2d.hpp"
 #include "layers/norm/local_response_norm.hpp"
+#include "layers/norm/lp_batch_norm.hpp"
 #include "layers/norm/rms_norm.hpp"
+#include "layers/norm/switchable_norm.hpp"
 #include "layers/optim/optimizer.hpp"
 #include "layers/optim/schedule.hpp"
 #include "layers/pooling.hpp"
@@ -162,6 +165,18 @@ TEST_SUITE("norm") {
         {"rms2d", [] { return std::make_shared<LayerNorm2d>(4, rms_norm_2d_options()); }},
         {"rms", [] { return std::make_shared<RMSNorm>(4); }},
         {"lrn4", [] { return std::make_shared<LocalResponseNorm>(4, 0.5, 0.75, 1.5); }},
+        {"lpbn1", [] { return std::make_shared<LpBatchNorm>(4, LpBatchNormOptions{.p = 1}); }},
+        {"lpbn3", [] { return std::make_shared<LpBatchNorm>(4, LpBatchNormOptions{.p = 3}); }},
+        {"lpbninf",
+         [] {
+           return std::make_shared<LpBatchNorm>(
+               4, LpBatchNormOptions{.p = std::numeric_limits<double>::infinity()});
+         }},
+        {"switch", [] { return std::make_shared<SwitchableNorm>(4); }},
+        {"ln_elementwise",
+         [] {
+           return make_norm("ln:elementwise", 4, {3, 3}).module;
+         }},
         {"gn2", [] { return std::make_shared<GroupNorm>(2, 4); }},
         {"ln", [] { return std::make_shared<GroupNorm>(1, 4); }},
         {"in_affine",

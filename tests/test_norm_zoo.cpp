@@ -11,6 +11,7 @@
 #include "helpers.hpp"
 #include "layers/norm/batch_renorm.hpp"
 #include "layers/norm/factory.hpp"
+#include "layers/norm/switchable_norm.hpp"
 
 using namespace nl;
 using test::check_grad;
@@ -31,6 +32,18 @@ std::string spec_for_four_channels(const std::string& name) {
   return name;
 }
 
+// Every factory name, plus the options that switch to different math.
+std::vector<std::string> all_specs() {
+  std::vector<std::string> specs;
+  for (const NormInfo& info : list_norms()) specs.push_back(spec_for_four_channels(info.name));
+  for (const char* extra : {"lpbn:p=2", "lpbn:p=3", "lpbn:p=inf", "ln:elementwise",
+                            "switch:unbiased=false", "bn:momentum=none"})
+    specs.push_back(extra);
+  return specs;
+}
+
+const Shape kSpatial{3, 3};  // the test maps' {H, W}, for ln:elementwise
+
 Ts inputs_and_parameters(const Tensor& x, Module& m) {
   Ts all{x};
   for (Tensor p : m.parameters()) all.push_back(p);
@@ -43,10 +56,9 @@ TEST_SUITE("norm") {
   TEST_CASE("every normalizer passes float64 gradchecks in train and eval") {
     // Offset and scaled so batch statistics differ clearly from the initial running ones.
     const Tensor x = add(mul(randn64({4, 4, 3, 3}, 40, false), 2.0), 1.0).detach();
-    for (const NormInfo& info : list_norms()) {
-      const std::string spec = spec_for_four_channels(info.name);
+    for (const std::string& spec : all_specs()) {
       CAPTURE(spec);
-      ModulePtr m = make_norm(spec, 4).module;
+      ModulePtr m = make_norm(spec, 4, kSpatial).module;
       m->to(DType::f64);
       uint64_t seed = 41;
       for (Tensor p : m->parameters()) {  // away from the (1, 0) initialisation
@@ -69,10 +81,9 @@ TEST_SUITE("norm") {
   }
 
   TEST_CASE("every normalizer gives finite output on constant input, train and eval") {
-    for (const NormInfo& info : list_norms()) {
-      const std::string spec = spec_for_four_channels(info.name);
+    for (const std::string& spec : all_specs()) {
       CAPTURE(spec);
-      ModulePtr m = make_norm(spec, 4).module;
+      ModulePtr m = make_norm(spec, 4, kSpatial).module;
       for (bool training : {true, false}) {
         m->train(training);
         const Tensor y = (*m)(Tensor::full({4, 4, 3, 3}, 7.0));
@@ -99,6 +110,56 @@ TEST_SUITE("norm") {
         CHECK(std::string(e.what()).find("[4, 5, 3, 3]") != std::string::npos);
       }
     }
+  }
+
+  TEST_CASE("centred normalizers stay accurate on 100 + 0.01 N(0,1) input") {
+    Generator g(60);
+    const Tensor x = add(mul(Tensor::randn({8, 4, 4, 4}, g), 0.01), 100.0);
+    // eps far below the data variance (1e-4): each output must have unit variance over its
+    // statistic's axes; a one-pass E[x^2] - E[x]^2 in float32 returns noise here.
+    for (const char* spec : {"gbn:virtual_batch=4,eps=1e-12", "bgn:groups=2,eps=1e-12",
+                             "brn:eps=1e-12", "bcn:groups=1,eps=1e-12", "ln2d:eps=1e-12",
+                             "pono:eps=1e-12", "ln:elementwise,eps=1e-12", "lpbn:p=2,eps=1e-12"}) {
+      CAPTURE(spec);
+      ModulePtr m = make_norm(spec, 4, {4, 4}).module;
+      const Tensor y = (*m)(x);
+      CHECK(var(y, {}, false).item() == doctest::Approx(1.0).epsilon(0.01));
+    }
+  }
+
+  TEST_CASE("Lp BatchNorm: p = 2 is BatchNorm, p = 1 scales by the mean absolute deviation") {
+    const Tensor x = add(mul(randn64({6, 4, 3, 3}, 61, false), 3.0), 2.0).detach();
+    ModulePtr l2 = make_norm("lpbn:p=2", 4).module, bn = make_norm("bn", 4).module;
+    l2->to(DType::f64);
+    bn->to(DType::f64);
+    CHECK(test::max_abs_diff((*l2)(x), (*bn)(x)) < 1e-12);
+    ModulePtr l1 = make_norm("lpbn:p=1,eps=0.000001", 4).module;
+    l1->to(DType::f64);
+    const Tensor y = (*l1)(x);
+    // Per channel the normalized output has mean |y| = 1 (up to eps).
+    CHECK(mean(abs(y)).item() == doctest::Approx(1.0).epsilon(1e-5));
+    CHECK_THROWS_WITH_AS(make_norm("lpbn:p=0.5", 4), doctest::Contains("p must be >= 1"), Error);
+  }
+
+  TEST_CASE("ln:elementwise is PyTorch's LayerNorm([C, H, W]) and needs the map size") {
+    ModulePtr m = make_norm("ln:elementwise", 4, {3, 5}).module;
+    CHECK(m->state_dict().at("weight").shape() == Shape{4, 3, 5});
+    CHECK_THROWS_WITH_AS(make_norm("ln:elementwise", 4), doctest::Contains("feature-map size"),
+                         Error);
+    CHECK_THROWS_WITH_AS((*m)(Tensor::zeros({2, 4, 5, 3})),
+                         doctest::Contains("expected input with shape [*, 4, 3, 5]"), Error);
+  }
+
+  TEST_CASE("Switchable Normalization starts as an even mix and learns its importances") {
+    auto sn = std::dynamic_pointer_cast<SwitchableNorm>(make_norm("switch", 4).module);
+    REQUIRE(sn);
+    sn->to(DType::f64);
+    for (double w : sn->mean_importance()) CHECK(w == doctest::Approx(1.0 / 3));
+    Tensor x = add(mul(randn64({4, 4, 3, 3}, 62, false), 2.0), 1.0).detach();
+    Tensor y = (*sn)(x);
+    sum(mul(y, y)).backward();
+    CHECK(sn->var_weight.grad().defined());
+    CHECK(sn->mean_weight.grad().defined());
   }
 
   TEST_CASE("Batch Renormalization: warm-up schedule, clipping, and BatchNorm before warm-up") {

@@ -16,19 +16,21 @@ Tensor norm_act(const ModulePtr& norm, bool has_act, const Tensor& x) {
 }
 }  // namespace
 
-BasicBlock::BasicBlock(int64_t in, int64_t out, int64_t stride, const std::string& norm) {
+BasicBlock::BasicBlock(int64_t in, int64_t out, int64_t stride, const std::string& norm,
+                       int64_t out_size) {
+  const Shape spatial = out_size > 0 ? Shape{out_size, out_size} : Shape{};
   conv1_ = register_module("conv1", std::make_shared<Conv2d>(in, out, 3, stride, 1, false));
-  NormSlot n1 = make_norm(norm, out);
+  NormSlot n1 = make_norm(norm, out, spatial);
   bn1_ = register_module("bn1", n1.module);
   bn1_has_act_ = n1.includes_activation;
   conv2_ = register_module("conv2", std::make_shared<Conv2d>(out, out, 3, 1, 1, false));
-  NormSlot n2 = make_norm(norm, out);
+  NormSlot n2 = make_norm(norm, out, spatial);
   bn2_ = register_module("bn2", n2.module);
   bn2_has_act_ = n2.includes_activation;
   if (stride != 1 || in != out) {
     auto sc = std::make_shared<Sequential>();
     sc->push_back(std::make_shared<Conv2d>(in, out, 1, stride, 0, false));
-    sc->push_back(make_norm(norm, out).module);
+    sc->push_back(make_norm(norm, out, spatial).module);
     shortcut_ = register_module("shortcut", sc);
   }
 }
@@ -49,7 +51,7 @@ ResNet::ResNet(const ResNetOptions& o) : options(o) {
   const int n = (o.depth - 2) / 6;
   const int64_t w = o.width;
   conv1_ = register_module("conv1", std::make_shared<Conv2d>(3, w, 3, 1, 1, false));
-  NormSlot stem = make_norm(o.norm, w);
+  NormSlot stem = make_norm(o.norm, w, {o.input_size, o.input_size});
   bn1_ = register_module("bn1", stem.module);
   stem_has_act_ = stem.includes_activation;
   int64_t in = w;
@@ -58,7 +60,8 @@ ResNet::ResNet(const ResNetOptions& o) : options(o) {
     auto stage = std::make_shared<Sequential>();
     const int64_t out = w << s;
     for (int b = 0; b < n; ++b) {
-      stage->push_back(std::make_shared<BasicBlock>(in, out, (s > 0 && b == 0) ? 2 : 1, o.norm));
+      stage->push_back(std::make_shared<BasicBlock>(in, out, (s > 0 && b == 0) ? 2 : 1, o.norm,
+                                                    o.input_size >> s));
       in = out;
     }
     *stages[s] = register_module("layer" + std::to_string(s + 1), stage);

@@ -21,11 +21,14 @@ struct ResNetOptions {
   int num_classes = 10;
   std::string norm = "bn";
   bool kaiming_normal = false;  // re-initialise convs Kaiming-normal (fan_in, ReLU gain)
+  int input_size = 32;          // image side; norm slots whose parameters are spatial need it
 };
 
 class BasicBlock : public Module {
  public:
-  BasicBlock(int64_t in, int64_t out, int64_t stride, const std::string& norm);
+  // out_size: side of the block's output map, for norm slots that need it.
+  BasicBlock(int64_t in, int64_t out, int64_t stride, const std::string& norm,
+             int64_t out_size = 0);
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "BasicBlock"; }
 

@@ -16,7 +16,8 @@ VGG::VGG(int depth, int width, const std::string& norm, int num_classes) {
     const int64_t out = int64_t(width) << s;
     for (int l = 0; l < layers; ++l) {
       features->push_back(std::make_shared<Conv2d>(in, out, 3, 1, 1, false));
-      NormSlot slot = make_norm(norm, out);
+      const int64_t side = 32 >> s;  // CIFAR input; max-pool halves it between stages
+      NormSlot slot = make_norm(norm, out, {side, side});
       features->push_back(slot.module);
       if (!slot.includes_activation) features->push_back(std::make_shared<ReLU>());
       in = out;

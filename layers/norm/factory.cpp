@@ -1,6 +1,7 @@
 #include "layers/norm/factory.hpp"
 
 #include <functional>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -13,9 +14,12 @@
 #include "layers/norm/group_norm.hpp"
 #include "layers/norm/instance_enhanced_bn.hpp"
 #include "layers/norm/instance_norm.hpp"
+#include "layers/norm/layer_norm.hpp"
 #include "layers/norm/layer_norm_2d.hpp"
 #include "layers/norm/local_response_norm.hpp"
+#include "layers/norm/lp_batch_norm.hpp"
 #include "layers/norm/rms_norm.hpp"
+#include "layers/norm/switchable_norm.hpp"
 
 namespace nl {
 namespace {
@@ -23,7 +27,9 @@ namespace {
 // Typed access to a spec's arguments; remembers which were read so leftovers are reported.
 class Args {
  public:
-  Args(const NormSpec& spec) : spec_(spec) {}
+  Args(const NormSpec& spec, Shape spatial_shape)
+      : spatial(std::move(spatial_shape)), spec_(spec) {}
+  const Shape spatial;  // {H, W} of the slot, when the model knows it
   double number(const std::string& key, double fallback) {
     used_.insert(key);
     auto it = spec_.args.find(key);
@@ -163,11 +169,40 @@ const std::vector<Entry>& registry() {
          return NormSlot{std::make_shared<GroupNorm>(as_count(a.number("groups", 8), "groups"), c,
                                                      eps, affine)};
        }},
-      {{"ln", "eps=1e-5 affine=true",
-        "LayerNorm of the papers: per sample over (C,H,W), per-channel affine (= GroupNorm(1))"},
+      {{"ln", "eps=1e-5 affine=true elementwise=false",
+        "LayerNorm of the papers: per sample over (C,H,W), per-channel affine (= GroupNorm(1)); "
+        "ln:elementwise is PyTorch's LayerNorm([C,H,W]) with a per-element affine"},
        [](Args& a, int64_t c) {
+         const double eps = a.number("eps", 1e-5);
+         const bool affine = a.flag("affine", true);
+         if (!a.flag("elementwise", false))
+           return NormSlot{std::make_shared<GroupNorm>(1, c, eps, affine)};
+         check(a.spatial.size() == 2, "norm spec",
+               "'ln:elementwise' needs the feature-map size {H, W} of its slot; models pass it, "
+               "direct callers use make_norm(spec, C, {H, W})");
          return NormSlot{
-             std::make_shared<GroupNorm>(1, c, a.number("eps", 1e-5), a.flag("affine", true))};
+             std::make_shared<LayerNorm>(Shape{c, a.spatial[0], a.spatial[1]}, eps, affine)};
+       }},
+      {{"lpbn", "p=1|2|inf eps=1e-5 momentum=0.1 affine=true",
+        "Lp BatchNorm: BatchNorm scaled by the average Lp deviation (p = 2 is BatchNorm)"},
+       [](Args& a, int64_t c) {
+         LpBatchNormOptions o;
+         const std::string p = a.text("p");
+         o.p = p == "inf" ? std::numeric_limits<double>::infinity() : a.number("p", 1);
+         o.eps = a.number("eps", o.eps);
+         o.momentum = a.number("momentum", o.momentum);
+         o.affine = a.flag("affine", true);
+         return NormSlot{std::make_shared<LpBatchNorm>(c, o)};
+       }},
+      {{"switch", "eps=1e-5 momentum=0.1 unbiased=true affine=true",
+        "Switchable Normalization: learned softmax mix of IN, LN and BN statistics"},
+       [](Args& a, int64_t c) {
+         SwitchableNormOptions o;
+         o.eps = a.number("eps", o.eps);
+         o.momentum = a.number("momentum", o.momentum);
+         o.unbiased_instance_var = a.flag("unbiased", true);
+         o.affine = a.flag("affine", true);
+         return NormSlot{std::make_shared<SwitchableNorm>(c, o)};
        }},
       {{"ln2d", "eps=1e-6 affine=true",
         "LayerNorm2d (ConvNeXt): per sample and position over the C channels, per-channel affine"},
@@ -268,11 +303,11 @@ std::string NormSpec::str() const {
   return out;
 }
 
-NormSlot make_norm(const std::string& spec_text, int64_t channels) {
+NormSlot make_norm(const std::string& spec_text, int64_t channels, const Shape& spatial) {
   const NormSpec spec = NormSpec::parse(spec_text);
   for (const Entry& e : registry()) {
     if (e.info.name != spec.name) continue;
-    Args args(spec);
+    Args args(spec, spatial);
     NormSlot slot = e.build(args, channels);
     args.done();
     return slot;

@@ -25,7 +25,9 @@ struct NormSlot {
 
 // Builds the normalizer for a slot with `channels` channels; throws naming the spec on an
 // unknown name, an unknown argument or a bad value (e.g. groups not dividing channels).
-NormSlot make_norm(const std::string& spec, int64_t channels);
+// `spatial` ({H, W} of the slot's feature map) is needed only by layers whose parameters have
+// a spatial shape (ln:elementwise); the models pass it.
+NormSlot make_norm(const std::string& spec, int64_t channels, const Shape& spatial = {});
 
 struct NormInfo {
   std::string name, arguments, description;

@@ -1,0 +1,158 @@
+#include "layers/norm/lp_batch_norm.hpp"
+
+#include <cmath>
+
+#include "autograd/node.hpp"
+#include "core/parallel.hpp"
+#include "layers/norm/plane_stats.hpp"
+#include "layers/norm/running_stats.hpp"
+
+namespace nl {
+namespace {
+
+double sign(double u) {
+  return double(u > 0) - double(u < 0);
+}
+
+// Per channel of (N, C, L): the sum (or max) over its N*L elements of f(x - mean[c]).
+template <typename F>
+std::vector<double> channel_reduce(const StatLayout& s, const Tensor& x,
+                                   const std::vector<double>& mean, bool take_max, F f) {
+  std::vector<double> out(s.c, 0.0);
+  dispatch(x.dtype(), [&]<typename T>() {
+    const T* px = x.data<T>();
+    parallel_for(s.c, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t c = lo; c < hi; ++c) {
+        double acc = 0;
+        for (int64_t n = 0; n < s.n; ++n) {
+          const T* row = px + (n * s.c + c) * s.l;
+          for (int64_t i = 0; i < s.l; ++i) {
+            const double v = f(double(row[i]) - mean[c]);
+            acc = take_max ? std::max(acc, v) : acc + v;
+          }
+        }
+        out[c] = acc;
+      }
+    });
+  });
+  return out;
+}
+
+}  // namespace
+
+LpBatchNorm::LpBatchNorm(int64_t c, LpBatchNormOptions o) : num_features(c), options(o) {
+  check(c > 0, "LpBatchNorm", "num_features must be positive, got ", c);
+  check(o.p >= 1, "LpBatchNorm", "p must be >= 1 (or inf), got ", o.p);
+  check(o.eps > 0, "LpBatchNorm", "eps must be > 0");
+  if (o.affine) {
+    weight = register_parameter("weight", Tensor::ones({c}));
+    bias = register_parameter("bias", Tensor::zeros({c}));
+  }
+  running_mean = register_buffer("running_mean", Tensor::zeros({c}));
+  running_scale = register_buffer("running_scale", Tensor::ones({c}));
+  num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}));
+}
+
+Tensor LpBatchNorm::forward(const Tensor& x_in) {
+  const char* name = "LpBatchNorm";
+  check(x_in.dim() >= 2 && x_in.shape()[1] == num_features, name, "expected ", num_features,
+        " channels, got input ", shape_str(x_in.shape()));
+  const StatLayout s = StatLayout::of(x_in, num_features, 0, name);
+  const Tensor x = x_in.detach().contiguous();
+  const std::vector<double> gamma =
+      weight.defined() ? weight.to_vector() : std::vector<double>(s.c, 1.0);
+  const std::vector<double> beta =
+      bias.defined() ? bias.to_vector() : std::vector<double>(s.c, 0.0);
+  const double p = options.p, m = double(s.count());
+  const bool infinite = std::isinf(p);
+
+  std::vector<double> mean, scale(s.c), max_dev(s.c, 0.0);
+  if (training_) {
+    check(s.count() > 1, name, "expected more than 1 value per channel when training, got input ",
+          shape_str(x_in.shape()));
+    mean = compute_moments(s, x).mean;
+    const std::vector<double> dev = channel_reduce(s, x, mean, infinite, [p, infinite](double u) {
+      return infinite ? std::abs(u) : std::pow(std::abs(u), p);
+    });
+    if (infinite) max_dev = dev;
+    for (int64_t c = 0; c < s.c; ++c)
+      scale[c] = infinite ? dev[c] + options.eps : std::pow(dev[c] / m + options.eps, 1 / p);
+    const double tracked = num_batches_tracked.item() + 1;
+    num_batches_tracked.fill_(tracked);
+    update_running(running_mean, mean, options.momentum, tracked);
+    update_running(running_scale, scale, options.momentum, tracked);
+  } else {
+    mean = running_mean.to_vector();
+    scale = running_scale.to_vector();
+  }
+
+  // y = (gamma / s) x + (beta - mu gamma / s): one multiply-add per element.
+  const int64_t planes = s.n * s.c;
+  std::vector<double> a(planes), zero(planes, 0.0), k(planes);
+  for (int64_t q = 0; q < planes; ++q) {
+    const int64_t c = q % s.c;
+    a[q] = gamma[c] / scale[c];
+    k[q] = beta[c] - mean[c] * a[q];
+  }
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  apply_planes(s, x, Tensor(), a, zero, k, y);
+
+  const bool batch_stats = training_, has_weight = weight.defined(), has_bias = bias.defined();
+  return record(y, name, {x_in, weight, bias}, [=](const Tensor& gy) {
+    const Tensor dy = gy.contiguous();
+    const PlaneGradSums sums = plane_grad_sums(s, x, dy, mean);
+    std::vector<double> sum_dy(s.c, 0.0), sum_dy_xc(s.c, 0.0);
+    for (int64_t q = 0; q < planes; ++q) {
+      sum_dy[q % s.c] += sums.sum_dy[q];
+      sum_dy_xc[q % s.c] += sums.sum_dy_xc[q];
+    }
+    std::vector<double> da(planes), db(planes, 0.0), dk(planes, 0.0);
+    Tensor phi;
+    if (batch_stats) {
+      // phi(xc) elementwise, and its sum per channel. For p = inf it marks the (first) arg max.
+      phi = Tensor::empty(x.shape(), x.dtype());
+      std::vector<double> phi_sum(s.c, 0.0);
+      dispatch(x.dtype(), [&]<typename T>() {
+        const T* px = x.data<T>();
+        T* pp = phi.data<T>();
+        for (int64_t c = 0; c < s.c; ++c) {
+          bool marked = false;
+          for (int64_t n = 0; n < s.n; ++n)
+            for (int64_t i = 0; i < s.l; ++i) {
+              const int64_t at = (n * s.c + c) * s.l + i;
+              const double u = double(px[at]) - mean[c];
+              double v;
+              if (infinite) {
+                v = !marked && std::abs(u) == max_dev[c] ? sign(u) : 0.0;
+                marked = marked || v != 0;
+              } else {
+                v = p == 1 ? sign(u) : std::pow(std::abs(u), p - 1) * sign(u);
+              }
+              pp[at] = T(v);
+              phi_sum[c] += v;
+            }
+        }
+      });
+      for (int64_t q = 0; q < planes; ++q) {
+        const int64_t c = q % s.c;
+        const double sc = scale[c];
+        const double big_k =
+            gamma[c] * sum_dy_xc[c] / (infinite ? sc * sc : m * std::pow(sc, p + 1));
+        da[q] = gamma[c] / sc;
+        db[q] = -big_k;
+        dk[q] = -gamma[c] * sum_dy[c] / (m * sc) + big_k * phi_sum[c] / m;
+      }
+    } else {
+      for (int64_t q = 0; q < planes; ++q) da[q] = gamma[q % s.c] / scale[q % s.c];
+    }
+    Tensor dx = Tensor::empty(x.shape(), x.dtype());
+    apply_planes(s, dy, phi, da, db, dk, dx);
+    std::vector<double> dgamma(s.c);
+    for (int64_t c = 0; c < s.c; ++c) dgamma[c] = sum_dy_xc[c] / scale[c];
+    const DType dt = x.dtype();
+    return std::vector<Tensor>{dx, has_weight ? Tensor::from_vector(dgamma, {s.c}, dt) : Tensor(),
+                               has_bias ? Tensor::from_vector(sum_dy, {s.c}, dt) : Tensor()};
+  });
+}
+
+}  // namespace nl
