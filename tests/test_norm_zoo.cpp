@@ -112,12 +112,24 @@ TEST_SUITE("norm") {
     }
   }
 
+  TEST_CASE("batch-statistics normalizers refuse a single value per channel in training") {
+    for (std::string spec : {"bn", "gbn", "bgn:groups=4", "vn", "mbn", "brn", "lpbn",
+                             "bcn:groups=2", "iebn", "evob0"}) {
+      CAPTURE(spec);
+      ModulePtr m = make_norm(spec, 4).module;
+      CHECK_THROWS_WITH_AS((*m)(Tensor::ones({1, 4, 1, 1})),
+                           doctest::Contains("more than 1 value per channel"), Error);
+      m->eval();
+      CHECK_NOTHROW((*m)(Tensor::ones({1, 4, 1, 1})));
+    }
+  }
+
   TEST_CASE("centred normalizers stay accurate on 100 + 0.01 N(0,1) input") {
     Generator g(60);
     const Tensor x = add(mul(Tensor::randn({8, 4, 4, 4}, g), 0.01), 100.0);
     // eps far below the data variance (1e-4): each output must have unit variance over its
     // statistic's axes; a one-pass E[x^2] - E[x]^2 in float32 returns noise here.
-    for (const char* spec : {"gbn:virtual_batch=4,eps=1e-12", "bgn:groups=2,eps=1e-12",
+    for (std::string spec : {"gbn:virtual_batch=4,eps=1e-12", "bgn:groups=2,eps=1e-12",
                              "brn:eps=1e-12", "bcn:groups=1,eps=1e-12", "ln2d:eps=1e-12",
                              "pono:eps=1e-12", "ln:elementwise,eps=1e-12", "lpbn:p=2,eps=1e-12"}) {
       CAPTURE(spec);
@@ -189,11 +201,11 @@ TEST_SUITE("norm") {
   }
 
   TEST_CASE("activation-replacing normalizers say so to the models") {
-    for (const char* spec : {"frn", "evob0", "evos0:groups=2"}) {
+    for (std::string spec : {"frn", "evob0", "evos0:groups=2"}) {
       CAPTURE(spec);
       CHECK(make_norm(spec, 4).includes_activation);
     }
-    for (const char* spec : {"bn", "brn", "bcn:groups=2", "iebn", "ln2d", "pono", "rms", "lrn"}) {
+    for (std::string spec : {"bn", "brn", "bcn:groups=2", "iebn", "ln2d", "pono", "rms", "lrn"}) {
       CAPTURE(spec);
       CHECK_FALSE(make_norm(spec, 4).includes_activation);
     }
