@@ -20,8 +20,17 @@ Linear::Linear(int64_t in, int64_t out, bool has_bias) : in_features(in), out_fe
 Tensor Linear::forward(const Tensor& x) {
   check(x.dim() == 2 && x.shape()[1] == in_features, "Linear", "expected input (N, ", in_features,
         "), got ", shape_str(x.shape()));
-  Tensor y = matmul(x, weight.transpose(0, 1));
+  Tensor y = matmul(x, effective_weight().transpose(0, 1));
   return bias.defined() ? add(y, bias) : y;
+}
+
+void Linear::attach_weight_normalizer(ModulePtr normalizer) {
+  check(!weight_norm, "Linear", "already has a weight normalizer");
+  weight_norm = register_module("weight_norm", std::move(normalizer));
+}
+
+Tensor Linear::effective_weight() const {
+  return weight_norm ? (*weight_norm)(weight) : weight;
 }
 
 std::string Linear::describe() const {

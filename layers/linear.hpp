@@ -11,7 +11,12 @@ class Linear : public Module {
   std::string type_name() const override { return "Linear"; }
   std::string describe() const override;
 
+  // As Conv2d's: W = normalizer(weight) from now on, child "weight_norm".
+  void attach_weight_normalizer(ModulePtr normalizer);
+  Tensor effective_weight() const;
+
   Tensor weight, bias;
+  ModulePtr weight_norm;
   int64_t in_features, out_features;
 };
 

@@ -27,6 +27,8 @@
 #include "layers/norm/lp_batch_norm.hpp"
 #include "layers/norm/rms_norm.hpp"
 #include "layers/norm/switchable_norm.hpp"
+#include "layers/norm/weight/spectral_norm.hpp"
+#include "layers/norm/weight/weight_normalizer.hpp"
 #include "layers/optim/optimizer.hpp"
 #include "layers/optim/schedule.hpp"
 #include "layers/pooling.hpp"
@@ -123,6 +125,28 @@ TEST_SUITE("layers") {
 }
 
 TEST_SUITE("norm") {
+  TEST_CASE("weight-side normalizers agree with PyTorch references") {
+    auto transform = [](WeightNormKind kind, bool eps_outside = false) {
+      return [=](const std::vector<Tensor>& t) {
+        WeightNormalizer wn(
+            t[0], {.kind = kind, .eps = eps_outside ? 1e-5 : 1e-6, .eps_outside = eps_outside});
+        if (t.size() > 1) wn.gain = t[1];  // the fixture's g / gain, a leaf with a gradient
+        return wn(t[0]);
+      };
+    };
+    replay("wn", {"v", "g"}, transform(WeightNormKind::wn));
+    replay("cwn", {"v", "g"}, transform(WeightNormKind::cwn));
+    replay("ws", {"v"}, transform(WeightNormKind::ws));
+    replay("ws_outside", {"v"}, transform(WeightNormKind::ws, true));
+    replay("sws", {"v", "gain"}, transform(WeightNormKind::sws));
+    replay("wc", {"v"}, transform(WeightNormKind::wc));
+    replay("sn", {"v"}, [](const std::vector<Tensor>& t) {
+      SpectralNorm sn(t[0]);
+      sn.u.copy_(T(cases().at("sn").at("u0"), t[0].dtype()));
+      return sn(t[0]);
+    });
+  }
+
   TEST_CASE("BatchNorm, GroupNorm, LayerNorm, InstanceNorm agree with PyTorch modules") {
     struct Case {
       const char* name;

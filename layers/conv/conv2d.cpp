@@ -277,8 +277,17 @@ Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t paddi
   }
 }
 
+void Conv2d::attach_weight_normalizer(ModulePtr normalizer) {
+  check(!weight_norm, "Conv2d", "already has a weight normalizer");
+  weight_norm = register_module("weight_norm", std::move(normalizer));
+}
+
+Tensor Conv2d::effective_weight() const {
+  return weight_norm ? (*weight_norm)(weight) : weight;
+}
+
 Tensor Conv2d::forward(const Tensor& x) {
-  return conv2d(x, weight, bias, options);
+  return conv2d(x, effective_weight(), bias, options);
 }
 
 std::string Conv2d::describe() const {

@@ -28,8 +28,14 @@ class Conv2d : public Module {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Conv2d"; }
   std::string describe() const override;
+  // Uses W = normalizer(weight) from now on (Weight Norm, Weight Standardization, ...); the
+  // normalizer becomes the child "weight_norm" and its parameters part of this layer's.
+  void attach_weight_normalizer(ModulePtr normalizer);
+  // The weight the convolution applies: weight, or normalizer(weight).
+  Tensor effective_weight() const;
 
   Tensor weight, bias;
+  ModulePtr weight_norm;
   int64_t in_channels, out_channels, kernel_size;
   Conv2dOptions options;
 };

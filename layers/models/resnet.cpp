@@ -5,6 +5,7 @@
 #include "layers/conv/conv2d.hpp"
 #include "layers/models/vgg.hpp"
 #include "layers/norm/factory.hpp"
+#include "layers/norm/weight/weight_normalizer.hpp"
 #include "layers/pooling.hpp"
 
 namespace nl {
@@ -21,16 +22,21 @@ BasicBlock::BasicBlock(int64_t in, int64_t out, int64_t stride, const std::strin
   const Shape spatial = out_size > 0 ? Shape{out_size, out_size} : Shape{};
   conv1_ = register_module("conv1", std::make_shared<Conv2d>(in, out, 3, stride, 1, false));
   NormSlot n1 = make_norm(norm, out, spatial);
+  attach_weight_side(n1, *conv1_);
   bn1_ = register_module("bn1", n1.module);
   bn1_has_act_ = n1.includes_activation;
   conv2_ = register_module("conv2", std::make_shared<Conv2d>(out, out, 3, 1, 1, false));
   NormSlot n2 = make_norm(norm, out, spatial);
+  attach_weight_side(n2, *conv2_);
   bn2_ = register_module("bn2", n2.module);
   bn2_has_act_ = n2.includes_activation;
   if (stride != 1 || in != out) {
     auto sc = std::make_shared<Sequential>();
-    sc->push_back(std::make_shared<Conv2d>(in, out, 1, stride, 0, false));
-    sc->push_back(make_norm(norm, out, spatial).module);
+    auto projection = std::make_shared<Conv2d>(in, out, 1, stride, 0, false);
+    const NormSlot slot = make_norm(norm, out, spatial);
+    attach_weight_side(slot, *projection);
+    sc->push_back(projection);
+    sc->push_back(slot.module);
     shortcut_ = register_module("shortcut", sc);
   }
 }
@@ -52,6 +58,7 @@ ResNet::ResNet(const ResNetOptions& o) : options(o) {
   const int64_t w = o.width;
   conv1_ = register_module("conv1", std::make_shared<Conv2d>(3, w, 3, 1, 1, false));
   NormSlot stem = make_norm(o.norm, w, {o.input_size, o.input_size});
+  attach_weight_side(stem, *conv1_);
   bn1_ = register_module("bn1", stem.module);
   stem_has_act_ = stem.includes_activation;
   int64_t in = w;
@@ -70,8 +77,11 @@ ResNet::ResNet(const ResNetOptions& o) : options(o) {
   fc_ = register_module("fc", std::make_shared<Linear>(in, o.num_classes));
   if (o.kaiming_normal)
     for (auto& [name, m] : named_modules())
-      if (auto conv = std::dynamic_pointer_cast<Conv2d>(m))
+      if (auto conv = std::dynamic_pointer_cast<Conv2d>(m)) {
         kaiming_normal_(conv->weight, 0, FanMode::fan_in, "relu");
+        if (auto wn = std::dynamic_pointer_cast<WeightNormalizer>(conv->weight_norm))
+          wn->reset_gain(conv->weight);
+      }
 }
 
 Tensor ResNet::forward(const Tensor& x) {

@@ -15,9 +15,11 @@ VGG::VGG(int depth, int width, const std::string& norm, int num_classes) {
     const int layers = depth / 3 + (s < depth % 3 ? 1 : 0);
     const int64_t out = int64_t(width) << s;
     for (int l = 0; l < layers; ++l) {
-      features->push_back(std::make_shared<Conv2d>(in, out, 3, 1, 1, false));
+      auto conv = std::make_shared<Conv2d>(in, out, 3, 1, 1, false);
       const int64_t side = 32 >> s;  // CIFAR input; max-pool halves it between stages
       NormSlot slot = make_norm(norm, out, {side, side});
+      attach_weight_side(slot, *conv);
+      features->push_back(conv);
       features->push_back(slot.module);
       if (!slot.includes_activation) features->push_back(std::make_shared<ReLU>());
       in = out;

@@ -5,7 +5,10 @@
 #include <set>
 #include <sstream>
 
+#include "layers/activation.hpp"
 #include "layers/container.hpp"
+#include "layers/conv/conv2d.hpp"
+#include "layers/linear.hpp"
 #include "layers/norm/batch_channel_norm.hpp"
 #include "layers/norm/batch_norm.hpp"
 #include "layers/norm/batch_renorm.hpp"
@@ -20,6 +23,8 @@
 #include "layers/norm/lp_batch_norm.hpp"
 #include "layers/norm/rms_norm.hpp"
 #include "layers/norm/switchable_norm.hpp"
+#include "layers/norm/weight/spectral_norm.hpp"
+#include "layers/norm/weight/weight_normalizer.hpp"
 
 namespace nl {
 namespace {
@@ -94,6 +99,17 @@ NormSlot batch_norm_slot(Args& a, int64_t c, BatchNormOptions o) {
   o.track_running_stats = a.flag("track_running_stats", true);
   o.frozen = a.flag("frozen", false);
   return NormSlot{std::make_shared<BatchNorm>(c, o, 0)};
+}
+
+// A weight-only slot: Identity in the slot, the normalizer on the convolution before it.
+NormSlot weight_slot(WeightNormalizerOptions o) {
+  return NormSlot{std::make_shared<Identity>(), false, [o](const Tensor& raw) -> ModulePtr {
+                    return std::make_shared<WeightNormalizer>(raw, o);
+                  }};
+}
+
+bool is_weight_side(const std::string& name) {
+  return weight_norm_kind(name).has_value() || name == "sn";
 }
 
 const std::vector<Entry>& registry() {
@@ -271,6 +287,48 @@ const std::vector<Entry>& registry() {
          }
          return NormSlot{std::make_shared<EvoNormS0>(c, groups, a.number("eps", 1e-5)), true};
        }},
+      {{"ws", "eps=1e-6 eps_outside=false",
+        "Weight Standardization (weight side): each conv filter to zero mean and unit variance; "
+        "eps_outside: Qiao et al.'s unbiased std + eps (1e-5)"},
+       [](Args& a, int64_t) {
+         WeightNormalizerOptions o{.kind = WeightNormKind::ws};
+         o.eps_outside = a.flag("eps_outside", false);
+         o.eps = a.number("eps", o.eps_outside ? 1e-5 : 1e-6);
+         return weight_slot(o);
+       }},
+      {{"sws", "eps=1e-6 gamma=1.7139",
+        "Scaled Weight Standardization (NF-Nets): gain * gamma * standardized filter / "
+        "sqrt(fan_in)"},
+       [](Args& a, int64_t) {
+         WeightNormalizerOptions o{.kind = WeightNormKind::sws};
+         o.eps = a.number("eps", o.eps);
+         o.gamma = a.number("gamma", o.gamma);
+         return weight_slot(o);
+       }},
+      {{"wn", "crelu=false",
+        "Weight Normalization: W = g v / ||v|| per filter; crelu: centred, rescaled ReLU after it"},
+       [](Args& a, int64_t) {
+         NormSlot slot = weight_slot({.kind = WeightNormKind::wn});
+         if (a.flag("crelu", false)) {
+           slot.module = std::make_shared<CenteredReLU>();
+           slot.includes_activation = true;
+         }
+         return slot;
+       }},
+      {{"cwn", "", "Centered Weight Normalization: W = g (v - mean) / ||v - mean|| per filter"},
+       [](Args&, int64_t) { return weight_slot({.kind = WeightNormKind::cwn}); }},
+      {{"wc", "", "weight centralization: W = v - mean(v) per filter"},
+       [](Args&, int64_t) { return weight_slot({.kind = WeightNormKind::wc}); }},
+      {{"sn", "n_power_iterations=1",
+        "Spectral Normalization: W / sigma_max(W), power iteration in training (weight side)"},
+       [](Args& a, int64_t) {
+         const int iterations =
+             int(as_count(a.number("n_power_iterations", 1), "n_power_iterations"));
+         return NormSlot{std::make_shared<Identity>(), false,
+                         [iterations](const Tensor& raw) -> ModulePtr {
+                           return std::make_shared<SpectralNorm>(raw, iterations);
+                         }};
+       }},
   };
   return entries;
 }
@@ -303,8 +361,9 @@ std::string NormSpec::str() const {
   return out;
 }
 
-NormSlot make_norm(const std::string& spec_text, int64_t channels, const Shape& spatial) {
-  const NormSpec spec = NormSpec::parse(spec_text);
+namespace {
+
+NormSlot build_one(const NormSpec& spec, int64_t channels, const Shape& spatial) {
   for (const Entry& e : registry()) {
     if (e.info.name != spec.name) continue;
     Args args(spec, spatial);
@@ -314,6 +373,42 @@ NormSlot make_norm(const std::string& spec_text, int64_t channels, const Shape& 
   }
   throw Error("norm spec: unknown normalizer '" + spec.name + "'; available:\n" +
               list_norms_text());
+}
+
+}  // namespace
+
+NormSlot make_norm(const std::string& spec_text, int64_t channels, const Shape& spatial) {
+  const NormSpec spec = NormSpec::parse(spec_text);
+  const auto plus = spec.name.find('+');
+  if (plus == std::string::npos) return build_one(spec, channels, spatial);
+  // "act+weight": the weight-side part's options carry its name as a prefix.
+  NormSpec act{spec.name.substr(0, plus), {}}, weight{spec.name.substr(plus + 1), {}};
+  check(!is_weight_side(act.name) && is_weight_side(weight.name), "norm spec", "'", spec_text,
+        "': a combination is an activation normalizer then a weight-side one (ws, sws, wn, cwn, "
+        "wc, sn), e.g. gn+ws");
+  for (const auto& [key, value] : spec.args) {
+    if (key.rfind(weight.name + ".", 0) == 0)
+      weight.args[key.substr(weight.name.size() + 1)] = value;
+    else
+      act.args[key] = value;
+  }
+  NormSlot slot = build_one(act, channels, spatial);
+  const NormSlot weight_side = build_one(weight, channels, spatial);
+  check(!weight_side.includes_activation, "norm spec", "'", spec_text,
+        "': wn:crelu replaces the activation and cannot be combined with another normalizer");
+  slot.weight_normalizer = weight_side.weight_normalizer;
+  return slot;
+}
+
+void attach_weight_side(const NormSlot& slot, Module& layer) {
+  if (!slot.weight_normalizer) return;
+  if (auto* conv = dynamic_cast<Conv2d*>(&layer))
+    conv->attach_weight_normalizer(slot.weight_normalizer(conv->weight));
+  else if (auto* linear = dynamic_cast<Linear*>(&layer))
+    linear->attach_weight_normalizer(slot.weight_normalizer(linear->weight));
+  else
+    throw Error("attach_weight_side: " + layer.type_name() +
+                " has no weight to normalize (expected Conv2d or Linear)");
 }
 
 std::vector<NormInfo> list_norms() {

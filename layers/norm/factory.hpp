@@ -1,5 +1,7 @@
 // The normalizer factory: every norm slot of a model is filled from a spec string
 //   name[:key=value,key=value,flag]      e.g.  bn   gn:groups=8   gn:group_size=4 bn:momentum=0.01
+// A name may combine an activation normalizer with a weight-side one: "gn+ws:groups=8"; options
+// for the weight-side part then carry its name as a prefix ("gn+ws:groups=8,ws.eps=1e-5").
 // `--list-norms` prints list_norms(). A slot may hold a layer that also applies the activation
 // (FRN+TLU, EvoNorm); models then skip their own ReLU after it.
 #pragma once
@@ -19,9 +21,15 @@ struct NormSpec {
 };
 
 struct NormSlot {
-  ModulePtr module;                  // Identity for "none"
+  ModulePtr module;                  // Identity for "none" and for weight-only specs
   bool includes_activation = false;  // the module applies its own nonlinearity
+  // Set by weight-side specs (ws, wn, ... alone or as in "gn+ws"): builds the normalizer the
+  // model attaches to the convolution feeding this slot (Conv2d::attach_weight_normalizer).
+  std::function<ModulePtr(const Tensor& raw_weight)> weight_normalizer;
 };
+
+// Attaches slot.weight_normalizer (if any) to `conv`, a Conv2d or Linear.
+void attach_weight_side(const NormSlot& slot, Module& conv);
 
 // Builds the normalizer for a slot with `channels` channels; throws naming the spec on an
 // unknown name, an unknown argument or a bad value (e.g. groups not dividing channels).
