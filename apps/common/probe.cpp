@@ -1,0 +1,152 @@
+#include "apps/common/probe.hpp"
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "apps/common/probe_metrics.hpp"
+#include "autograd/node.hpp"
+#include "core/init.hpp"
+#include "core/random.hpp"
+#include "layers/conv/conv2d.hpp"
+#include "layers/loss.hpp"
+#include "layers/models/resnet.hpp"
+
+namespace nl::apps {
+namespace {
+
+struct Batch {
+  Tensor x;
+  std::vector<int64_t> labels;
+};
+
+// batch_size distinct random training images (a seeded partial shuffle), normalized per channel.
+Batch draw_batch(const data::ImageSet& set, int64_t size, uint64_t seed) {
+  check(set.size() >= size, "probe", "batch of ", size, " but only ", set.size(),
+        " training images");
+  Generator g(seed);
+  std::vector<int64_t> order(set.size());
+  for (int64_t i = 0; i < set.size(); ++i) order[i] = i;
+  for (int64_t i = 0; i < size; ++i) {
+    const int64_t j = i + int64_t(g.next_u64() % uint64_t(set.size() - i));
+    std::swap(order[i], order[j]);
+  }
+  const auto stats = set.channel_stats();
+  const int64_t c = set.channels(), plane = set.height() * set.width();
+  Batch b{Tensor::empty({size, c, set.height(), set.width()}), {}};
+  float* p = b.x.data<float>();
+  for (int64_t i = 0; i < size; ++i) {
+    const uint8_t* img = set.image(order[i]);
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t k = 0; k < plane; ++k)
+        p[(i * c + ch) * plane + k] =
+            float((img[ch * plane + k] / 255.0 - stats.mean[ch]) / stats.std[ch]);
+    b.labels.push_back(set.label(order[i]));
+  }
+  return b;
+}
+
+// The "units" whose outputs are probed: residual blocks in a ResNet, else every ReLU.
+std::vector<std::pair<std::string, ModulePtr>> probe_units(const Module& model) {
+  std::vector<std::pair<std::string, ModulePtr>> blocks, relus;
+  for (auto& [name, m] : model.named_modules()) {
+    if (m->type_name() == "BasicBlock") blocks.emplace_back(name, m);
+    if (m->type_name() == "ReLU" || m->type_name() == "CenteredReLU") relus.emplace_back(name, m);
+  }
+  return blocks.empty() ? relus : blocks;
+}
+
+}  // namespace
+
+std::vector<std::string> default_probe_norms(const std::string& experiment) {
+  if (experiment == "depth")
+    return {"none", "bn", "ln", "in", "gn:groups=8", "frn", "evob0", "evos0", "wn", "sws"};
+  if (experiment == "similarity" || experiment == "gradnorm")
+    return {"gn:group_size=1", "gn:group_size=2", "gn:group_size=4", "gn:group_size=8",
+            "gn:group_size=16", "ln", "bn"};
+  throw Error("probe: unknown experiment '" + experiment +
+              "' (expected depth, similarity or gradnorm)");
+}
+
+std::vector<ProbeRow> run_probe(const ProbeConfig& config, const data::ImageSet& train) {
+  const std::vector<std::string> norms =
+      config.norms.empty() ? default_probe_norms(config.experiment) : config.norms;
+  default_probe_norms(config.experiment);  // validates the name
+  const Batch batch = draw_batch(train, config.batch_size, config.seed);
+  std::vector<ProbeRow> rows;
+  for (const std::string& norm : norms) {
+    manual_seed(config.seed);
+    ModulePtr model = make_model(config.model, 16, norm, int(train.num_classes()), true);
+    model->train();
+    if (config.experiment == "gradnorm") {
+      // Keep every convolution's output and ask autograd to retain its gradient.
+      std::vector<std::pair<std::string, Tensor>> outputs;
+      for (auto& [name, m] : model->named_modules())
+        if (m->type_name() == "Conv2d")
+          m->register_forward_hook([&outputs, name = name](Module&, const Tensor&, const Tensor& y) {
+            Tensor kept = y;
+            kept.retain_grad();
+            outputs.emplace_back(name, kept);
+          });
+      const Tensor loss = cross_entropy((*model)(batch.x), batch.labels);
+      loss.backward();
+      int index = 0;
+      for (auto& [name, y] : outputs)
+        rows.push_back({norm, name, "grad_norm", ++index, probe::frobenius_norm(y.grad())});
+      continue;
+    }
+    NoGradGuard no_grad;
+    std::vector<std::pair<std::string, Tensor>> outputs;
+    for (auto& [name, m] : probe_units(*model))
+      m->register_forward_hook([&outputs, name = name](Module&, const Tensor&, const Tensor& y) {
+        outputs.emplace_back(name, y);
+      });
+    (*model)(batch.x);
+    int index = 0;
+    for (auto& [name, y] : outputs) {
+      ++index;
+      if (config.experiment == "depth") {
+        rows.push_back({norm, name, "activation_variance", index, probe::activation_variance(y)});
+      } else {
+        const probe::Similarity s = probe::sample_similarity(y);
+        rows.push_back({norm, name, "mean_cosine", index, s.mean_cosine});
+        rows.push_back({norm, name, "stable_rank", index, s.stable_rank});
+      }
+    }
+  }
+  return rows;
+}
+
+void write_probe_csv(const std::string& path, const std::string& experiment,
+                     const std::vector<ProbeRow>& rows) {
+  std::ofstream f(path);
+  check(bool(f), "probe", "cannot write ", path);
+  f << "experiment,norm,index,layer,metric,value\n";
+  f.precision(10);
+  for (const ProbeRow& r : rows)
+    f << experiment << ",\"" << r.norm << "\"," << r.index << "," << r.layer << "," << r.metric
+      << "," << r.value << "\n";
+}
+
+std::string probe_summary(const std::vector<ProbeRow>& rows) {
+  // (metric, norm) -> values by depth, in first-seen order.
+  std::vector<std::pair<std::string, std::string>> keys;
+  std::map<std::pair<std::string, std::string>, std::vector<double>> values;
+  for (const ProbeRow& r : rows) {
+    const auto key = std::pair{r.metric, r.norm};
+    if (!values.count(key)) keys.push_back(key);
+    values[key].push_back(r.value);
+  }
+  std::ostringstream os;
+  os.precision(4);
+  os << "metric               norm                 first        middle       last\n";
+  for (const auto& key : keys) {
+    const auto& v = values[key];
+    os << key.first << std::string(21 - std::min<size_t>(20, key.first.size()), ' ') << key.second
+       << std::string(21 - std::min<size_t>(20, key.second.size()), ' ') << v.front()
+       << "\t" << v[v.size() / 2] << "\t" << v.back() << "\n";
+  }
+  return os.str();
+}
+
+}  // namespace nl::apps

@@ -1,0 +1,46 @@
+// apps/probe: measurements at initialisation from the normalization papers, on one CIFAR-10
+// minibatch (docs/experiments/). One experiment, several normalizers, one row per
+// (normalizer, layer, metric):
+//   depth       activation variance after every residual block (Beyond BatchNorm, claim i)
+//   similarity  mean pairwise cosine similarity and stable rank of the samples' activations
+//               after every block (claim ii)
+//   gradnorm    ||dL/d(conv output)||_F for every convolution, L = mean cross-entropy (claim iii)
+// Models are in training mode, convolutions Kaiming-normal (fan_in, ReLU gain), the batch drawn
+// at random from the training set with the seed.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/image_set.hpp"
+
+namespace nl::apps {
+
+struct ProbeConfig {
+  std::string experiment;          // depth | similarity | gradnorm
+  std::string model = "resnet56";  // any make_model name
+  std::vector<std::string> norms;  // empty: the experiment's default sweep
+  uint64_t seed = 0;
+  int64_t batch_size = 256;
+};
+
+struct ProbeRow {
+  std::string norm, layer, metric;
+  int index = 0;  // depth position of the layer, from 1
+  double value = 0;
+};
+
+// The default normalizer sweep of each experiment.
+std::vector<std::string> default_probe_norms(const std::string& experiment);
+
+// Runs the experiment on `train` (normalized with its channel statistics).
+std::vector<ProbeRow> run_probe(const ProbeConfig& config, const data::ImageSet& train);
+
+// CSV with header experiment,norm,index,layer,metric,value.
+void write_probe_csv(const std::string& path, const std::string& experiment,
+                     const std::vector<ProbeRow>& rows);
+
+// One screen: per normalizer and metric, the value at the first, middle and last layer.
+std::string probe_summary(const std::vector<ProbeRow>& rows);
+
+}  // namespace nl::apps

@@ -1,0 +1,54 @@
+// probe: what the normalization papers measure, at initialisation, on one CIFAR-10 minibatch.
+//   probe depth      --model resnet56 --out runs/probe     activation variance per block
+//   probe similarity --model resnet56 --out runs/probe     cosine similarity, stable rank
+//   probe gradnorm   --model resnet56 --out runs/probe     ||dL/d conv output|| per conv
+// Each writes <out>/<experiment>.csv (plot: scripts/plot_probe.py) and prints a summary.
+// docs/experiments/ has the claims, commands and our figures.
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <iostream>
+
+#include "apps/common/probe.hpp"
+#include "apps/common/training.hpp"
+#include "core/parallel.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"normlab probe: the normalization papers' measurements at initialisation"};
+  app.require_subcommand(1);
+  nl::apps::ProbeConfig config;
+  std::string data_dir = "../shared/datasets/cifar10-jpeg", out;
+  int threads = 0;
+  for (const char* experiment : {"depth", "similarity", "gradnorm"}) {
+    CLI::App* sub = app.add_subcommand(experiment, std::string("run the ") + experiment +
+                                                       " experiment");
+    sub->add_option("--norm", config.norms,
+                    "normalizer spec(s), repeatable; default: the experiment's sweep");
+    sub->add_option("--model", config.model, "resnet<6n+2> or vgg<depth>")
+        ->capture_default_str();
+    sub->add_option("--seed", config.seed)->capture_default_str();
+    sub->add_option("--batch-size", config.batch_size)->check(CLI::Range(2, 100000))
+        ->capture_default_str();
+    sub->add_option("--data", data_dir, "image folder or CIFAR-10 binary folder")
+        ->capture_default_str();
+    sub->add_option("--out", out, "folder for <experiment>.csv");
+    sub->add_option("--threads", threads, "0 = all cores");
+    sub->callback([&config, experiment] { config.experiment = experiment; });
+  }
+  CLI11_PARSE(app, argc, argv);
+  try {
+    nl::set_num_threads(threads);
+    auto data = nl::apps::load_cifar(data_dir);
+    const auto rows = nl::apps::run_probe(config, *data.train);
+    std::cout << nl::apps::probe_summary(rows);
+    if (!out.empty()) {
+      std::filesystem::create_directories(out);
+      const std::string path = out + "/" + config.experiment + ".csv";
+      nl::apps::write_probe_csv(path, config.experiment, rows);
+      std::cout << "wrote " << path << "\n";
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "probe: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,63 @@
+// apps/probe: each metric on a hand-computable case, and each experiment end to end on a tiny
+// model and a few synthetic images.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "apps/common/probe.hpp"
+#include "apps/common/probe_metrics.hpp"
+#include "core/random.hpp"
+#include "data/cifar_binary.hpp"
+
+using namespace nl;
+
+TEST_SUITE("probe") {
+  TEST_CASE("activation variance is the mean over channels of the unbiased variance") {
+    // Channel 0 holds 1, 2, 3, 4 (variance 5/3); channel 1 is constant (0).
+    const Tensor a = Tensor::from_vector({1, 2, 7, 7, 3, 4, 7, 7}, {2, 2, 2, 1}, DType::f64);
+    CHECK(probe::activation_variance(a) == doctest::Approx((5.0 / 3) / 2));
+  }
+
+  TEST_CASE("cosine similarity and stable rank of identical, orthogonal and mixed samples") {
+    const Tensor same = Tensor::from_vector({1, 2, 3, 1, 2, 3, 2, 4, 6}, {3, 3}, DType::f64);
+    const probe::Similarity s = probe::sample_similarity(same);
+    CHECK(s.mean_cosine == doctest::Approx(1.0));
+    CHECK(s.stable_rank == doctest::Approx(1.0));
+    const Tensor eye = Tensor::from_vector({1, 0, 0, 0, 5, 0, 0, 0, 2}, {3, 3}, DType::f64);
+    const probe::Similarity o = probe::sample_similarity(eye);
+    CHECK(o.mean_cosine == doctest::Approx(0.0));
+    CHECK(o.stable_rank == doctest::Approx(3.0));
+    // Two samples at 60 degrees: cosine 0.5, G = [[1, .5], [.5, 1]], lambda_max 1.5.
+    const Tensor sixty =
+        Tensor::from_vector({1, 0, 0.5, std::sqrt(3.0) / 2}, {2, 2}, DType::f64);
+    const probe::Similarity h = probe::sample_similarity(sixty);
+    CHECK(h.mean_cosine == doctest::Approx(0.5));
+    CHECK(h.stable_rank == doctest::Approx(2 / 1.5));
+    CHECK(probe::frobenius_norm(sixty) == doctest::Approx(std::sqrt(2.0)));
+  }
+
+  TEST_CASE("every experiment runs on a tiny ResNet and reports every layer") {
+    Generator g(80);
+    std::vector<uint8_t> bytes(40 * 3073);
+    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = uint8_t(g.next_u64() % 256);
+    for (int r = 0; r < 40; ++r) bytes[r * 3073] = uint8_t(r % 10);
+    data::Cifar10Binary set;
+    set.append_records("synthetic.bin", bytes.data(), bytes.size());
+    for (const char* experiment : {"depth", "similarity", "gradnorm"}) {
+      CAPTURE(std::string(experiment));
+      apps::ProbeConfig config{experiment, "resnet8", {"bn", "none"}, 0, 8};
+      const auto rows = apps::run_probe(config, set);
+      // ResNet-8: 3 blocks; 9 convolutions (stem, 2 per block, 2 projections).
+      const size_t per_norm = std::string(experiment) == "depth"        ? 3
+                              : std::string(experiment) == "similarity" ? 6
+                                                                        : 9;
+      CHECK(rows.size() == 2 * per_norm);
+      for (const auto& r : rows) CHECK(std::isfinite(r.value));
+      CHECK(apps::probe_summary(rows).find("none") != std::string::npos);
+    }
+    CHECK_THROWS_WITH_AS(apps::run_probe({"nonsense", "resnet8", {"bn"}, 0, 8}, set),
+                         doctest::Contains("unknown experiment"), Error);
+    CHECK_THROWS_WITH_AS(apps::run_probe({"depth", "resnet8", {"bn"}, 0, 400}, set),
+                         doctest::Contains("only 40 training images"), Error);
+  }
+}
