@@ -4,11 +4,12 @@
 //   probe gradnorm   --model resnet56 --out runs/probe     ||dL/d conv output|| per conv
 // Each writes <out>/<experiment>.csv (plot: scripts/plot_probe.py) and prints a summary.
 // docs/experiments/ has the claims, commands and our figures.
+#include "apps/common/probe.hpp"
+
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
 
-#include "apps/common/probe.hpp"
 #include "apps/common/training.hpp"
 #include "core/parallel.hpp"
 
@@ -19,14 +20,14 @@ int main(int argc, char** argv) {
   std::string data_dir = "../shared/datasets/cifar10-jpeg", out;
   int threads = 0;
   for (const char* experiment : {"depth", "similarity", "gradnorm"}) {
-    CLI::App* sub = app.add_subcommand(experiment, std::string("run the ") + experiment +
-                                                       " experiment");
+    CLI::App* sub =
+        app.add_subcommand(experiment, std::string("run the ") + experiment + " experiment");
     sub->add_option("--norm", config.norms,
                     "normalizer spec(s), repeatable; default: the experiment's sweep");
-    sub->add_option("--model", config.model, "resnet<6n+2> or vgg<depth>")
-        ->capture_default_str();
+    sub->add_option("--model", config.model, "resnet<6n+2> or vgg<depth>")->capture_default_str();
     sub->add_option("--seed", config.seed)->capture_default_str();
-    sub->add_option("--batch-size", config.batch_size)->check(CLI::Range(2, 100000))
+    sub->add_option("--batch-size", config.batch_size)
+        ->check(CLI::Range(2, 100000))
         ->capture_default_str();
     sub->add_option("--data", data_dir, "image folder or CIFAR-10 binary folder")
         ->capture_default_str();

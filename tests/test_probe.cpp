@@ -28,8 +28,7 @@ TEST_SUITE("probe") {
     CHECK(o.mean_cosine == doctest::Approx(0.0));
     CHECK(o.stable_rank == doctest::Approx(3.0));
     // Two samples at 60 degrees: cosine 0.5, G = [[1, .5], [.5, 1]], lambda_max 1.5.
-    const Tensor sixty =
-        Tensor::from_vector({1, 0, 0.5, std::sqrt(3.0) / 2}, {2, 2}, DType::f64);
+    const Tensor sixty = Tensor::from_vector({1, 0, 0.5, std::sqrt(3.0) / 2}, {2, 2}, DType::f64);
     const probe::Similarity h = probe::sample_similarity(sixty);
     CHECK(h.mean_cosine == doctest::Approx(0.5));
     CHECK(h.stable_rank == doctest::Approx(2 / 1.5));

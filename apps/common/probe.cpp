@@ -62,8 +62,13 @@ std::vector<std::string> default_probe_norms(const std::string& experiment) {
   if (experiment == "depth")
     return {"none", "bn", "ln", "in", "gn:groups=8", "frn", "evob0", "evos0", "wn", "sws"};
   if (experiment == "similarity" || experiment == "gradnorm")
-    return {"gn:group_size=1", "gn:group_size=2", "gn:group_size=4", "gn:group_size=8",
-            "gn:group_size=16", "ln", "bn"};
+    return {"gn:group_size=1",
+            "gn:group_size=2",
+            "gn:group_size=4",
+            "gn:group_size=8",
+            "gn:group_size=16",
+            "ln",
+            "bn"};
   throw Error("probe: unknown experiment '" + experiment +
               "' (expected depth, similarity or gradnorm)");
 }
@@ -83,11 +88,12 @@ std::vector<ProbeRow> run_probe(const ProbeConfig& config, const data::ImageSet&
       std::vector<std::pair<std::string, Tensor>> outputs;
       for (auto& [name, m] : model->named_modules())
         if (m->type_name() == "Conv2d")
-          m->register_forward_hook([&outputs, name = name](Module&, const Tensor&, const Tensor& y) {
-            Tensor kept = y;
-            kept.retain_grad();
-            outputs.emplace_back(name, kept);
-          });
+          m->register_forward_hook(
+              [&outputs, name = name](Module&, const Tensor&, const Tensor& y) {
+                Tensor kept = y;
+                kept.retain_grad();
+                outputs.emplace_back(name, kept);
+              });
       const Tensor loss = cross_entropy((*model)(batch.x), batch.labels);
       loss.backward();
       int index = 0;
@@ -143,8 +149,8 @@ std::string probe_summary(const std::vector<ProbeRow>& rows) {
   for (const auto& key : keys) {
     const auto& v = values[key];
     os << key.first << std::string(21 - std::min<size_t>(20, key.first.size()), ' ') << key.second
-       << std::string(21 - std::min<size_t>(20, key.second.size()), ' ') << v.front()
-       << "\t" << v[v.size() / 2] << "\t" << v.back() << "\n";
+       << std::string(21 - std::min<size_t>(20, key.second.size()), ' ') << v.front() << "\t"
+       << v[v.size() / 2] << "\t" << v.back() << "\n";
   }
   return os.str();
 }
