@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "apps/common/probe_metrics.hpp"
+#include "apps/common/training.hpp"
 #include "autograd/node.hpp"
 #include "core/init.hpp"
 #include "core/random.hpp"
@@ -31,18 +32,12 @@ Batch draw_batch(const data::ImageSet& set, int64_t size, uint64_t seed) {
     const int64_t j = i + int64_t(g.next_u64() % uint64_t(set.size() - i));
     std::swap(order[i], order[j]);
   }
+  order.resize(size);
   const auto stats = set.channel_stats();
-  const int64_t c = set.channels(), plane = set.height() * set.width();
-  Batch b{Tensor::empty({size, c, set.height(), set.width()}), {}};
-  float* p = b.x.data<float>();
-  for (int64_t i = 0; i < size; ++i) {
-    const uint8_t* img = set.image(order[i]);
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t k = 0; k < plane; ++k)
-        p[(i * c + ch) * plane + k] =
-            float((img[ch * plane + k] / 255.0 - stats.mean[ch]) / stats.std[ch]);
-    b.labels.push_back(set.label(order[i]));
-  }
+  const std::vector<float> mean(stats.mean.begin(), stats.mean.end()),
+      std(stats.std.begin(), stats.std.end());
+  Batch b{normalized_images(set, order, mean, std), {}};
+  for (int64_t i : order) b.labels.push_back(set.label(i));
   return b;
 }
 

@@ -73,16 +73,14 @@ Datasets load_cifar(const std::string& dir) {
   return d;
 }
 
-namespace {
-
-Tensor normalized_batch(const data::ImageSet& set, int64_t start, int64_t n,
-                        const std::vector<float>& mean, const std::vector<float>& std) {
-  const int64_t c = set.channels(), plane = set.height() * set.width();
+Tensor normalized_images(const data::ImageSet& set, const std::vector<int64_t>& indices,
+                         const std::vector<float>& mean, const std::vector<float>& std) {
+  const int64_t n = int64_t(indices.size()), c = set.channels(), plane = set.height() * set.width();
   Tensor x = Tensor::empty({n, c, set.height(), set.width()});
   float* p = x.data<float>();
   parallel_for(n, 16, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
-      const uint8_t* img = set.image(start + i);
+      const uint8_t* img = set.image(indices[i]);
       for (int64_t ch = 0; ch < c; ++ch) {
         const float m = mean[ch], inv = 1.0f / std[ch];
         for (int64_t k = 0; k < plane; ++k)
@@ -91,6 +89,15 @@ Tensor normalized_batch(const data::ImageSet& set, int64_t start, int64_t n,
     }
   });
   return x;
+}
+
+namespace {
+
+Tensor normalized_batch(const data::ImageSet& set, int64_t start, int64_t n,
+                        const std::vector<float>& mean, const std::vector<float>& std) {
+  std::vector<int64_t> indices(n);
+  for (int64_t i = 0; i < n; ++i) indices[i] = start + i;
+  return normalized_images(set, indices, mean, std);
 }
 
 bool all_finite(const Tensor& t) {

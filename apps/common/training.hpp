@@ -46,6 +46,11 @@ struct Datasets {
 // Detects the layout of `dir` and loads it; throws with a message saying how to get CIFAR-10.
 Datasets load_cifar(const std::string& dir);
 
+// Images `indices` of `set` as a float (N, C, H, W) batch: pixel/255, then (v - mean) / std per
+// channel.
+Tensor normalized_images(const data::ImageSet& set, const std::vector<int64_t>& indices,
+                         const std::vector<float>& mean, const std::vector<float>& std);
+
 struct EvalResult {
   double loss = 0, accuracy = 0;
   std::vector<std::vector<int64_t>> confusion;  // [true][predicted]

@@ -88,7 +88,7 @@ const std::string kBatchNormArgs =
     "eps=1e-5 momentum=0.1|none affine=true track_running_stats=true frozen=false";
 
 // The options every BatchNorm relative shares, on top of the variant's own.
-NormSlot batch_norm_slot(Args& a, int64_t c, BatchNormOptions o) {
+BatchNormOptions batch_norm_options(Args& a, BatchNormOptions o) {
   o.eps = a.number("eps", 1e-5);
   // momentum=none: cumulative moving average, like PyTorch's momentum=None
   if (a.text("momentum") == "none")
@@ -98,7 +98,11 @@ NormSlot batch_norm_slot(Args& a, int64_t c, BatchNormOptions o) {
   o.affine = a.flag("affine", true);
   o.track_running_stats = a.flag("track_running_stats", true);
   o.frozen = a.flag("frozen", false);
-  return NormSlot{std::make_shared<BatchNorm>(c, o, 0)};
+  return o;
+}
+
+NormSlot batch_norm_slot(Args& a, int64_t c, BatchNormOptions o) {
+  return NormSlot{std::make_shared<BatchNorm>(c, batch_norm_options(a, o), 0)};
 }
 
 // A weight-only slot: Identity in the slot, the normalizer on the convolution before it.
@@ -164,15 +168,13 @@ const std::vector<Entry>& registry() {
         "Batch-Channel Normalization: BatchNorm, then GroupNorm with a per-group affine"},
        [](Args& a, int64_t c) {
          const int64_t groups = as_count(a.number("groups", 8), "groups");
-         auto bn = std::dynamic_pointer_cast<BatchNorm>(batch_norm_slot(a, c, {}).module);
-         return NormSlot{
-             std::make_shared<BatchChannelNorm>(c, groups, bn->options, bn->options.eps)};
+         const BatchNormOptions o = batch_norm_options(a, {});
+         return NormSlot{std::make_shared<BatchChannelNorm>(c, groups, o, o.eps)};
        }},
       {{"iebn", kBatchNormArgs,
         "Instance-Enhancement BatchNorm: BatchNorm scale gated per sample by sigmoid(w GAP(x)+b)"},
        [](Args& a, int64_t c) {
-         auto bn = std::dynamic_pointer_cast<BatchNorm>(batch_norm_slot(a, c, {}).module);
-         return NormSlot{std::make_shared<InstanceEnhancedBatchNorm>(c, bn->options)};
+         return NormSlot{std::make_shared<InstanceEnhancedBatchNorm>(c, batch_norm_options(a, {}))};
        }},
       {{"gn", "groups=8 | group_size=S, eps=1e-5 affine=true",
         "GroupNorm: per sample over groups of C/G channels and (H,W)"},

@@ -16,13 +16,11 @@ std::vector<Tensor> softmax3(const Tensor& w) {
   return {p.narrow(0, 0, 1), p.narrow(0, 1, 1), p.narrow(0, 2, 1)};
 }
 
-std::vector<double> softmax_values(const Tensor& w) {
-  std::vector<double> v = w.to_vector();
-  double top = v[0], total = 0;
-  for (double x : v) top = std::max(top, x);
-  for (double& x : v) total += (x = std::exp(x - top));
-  for (double& x : v) x /= total;
-  return v;
+std::vector<double> importance(const Tensor& w) {
+  NoGradGuard no_grad;
+  std::vector<double> out;
+  for (const Tensor& p : softmax3(w)) out.push_back(p.item());
+  return out;
 }
 
 }  // namespace
@@ -42,10 +40,10 @@ SwitchableNorm::SwitchableNorm(int64_t c, SwitchableNormOptions o) : num_feature
 }
 
 std::vector<double> SwitchableNorm::mean_importance() const {
-  return softmax_values(mean_weight);
+  return importance(mean_weight);
 }
 std::vector<double> SwitchableNorm::var_importance() const {
-  return softmax_values(var_weight);
+  return importance(var_weight);
 }
 
 Tensor SwitchableNorm::forward(const Tensor& x) {
