@@ -23,8 +23,9 @@ int main(int argc, char** argv) {
     nl::apps::Checkpoint ck = nl::apps::load_checkpoint(checkpoint);
     const auto& cfg = ck.meta.at("config");
     auto data = nl::apps::load_cifar(data_dir);
-    auto model = nl::make_model(cfg.at("model"), cfg.at("width"), cfg.at("norm"),
-                                int(data.test->num_classes()));
+    const nl::ModelOptions options{cfg.at("width"), cfg.at("norm"), int(data.test->num_classes()),
+                                   false, cfg.value("residual", std::string("plain"))};
+    auto model = nl::make_model(cfg.at("model"), options);
     model->load_state_dict(ck.model);
     const auto mean = ck.meta.at("mean").get<std::vector<float>>(),
                sd = ck.meta.at("std").get<std::vector<float>>();

@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
         app.add_subcommand(experiment, std::string("run the ") + experiment + " experiment");
     sub->add_option("--norm", config.norms,
                     "normalizer spec(s), repeatable; default: the experiment's sweep");
+    sub->add_option("--residual", config.residuals,
+                    "plain|skipinit|fixup, repeatable; default: depth sweeps plain and skipinit")
+        ->check(CLI::IsMember({"plain", "skipinit", "fixup"}));
     sub->add_option("--model", config.model, "resnet<6n+2> or vgg<depth>")->capture_default_str();
     sub->add_option("--seed", config.seed)->capture_default_str();
     sub->add_option("--batch-size", config.batch_size)

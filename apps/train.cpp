@@ -31,6 +31,10 @@ int main(int argc, char** argv) {
   app.add_option("--model", c.model, "resnet20|resnet32|resnet44|resnet56|resnet110|vgg<depth>");
   app.add_option("--width", c.width, "base width w (stages w, 2w, 4w)")->check(CLI::Range(1, 4096));
   app.add_option("--norm", c.norm, "normalizer spec, e.g. bn, gn:groups=8, ln (see --list-norms)");
+  app.add_option("--residual", c.residual,
+                 "ResNet remedy for training without (or with) normalization: plain, skipinit "
+                 "(zero-initialised residual gain) or fixup")
+      ->check(CLI::IsMember({"plain", "skipinit", "fixup"}));
   app.add_option("--epochs", c.epochs)->check(CLI::Range(1, 100000));
   app.add_option("--batch-size", c.batch_size)->check(CLI::Range(2, 65536));
   app.add_option("--lr", c.lr, "peak learning rate")->check(CLI::NonNegativeNumber);
@@ -39,6 +43,9 @@ int main(int argc, char** argv) {
   app.add_option("--wd", c.wd, "weight decay")->check(CLI::NonNegativeNumber);
   app.add_flag("--wd-skip-norm-bias", c.wd_skip_norm_bias,
                "no weight decay on norm parameters and biases");
+  app.add_option("--agc", c.agc,
+                 "adaptive gradient clipping factor (e.g. 0.01; classifier excluded; 0 = off)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--schedule", c.schedule)->check(CLI::IsMember({"onecycle", "cosine", "step"}));
   app.add_option("--optimizer", c.optimizer)->check(CLI::IsMember({"sgd", "adamw"}));
   app.add_option("--pct-start", c.pct_start, "one-cycle warm-up fraction")

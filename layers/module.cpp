@@ -1,5 +1,6 @@
 #include "layers/module.hpp"
 
+#include <algorithm>
 #include <set>
 #include <sstream>
 
@@ -28,6 +29,20 @@ Tensor& Module::register_parameter(const std::string& name, Tensor t) {
 Tensor& Module::register_buffer(const std::string& name, Tensor t) {
   buffers_.emplace_back(name, t);
   return buffers_.back().second;
+}
+
+void Module::exclude_from_weight_decay(const std::string& name) {
+  const bool known = std::any_of(params_.begin(), params_.end(),
+                                 [&](const auto& entry) { return entry.first == name; });
+  check(known, type_name().c_str(), "exclude_from_weight_decay: no parameter named '", name, "'");
+  no_decay_.insert(name);
+}
+
+std::set<std::string> Module::no_weight_decay() const {
+  std::set<std::string> out(no_decay_);
+  for (auto& [name, m] : named_modules())
+    for (const std::string& n : m->no_decay_) out.insert(name + "." + n);
+  return out;
 }
 
 void Module::collect(const std::string& prefix, NamedTensors& out, bool params) const {

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,6 +36,9 @@ class Module {
   bool is_training() const { return training_; }
 
   NamedTensors named_parameters() const;
+  // Dotted names of the parameters a layer asks never to weight-decay (like timm's
+  // model.no_weight_decay()); training puts them in a group with weight_decay = 0.
+  std::set<std::string> no_weight_decay() const;
   std::vector<Tensor> parameters() const;
   NamedTensors named_buffers() const;
   std::vector<std::pair<std::string, ModulePtr>> named_modules() const;  // depth-first, incl. ""
@@ -59,6 +63,8 @@ class Module {
  protected:
   Tensor& register_parameter(const std::string& name, Tensor t);
   Tensor& register_buffer(const std::string& name, Tensor t);
+  // Marks a registered parameter of this module as never weight-decayed.
+  void exclude_from_weight_decay(const std::string& name);
   template <typename M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
     children_.emplace_back(name, m);
@@ -75,6 +81,7 @@ class Module {
   std::vector<std::pair<std::string, Tensor>> params_, buffers_;
   std::vector<std::pair<std::string, ModulePtr>> children_;
   std::vector<ForwardHook> hooks_;
+  std::set<std::string> no_decay_;
 };
 
 }  // namespace nl

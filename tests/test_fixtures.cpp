@@ -25,10 +25,12 @@
 #include "layers/norm/layer_norm_2d.hpp"
 #include "layers/norm/local_response_norm.hpp"
 #include "layers/norm/lp_batch_norm.hpp"
+#include "layers/norm/proxy_norm.hpp"
 #include "layers/norm/rms_norm.hpp"
 #include "layers/norm/switchable_norm.hpp"
 #include "layers/norm/weight/spectral_norm.hpp"
 #include "layers/norm/weight/weight_normalizer.hpp"
+#include "layers/optim/grad_clip.hpp"
 #include "layers/optim/optimizer.hpp"
 #include "layers/optim/schedule.hpp"
 #include "layers/pooling.hpp"
@@ -145,6 +147,30 @@ TEST_SUITE("norm") {
       sn.u.copy_(T(cases().at("sn").at("u0"), t[0].dtype()));
       return sn(t[0]);
     });
+  }
+
+  TEST_CASE("Proxy Norm agrees with a PyTorch-ops reference (LN and GN variants)") {
+    for (auto [name, groups] : {std::pair{"pn_ln", 1}, std::pair{"pn_gn2", 2}}) {
+      replay(name, {"x", "gamma", "beta", "pgamma", "pbeta"},
+             [groups = groups](const std::vector<Tensor>& t) {
+               ProxyNorm pn(4, {.groups = groups});
+               pn.to(t[0].dtype());
+               pn.weight = t[1], pn.bias = t[2], pn.proxy_weight = t[3], pn.proxy_bias = t[4];
+               return pn(t[0]);
+             });
+    }
+  }
+
+  TEST_CASE("adaptive gradient clipping agrees with a PyTorch reference, unit by unit") {
+    for (auto& [name, c] : cases().at("agc").items()) {
+      CAPTURE(name);
+      for (const Tol& tol : kTols) {
+        Tensor w = T(c.at("w"), tol.dt, true);
+        sum(mul(w, T(c.at("g"), tol.dt))).backward();  // grad = g
+        adaptive_clip_grad_({w}, 0.01, 1e-3);
+        check_close(w.grad(), c.at("clipped"), tol.rtol, tol.atol, name + " clipped gradient");
+      }
+    }
   }
 
   TEST_CASE("BatchNorm, GroupNorm, LayerNorm, InstanceNorm agree with PyTorch modules") {

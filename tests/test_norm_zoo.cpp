@@ -39,7 +39,7 @@ std::vector<std::string> all_specs() {
     if (!make_norm(spec_for_four_channels(info.name), 4).weight_normalizer)
       specs.push_back(spec_for_four_channels(info.name));
   for (const char* extra : {"lpbn:p=2", "lpbn:p=3", "lpbn:p=inf", "ln:elementwise",
-                            "switch:unbiased=false", "bn:momentum=none"})
+                            "switch:unbiased=false", "bn:momentum=none", "pn:gn=2"})
     specs.push_back(extra);
   return specs;
 }
@@ -204,10 +204,14 @@ TEST_SUITE("norm") {
   }
 
   TEST_CASE("activation-replacing normalizers say so to the models") {
-    for (std::string spec : {"frn", "evob0", "evos0:groups=2"}) {
+    for (std::string spec : {"frn", "evob0", "evos0:groups=2", "pn:ln", "pn:gn=2"}) {
       CAPTURE(spec);
       CHECK(make_norm(spec, 4).includes_activation);
     }
+    // Proxy Norm corrects post-activation moments; with no ReLU after the slot it is plain GN.
+    const NormSlot tail = make_norm("pn:gn=2", 4, {}, false);
+    CHECK_FALSE(tail.includes_activation);
+    CHECK(tail.module->type_name() == "GroupNorm");
     for (std::string spec : {"bn", "brn", "bcn:groups=2", "iebn", "ln2d", "pono", "rms", "lrn"}) {
       CAPTURE(spec);
       CHECK_FALSE(make_norm(spec, 4).includes_activation);

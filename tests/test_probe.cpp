@@ -2,6 +2,7 @@
 // model and a few synthetic images.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "apps/common/probe.hpp"
@@ -50,8 +51,13 @@ TEST_SUITE("probe") {
       const size_t per_norm = std::string(experiment) == "depth"        ? 3
                               : std::string(experiment) == "similarity" ? 6
                                                                         : 9;
-      CHECK(rows.size() == 2 * per_norm);
+      // depth sweeps plain and skipinit by default.
+      const size_t residuals = std::string(experiment) == "depth" ? 2 : 1;
+      CHECK(rows.size() == 2 * per_norm * residuals);
       for (const auto& r : rows) CHECK(std::isfinite(r.value));
+      const auto skipinit_rows = std::count_if(
+          rows.begin(), rows.end(), [](const auto& r) { return r.residual == "skipinit"; });
+      CHECK(size_t(skipinit_rows) == (residuals - 1) * 2 * per_norm);
       CHECK(apps::probe_summary(rows).find("none") != std::string::npos);
     }
     CHECK_THROWS_WITH_AS(apps::run_probe({"nonsense", "resnet8", {"bn"}, 0, 8}, set),

@@ -51,6 +51,51 @@ std::vector<std::pair<std::string, ModulePtr>> probe_units(const Module& model) 
   return blocks.empty() ? relus : blocks;
 }
 
+// Runs one experiment on one model; appends rows labelled with `label`.
+void probe_model(const std::string& experiment, Module& model, const Batch& batch,
+                 const ProbeRow& label, std::vector<ProbeRow>& rows) {
+  auto row = [&](const std::string& layer, const char* metric, int index, double value) {
+    ProbeRow r = label;
+    r.layer = layer, r.metric = metric, r.index = index, r.value = value;
+    rows.push_back(r);
+  };
+  if (experiment == "gradnorm") {
+    // Keep every convolution's output and ask autograd to retain its gradient.
+    std::vector<std::pair<std::string, Tensor>> outputs;
+    for (auto& [name, m] : model.named_modules())
+      if (m->type_name() == "Conv2d")
+        m->register_forward_hook([&outputs, name = name](Module&, const Tensor&, const Tensor& y) {
+          Tensor kept = y;
+          kept.retain_grad();
+          outputs.emplace_back(name, kept);
+        });
+    const Tensor loss = cross_entropy(model(batch.x), batch.labels);
+    loss.backward();
+    int index = 0;
+    for (auto& [name, y] : outputs)
+      row(name, "grad_norm", ++index, probe::frobenius_norm(y.grad()));
+    return;
+  }
+  NoGradGuard no_grad;
+  std::vector<std::pair<std::string, Tensor>> outputs;
+  for (auto& [name, m] : probe_units(model))
+    m->register_forward_hook([&outputs, name = name](Module&, const Tensor&, const Tensor& y) {
+      outputs.emplace_back(name, y);
+    });
+  model(batch.x);
+  int index = 0;
+  for (auto& [name, y] : outputs) {
+    ++index;
+    if (experiment == "depth") {
+      row(name, "activation_variance", index, probe::activation_variance(y));
+    } else {
+      const probe::Similarity s = probe::sample_similarity(y);
+      row(name, "mean_cosine", index, s.mean_cosine);
+      row(name, "stable_rank", index, s.stable_rank);
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> default_probe_norms(const std::string& experiment) {
@@ -72,49 +117,22 @@ std::vector<ProbeRow> run_probe(const ProbeConfig& config, const data::ImageSet&
   const std::vector<std::string> norms =
       config.norms.empty() ? default_probe_norms(config.experiment) : config.norms;
   default_probe_norms(config.experiment);  // validates the name
+  std::vector<std::string> residuals = config.residuals;
+  if (residuals.empty()) {
+    residuals = {"plain"};
+    if (config.experiment == "depth" && config.model.rfind("resnet", 0) == 0)
+      residuals.push_back("skipinit");
+  }
   const Batch batch = draw_batch(train, config.batch_size, config.seed);
   std::vector<ProbeRow> rows;
-  for (const std::string& norm : norms) {
-    manual_seed(config.seed);
-    ModulePtr model = make_model(config.model, 16, norm, int(train.num_classes()), true);
-    model->train();
-    if (config.experiment == "gradnorm") {
-      // Keep every convolution's output and ask autograd to retain its gradient.
-      std::vector<std::pair<std::string, Tensor>> outputs;
-      for (auto& [name, m] : model->named_modules())
-        if (m->type_name() == "Conv2d")
-          m->register_forward_hook(
-              [&outputs, name = name](Module&, const Tensor&, const Tensor& y) {
-                Tensor kept = y;
-                kept.retain_grad();
-                outputs.emplace_back(name, kept);
-              });
-      const Tensor loss = cross_entropy((*model)(batch.x), batch.labels);
-      loss.backward();
-      int index = 0;
-      for (auto& [name, y] : outputs)
-        rows.push_back({norm, name, "grad_norm", ++index, probe::frobenius_norm(y.grad())});
-      continue;
+  for (const std::string& residual : residuals)
+    for (const std::string& norm : norms) {
+      manual_seed(config.seed);
+      const ModelOptions options{16, norm, int(train.num_classes()), true, residual};
+      ModulePtr model = make_model(config.model, options);
+      model->train();
+      probe_model(config.experiment, *model, batch, ProbeRow{norm, residual, {}, {}}, rows);
     }
-    NoGradGuard no_grad;
-    std::vector<std::pair<std::string, Tensor>> outputs;
-    for (auto& [name, m] : probe_units(*model))
-      m->register_forward_hook([&outputs, name = name](Module&, const Tensor&, const Tensor& y) {
-        outputs.emplace_back(name, y);
-      });
-    (*model)(batch.x);
-    int index = 0;
-    for (auto& [name, y] : outputs) {
-      ++index;
-      if (config.experiment == "depth") {
-        rows.push_back({norm, name, "activation_variance", index, probe::activation_variance(y)});
-      } else {
-        const probe::Similarity s = probe::sample_similarity(y);
-        rows.push_back({norm, name, "mean_cosine", index, s.mean_cosine});
-        rows.push_back({norm, name, "stable_rank", index, s.stable_rank});
-      }
-    }
-  }
   return rows;
 }
 
@@ -122,11 +140,11 @@ void write_probe_csv(const std::string& path, const std::string& experiment,
                      const std::vector<ProbeRow>& rows) {
   std::ofstream f(path);
   check(bool(f), "probe", "cannot write ", path);
-  f << "experiment,norm,index,layer,metric,value\n";
+  f << "experiment,norm,residual,index,layer,metric,value\n";
   f.precision(10);
   for (const ProbeRow& r : rows)
-    f << experiment << ",\"" << r.norm << "\"," << r.index << "," << r.layer << "," << r.metric
-      << "," << r.value << "\n";
+    f << experiment << ",\"" << r.norm << "\"," << r.residual << "," << r.index << "," << r.layer
+      << "," << r.metric << "," << r.value << "\n";
 }
 
 std::string probe_summary(const std::vector<ProbeRow>& rows) {
@@ -134,7 +152,8 @@ std::string probe_summary(const std::vector<ProbeRow>& rows) {
   std::vector<std::pair<std::string, std::string>> keys;
   std::map<std::pair<std::string, std::string>, std::vector<double>> values;
   for (const ProbeRow& r : rows) {
-    const auto key = std::pair{r.metric, r.norm};
+    const auto key =
+        std::pair{r.metric, r.residual == "plain" ? r.norm : r.norm + " (" + r.residual + ")"};
     if (!values.count(key)) keys.push_back(key);
     values[key].push_back(r.value);
   }

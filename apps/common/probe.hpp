@@ -22,10 +22,13 @@ struct ProbeConfig {
   std::vector<std::string> norms;  // empty: the experiment's default sweep
   uint64_t seed = 0;
   int64_t batch_size = 256;
+  // ResNet residual remedies to sweep (plain, skipinit, fixup); empty: depth runs plain and
+  // skipinit, the others plain.
+  std::vector<std::string> residuals;
 };
 
 struct ProbeRow {
-  std::string norm, layer, metric;
+  std::string norm, residual, layer, metric;
   int index = 0;  // depth position of the layer, from 1
   double value = 0;
 };
@@ -36,7 +39,7 @@ std::vector<std::string> default_probe_norms(const std::string& experiment);
 // Runs the experiment on `train` (normalized with its channel statistics).
 std::vector<ProbeRow> run_probe(const ProbeConfig& config, const data::ImageSet& train);
 
-// CSV with header experiment,norm,index,layer,metric,value.
+// CSV with header experiment,norm,residual,index,layer,metric,value.
 void write_probe_csv(const std::string& path, const std::string& experiment,
                      const std::vector<ProbeRow>& rows);
 

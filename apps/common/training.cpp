@@ -31,6 +31,7 @@ json TrainConfig::to_json() const {
           {"model", model},
           {"width", width},
           {"norm", norm},
+          {"residual", residual},
           {"epochs", epochs},
           {"batch_size", batch_size},
           {"lr", lr},
@@ -38,6 +39,7 @@ json TrainConfig::to_json() const {
           {"nesterov", nesterov},
           {"wd", wd},
           {"wd_skip_norm_bias", wd_skip_norm_bias},
+          {"agc", agc},
           {"schedule", schedule},
           {"optimizer", optimizer},
           {"pct_start", pct_start},
@@ -91,6 +93,34 @@ Tensor normalized_images(const data::ImageSet& set, const std::vector<int64_t>& 
   return x;
 }
 
+// Groups by (weight decay?, AGC?): decay skips 1-D parameters with --wd-skip-norm-bias and
+// whatever a layer marks as never decayed (Module::no_weight_decay); AGC skips the classifier
+// (the last Linear), as the AGC paper does.
+std::vector<ParamGroup> param_groups(const Module& model, const TrainConfig& c) {
+  std::string classifier;
+  for (auto& [name, m] : model.named_modules())
+    if (m->type_name() == "Linear") classifier = name + ".";
+  const auto no_decay = model.no_weight_decay();
+  std::map<std::pair<bool, bool>, ParamGroup> by_kind;  // (decay, agc) -> group
+  for (auto& [name, p] : model.named_parameters()) {
+    const bool decay = !(c.wd_skip_norm_bias && p.dim() <= 1) && !no_decay.count(name);
+    const bool agc = c.agc > 0 && !(!classifier.empty() && name.rfind(classifier, 0) == 0);
+    ParamGroup& g = by_kind[{decay, agc}];
+    g.params.push_back(p);
+    g.lr = c.lr;
+    g.momentum = c.momentum;
+    g.nesterov = c.nesterov;
+    g.weight_decay = decay ? c.wd : 0;
+    g.agc_clip = agc ? c.agc : 0;
+  }
+  // Decayed groups first, so that the default run keeps its single group 0.
+  std::vector<ParamGroup> groups;
+  for (bool decay : {true, false})
+    for (bool agc : {false, true})
+      if (by_kind.count({decay, agc})) groups.push_back(by_kind[{decay, agc}]);
+  return groups;
+}
+
 namespace {
 
 Tensor normalized_batch(const data::ImageSet& set, int64_t start, int64_t n,
@@ -134,22 +164,6 @@ std::string diagnose(Module& model, const Tensor& x, const std::vector<int64_t>&
   if (!bad_grad.empty())
     return "the gradient at the output of layer " + bad_grad + " became non-finite";
   return "no single layer could be named (the values overflowed in the loss or the update)";
-}
-
-std::vector<ParamGroup> param_groups(const Module& model, const TrainConfig& c) {
-  ParamGroup decay, no_decay;
-  for (auto& [name, p] : model.named_parameters()) {
-    (c.wd_skip_norm_bias && p.dim() <= 1 ? no_decay : decay).params.push_back(p);
-  }
-  for (ParamGroup* g : {&decay, &no_decay}) {
-    g->lr = c.lr;
-    g->momentum = c.momentum;
-    g->nesterov = c.nesterov;
-  }
-  decay.weight_decay = c.wd;
-  std::vector<ParamGroup> groups{decay};
-  if (!no_decay.params.empty()) groups.push_back(no_decay);
-  return groups;
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const Module& model, const TrainConfig& c) {
@@ -269,7 +283,9 @@ double run_training(const TrainConfig& cfg) {
               mean[0], mean[1], mean[2]);
 
   manual_seed(cfg.seed);
-  ModulePtr model = make_model(cfg.model, cfg.width, cfg.norm, int(data.train->num_classes()));
+  const ModelOptions model_options{cfg.width, cfg.norm, int(data.train->num_classes()), false,
+                                   cfg.residual};
+  ModulePtr model = make_model(cfg.model, model_options);
   auto opt = make_optimizer(*model, cfg);
   data::Compose aug(
       {data::RandomCrop(32, 4), data::RandomHorizontalFlip(), data::Normalize(mean, sd)});

@@ -10,6 +10,7 @@
 
 #include "data/image_set.hpp"
 #include "layers/module.hpp"
+#include "layers/optim/optimizer.hpp"
 
 namespace nl::apps {
 
@@ -18,6 +19,7 @@ struct TrainConfig {
   std::string model = "resnet20";
   int width = 16;
   std::string norm = "bn";
+  std::string residual = "plain";  // ResNet remedy: plain | skipinit | fixup
   int epochs = 30;
   int batch_size = 128;
   double lr = 0.1;
@@ -25,6 +27,7 @@ struct TrainConfig {
   bool nesterov = true;
   double wd = 5e-4;
   bool wd_skip_norm_bias = false;  // no weight decay on 1-D parameters (norm affine, biases)
+  double agc = 0;  // adaptive gradient clipping factor, classifier excluded; 0 = off
   std::string schedule = "onecycle";
   std::string optimizer = "sgd";
   double pct_start = 0.15;
@@ -57,6 +60,10 @@ struct EvalResult {
 };
 EvalResult evaluate(Module& model, const data::ImageSet& set, const std::vector<float>& mean,
                     const std::vector<float>& std, int batch_size = 500);
+
+// The optimizer's parameter groups for `config`: weight decay off for what the layers exclude
+// (and for 1-D parameters with wd_skip_norm_bias), AGC (agc > 0) on all but the classifier.
+std::vector<ParamGroup> param_groups(const Module& model, const TrainConfig& config);
 
 // Runs the whole job; returns the final test accuracy. Throws nl::Error on bad settings and
 // nl::DivergenceError when training produced a non-finite loss or gradient.

@@ -1,5 +1,7 @@
 #include "layers/models/resnet.hpp"
 
+#include <cmath>
+
 #include "autograd/ops.hpp"
 #include "core/init.hpp"
 #include "layers/conv/conv2d.hpp"
@@ -17,33 +19,72 @@ Tensor norm_act(const ModulePtr& norm, bool has_act, const Tensor& x) {
 }
 }  // namespace
 
-BasicBlock::BasicBlock(int64_t in, int64_t out, int64_t stride, const std::string& norm,
-                       int64_t out_size) {
-  const Shape spatial = out_size > 0 ? Shape{out_size, out_size} : Shape{};
-  conv1_ = register_module("conv1", std::make_shared<Conv2d>(in, out, 3, stride, 1, false));
-  NormSlot n1 = make_norm(norm, out, spatial);
+BasicBlock::BasicBlock(int64_t in, int64_t out, int64_t stride, const BlockOptions& o)
+    : residual_(o.residual) {
+  check(o.residual == "plain" || o.residual == "skipinit" || o.residual == "fixup", "BasicBlock",
+        "unknown residual remedy '", o.residual, "' (use plain, skipinit or fixup)");
+  const Shape spatial = o.out_size > 0 ? Shape{o.out_size, o.out_size} : Shape{};
+  auto conv1 = std::make_shared<Conv2d>(in, out, 3, stride, 1, false);
+  conv1_ = register_module("conv1", conv1);
+  NormSlot n1 = make_norm(o.norm, out, spatial);
   attach_weight_side(n1, *conv1_);
   bn1_ = register_module("bn1", n1.module);
   bn1_has_act_ = n1.includes_activation;
-  conv2_ = register_module("conv2", std::make_shared<Conv2d>(out, out, 3, 1, 1, false));
-  NormSlot n2 = make_norm(norm, out, spatial);
+  auto conv2 = std::make_shared<Conv2d>(out, out, 3, 1, 1, false);
+  conv2_ = register_module("conv2", conv2);
+  NormSlot n2 = make_norm(o.norm, out, spatial, false);  // the add comes before the ReLU
   attach_weight_side(n2, *conv2_);
   bn2_ = register_module("bn2", n2.module);
   bn2_has_act_ = n2.includes_activation;
   if (stride != 1 || in != out) {
     auto sc = std::make_shared<Sequential>();
     auto projection = std::make_shared<Conv2d>(in, out, 1, stride, 0, false);
-    const NormSlot slot = make_norm(norm, out, spatial);
+    const NormSlot slot = make_norm(o.norm, out, spatial, false);
     attach_weight_side(slot, *projection);
     sc->push_back(projection);
     sc->push_back(slot.module);
     shortcut_ = register_module("shortcut", sc);
   }
+  if (o.residual == "skipinit") skip_gain_ = register_parameter("skip_gain", Tensor::zeros({1}));
+  if (o.residual == "fixup") {
+    bias1a_ = register_parameter("bias1a", Tensor::zeros({1}));
+    bias1b_ = register_parameter("bias1b", Tensor::zeros({1}));
+    bias2a_ = register_parameter("bias2a", Tensor::zeros({1}));
+    scale_ = register_parameter("scale", Tensor::ones({1}));
+    bias2b_ = register_parameter("bias2b", Tensor::zeros({1}));
+  }
+}
+
+void BasicBlock::init_fixup(int64_t num_branches) {
+  auto conv1 = std::static_pointer_cast<Conv2d>(conv1_);
+  auto conv2 = std::static_pointer_cast<Conv2d>(conv2_);
+  // Fixup's rule: the branch's first conv He-initialised (fan_out, as in the authors' code) and
+  // scaled by L^(-1/(2m-2)) = L^(-1/2) for m = 2 layers per branch; its last conv zero.
+  const int64_t fan_out =
+      conv1->weight.shape()[0] * conv1->weight.shape()[2] * conv1->weight.shape()[3];
+  normal_(conv1->weight, 0, std::sqrt(2.0 / double(fan_out)) / std::sqrt(double(num_branches)));
+  if (auto wn = std::dynamic_pointer_cast<WeightNormalizer>(conv1->weight_norm))
+    wn->reset_gain(conv1->weight);
+  // A weight normalizer cannot map a zero weight to a zero output (it divides by the weight's
+  // norm), so there the branch's multiplier starts at zero instead: the same function at init.
+  if (conv2->weight_norm)
+    scale_.fill_(0);
+  else
+    conv2->weight.fill_(0);
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
+  if (residual_ == "fixup") {
+    const Tensor xa = add(x, bias1a_);
+    Tensor out = (*bn1_)((*conv1_)(xa));
+    out = bn1_has_act_ ? add(out, bias1b_) : relu(add(out, bias1b_));
+    out = (*bn2_)((*conv2_)(add(out, bias2a_)));
+    out = add(mul(out, scale_), bias2b_);
+    return relu(add(out, shortcut_ ? (*shortcut_)(xa) : x));
+  }
   Tensor out = norm_act(bn1_, bn1_has_act_, (*conv1_)(x));
   out = (*bn2_)((*conv2_)(out));
+  if (residual_ == "skipinit") out = mul(out, skip_gain_);
   out = add(out, shortcut_ ? (*shortcut_)(x) : x);
   return relu(out);
 }
@@ -67,8 +108,8 @@ ResNet::ResNet(const ResNetOptions& o) : options(o) {
     auto stage = std::make_shared<Sequential>();
     const int64_t out = w << s;
     for (int b = 0; b < n; ++b) {
-      stage->push_back(std::make_shared<BasicBlock>(in, out, (s > 0 && b == 0) ? 2 : 1, o.norm,
-                                                    o.input_size >> s));
+      const BlockOptions block{o.norm, o.residual, o.input_size >> s};
+      stage->push_back(std::make_shared<BasicBlock>(in, out, (s > 0 && b == 0) ? 2 : 1, block));
       in = out;
     }
     *stages[s] = register_module("layer" + std::to_string(s + 1), stage);
@@ -82,23 +123,41 @@ ResNet::ResNet(const ResNetOptions& o) : options(o) {
         if (auto wn = std::dynamic_pointer_cast<WeightNormalizer>(conv->weight_norm))
           wn->reset_gain(conv->weight);
       }
+  if (o.residual == "fixup") {
+    for (auto* stage : {&layer1, &layer2, &layer3})
+      for (auto& [name, block] : (*stage)->children())
+        std::static_pointer_cast<BasicBlock>(block)->init_fixup(3 * n);
+    fixup_bias1_ = register_parameter("bias1", Tensor::zeros({1}));
+    fixup_bias2_ = register_parameter("bias2", Tensor::zeros({1}));
+    fc_->weight.fill_(0);  // Fixup: the classifier starts at zero
+    if (fc_->bias.defined()) fc_->bias.fill_(0);
+  }
 }
 
 Tensor ResNet::forward(const Tensor& x) {
   check(x.dim() == 4 && x.shape()[1] == 3, "ResNet", "expected images (N, 3, H, W), got ",
         shape_str(x.shape()));
-  Tensor h = norm_act(bn1_, stem_has_act_, (*conv1_)(x));
+  Tensor h = (*bn1_)((*conv1_)(x));
+  if (fixup_bias1_.defined()) h = add(h, fixup_bias1_);
+  if (!stem_has_act_) h = relu(h);
   h = (*layer3)((*layer2)((*layer1)(h)));
-  return (*fc_)((*pool_)(h).flatten(1));
+  h = (*pool_)(h).flatten(1);
+  if (fixup_bias2_.defined()) h = add(h, fixup_bias2_);
+  return (*fc_)(h);
 }
 
 std::string ResNet::describe() const {
   return "ResNet" + std::to_string(options.depth) + "(width=" + std::to_string(options.width) +
-         ", norm=" + options.norm + ")";
+         ", norm=" + options.norm +
+         (options.residual == "plain" ? "" : ", residual=" + options.residual) + ")";
 }
 
 ModulePtr make_model(const std::string& name, int width, const std::string& norm, int classes,
                      bool kaiming_normal) {
+  return make_model(name, ModelOptions{width, norm, classes, kaiming_normal});
+}
+
+ModulePtr make_model(const std::string& name, const ModelOptions& o) {
   auto number = [&](size_t prefix) -> int {
     try {
       size_t pos = 0;
@@ -108,9 +167,21 @@ ModulePtr make_model(const std::string& name, int width, const std::string& norm
     }
     throw Error("make_model: cannot read the depth in '" + name + "'");
   };
-  if (name.rfind("resnet", 0) == 0)
-    return std::make_shared<ResNet>(ResNetOptions{number(6), width, classes, norm, kaiming_normal});
-  if (name.rfind("vgg", 0) == 0) return std::make_shared<VGG>(number(3), width, norm, classes);
+  if (name.rfind("resnet", 0) == 0) {
+    ResNetOptions r;
+    r.depth = number(6);
+    r.width = o.width;
+    r.num_classes = o.num_classes;
+    r.norm = o.norm;
+    r.kaiming_normal = o.kaiming_normal;
+    r.residual = o.residual;
+    return std::make_shared<ResNet>(r);
+  }
+  if (name.rfind("vgg", 0) == 0) {
+    check(o.residual == "plain", "make_model", "'", name, "' has no residual blocks, so --",
+          o.residual, " does not apply");
+    return std::make_shared<VGG>(number(3), o.width, o.norm, o.num_classes);
+  }
   throw Error("make_model: unknown model '" + name + "' (use resnet20|32|44|56|110 or vgg<depth>)");
 }
 

@@ -21,6 +21,7 @@
 #include "layers/norm/layer_norm_2d.hpp"
 #include "layers/norm/local_response_norm.hpp"
 #include "layers/norm/lp_batch_norm.hpp"
+#include "layers/norm/proxy_norm.hpp"
 #include "layers/norm/rms_norm.hpp"
 #include "layers/norm/switchable_norm.hpp"
 #include "layers/norm/weight/spectral_norm.hpp"
@@ -32,9 +33,12 @@ namespace {
 // Typed access to a spec's arguments; remembers which were read so leftovers are reported.
 class Args {
  public:
-  Args(const NormSpec& spec, Shape spatial_shape)
-      : spatial(std::move(spatial_shape)), spec_(spec) {}
-  const Shape spatial;  // {H, W} of the slot, when the model knows it
+  Args(const NormSpec& spec, Shape spatial_shape, bool activation_follows_slot)
+      : spatial(std::move(spatial_shape)),
+        activation_follows(activation_follows_slot),
+        spec_(spec) {}
+  const Shape spatial;            // {H, W} of the slot, when the model knows it
+  const bool activation_follows;  // a ReLU comes right after the slot
   double number(const std::string& key, double fallback) {
     used_.insert(key);
     auto it = spec_.args.find(key);
@@ -201,6 +205,27 @@ const std::vector<Entry>& registry() {
          return NormSlot{
              std::make_shared<LayerNorm>(Shape{c, a.spatial[0], a.spatial[1]}, eps, affine)};
        }},
+      {{"pn", "ln | gn=G, eps=1e-5 proxy_eps=0.03 samples=200",
+        "Proxy Normalization: LayerNorm/GroupNorm without affine, then affine + ReLU corrected by "
+        "a Gaussian proxy; replaces the activation (a slot with no ReLU after it gets plain "
+        "LN/GN)"},
+       [](Args& a, int64_t c) {
+         ProxyNormOptions o;
+         const bool ln = a.flag("ln", false);
+         if (a.has("gn")) {
+           check(!ln, "norm spec", "pn takes ln or gn=G, not both");
+           o.groups = as_count(a.number("gn", 1), "gn (the group count)");
+         }
+         o.eps = a.number("eps", o.eps);
+         o.proxy_eps = a.number("proxy_eps", o.proxy_eps);
+         o.samples = as_count(a.number("samples", double(o.samples)), "samples");
+         check(c % o.groups == 0, "ProxyNorm", "gn=", o.groups, " must divide ", c, " channels");
+         // PN corrects the moments *after* an activation; where none follows (the last norm of
+         // a residual branch, a shortcut) Graphcore's models keep the plain normalizer.
+         if (!a.activation_follows)
+           return NormSlot{std::make_shared<GroupNorm>(o.groups, c, o.eps)};
+         return NormSlot{std::make_shared<ProxyNorm>(c, o), true};
+       }},
       {{"lpbn", "p=1|2|inf eps=1e-5 momentum=0.1 affine=true",
         "Lp BatchNorm: BatchNorm scaled by the average Lp deviation (p = 2 is BatchNorm)"},
        [](Args& a, int64_t c) {
@@ -365,10 +390,11 @@ std::string NormSpec::str() const {
 
 namespace {
 
-NormSlot build_one(const NormSpec& spec, int64_t channels, const Shape& spatial) {
+NormSlot build_one(const NormSpec& spec, int64_t channels, const Shape& spatial,
+                   bool activation_follows) {
   for (const Entry& e : registry()) {
     if (e.info.name != spec.name) continue;
-    Args args(spec, spatial);
+    Args args(spec, spatial, activation_follows);
     NormSlot slot = e.build(args, channels);
     args.done();
     return slot;
@@ -379,10 +405,11 @@ NormSlot build_one(const NormSpec& spec, int64_t channels, const Shape& spatial)
 
 }  // namespace
 
-NormSlot make_norm(const std::string& spec_text, int64_t channels, const Shape& spatial) {
+NormSlot make_norm(const std::string& spec_text, int64_t channels, const Shape& spatial,
+                   bool activation_follows) {
   const NormSpec spec = NormSpec::parse(spec_text);
   const auto plus = spec.name.find('+');
-  if (plus == std::string::npos) return build_one(spec, channels, spatial);
+  if (plus == std::string::npos) return build_one(spec, channels, spatial, activation_follows);
   // "act+weight": the weight-side part's options carry its name as a prefix.
   NormSpec act{spec.name.substr(0, plus), {}}, weight{spec.name.substr(plus + 1), {}};
   check(!is_weight_side(act.name) && is_weight_side(weight.name), "norm spec", "'", spec_text,
@@ -394,8 +421,8 @@ NormSlot make_norm(const std::string& spec_text, int64_t channels, const Shape& 
     else
       act.args[key] = value;
   }
-  NormSlot slot = build_one(act, channels, spatial);
-  const NormSlot weight_side = build_one(weight, channels, spatial);
+  NormSlot slot = build_one(act, channels, spatial, activation_follows);
+  const NormSlot weight_side = build_one(weight, channels, spatial, activation_follows);
   check(!weight_side.includes_activation, "norm spec", "'", spec_text,
         "': wn:crelu replaces the activation and cannot be combined with another normalizer");
   slot.weight_normalizer = weight_side.weight_normalizer;

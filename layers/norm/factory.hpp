@@ -34,8 +34,11 @@ void attach_weight_side(const NormSlot& slot, Module& conv);
 // Builds the normalizer for a slot with `channels` channels; throws naming the spec on an
 // unknown name, an unknown argument or a bad value (e.g. groups not dividing channels).
 // `spatial` ({H, W} of the slot's feature map) is needed only by layers whose parameters have
-// a spatial shape (ln:elementwise); the models pass it.
-NormSlot make_norm(const std::string& spec, int64_t channels, const Shape& spatial = {});
+// a spatial shape (ln:elementwise); the models pass it. `activation_follows` says whether the
+// model applies a ReLU right after the slot (false for the last norm of a residual branch and
+// for shortcuts): layers that correct the post-activation moments (pn) need to know.
+NormSlot make_norm(const std::string& spec, int64_t channels, const Shape& spatial = {},
+                   bool activation_follows = true);
 
 struct NormInfo {
   std::string name, arguments, description;

@@ -4,6 +4,7 @@
 
 #include "autograd/node.hpp"
 #include "core/parallel.hpp"
+#include "layers/optim/grad_clip.hpp"
 
 namespace nl {
 
@@ -11,6 +12,7 @@ Optimizer::Optimizer(std::vector<ParamGroup> groups) : groups_(std::move(groups)
   check(!groups_.empty(), "Optimizer", "no parameter groups");
   for (auto& g : groups_) {
     check(g.lr >= 0 && g.weight_decay >= 0, "Optimizer", "lr and weight_decay must be >= 0");
+    check(g.agc_clip >= 0, "Optimizer", "agc_clip must be >= 0 (0 = off), got ", g.agc_clip);
     for (auto& p : g.params)
       check(p.defined() && p.requires_grad() && p.is_contiguous(), "Optimizer",
             "parameters must be contiguous tensors that require grad");
@@ -20,6 +22,11 @@ Optimizer::Optimizer(std::vector<ParamGroup> groups) : groups_(std::move(groups)
 void Optimizer::zero_grad() {
   for (auto& g : groups_)
     for (auto& p : g.params) p.zero_grad();
+}
+
+void Optimizer::clip_gradients() {
+  for (auto& g : groups_)
+    if (g.agc_clip > 0) adaptive_clip_grad_(g.params, g.agc_clip, g.agc_eps);
 }
 
 Tensor& Optimizer::buffer(size_t g, size_t i, const std::string& name, bool* created, bool scalar) {
@@ -76,6 +83,7 @@ void for_each_param(ParamGroup& group, Fn fn) {
 
 void SGD::step() {
   NoGradGuard no_grad;
+  clip_gradients();
   ++steps_;
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
     ParamGroup& G = groups_[gi];
@@ -111,6 +119,7 @@ Adam::Adam(std::vector<ParamGroup> groups, bool decoupled)
 
 void Adam::step() {
   NoGradGuard no_grad;
+  clip_gradients();
   ++steps_;
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
     ParamGroup& G = groups_[gi];

@@ -20,6 +20,10 @@ struct ParamGroup {
   double eps = 1e-8;
   double dampening = 0;
   bool nesterov = false;
+  // Adaptive gradient clipping of this group before every step (layers/optim/grad_clip.hpp);
+  // 0 = off. Put the final classifier in a group without it, as the AGC paper does.
+  double agc_clip = 0;
+  double agc_eps = 1e-3;
 };
 
 class Optimizer {
@@ -36,6 +40,8 @@ class Optimizer {
   void load_state_dict(const std::map<std::string, Tensor>& state);
 
  protected:
+  // Applies each group's gradient clipping (agc_clip); every step() starts with it.
+  void clip_gradients();
   // Lazily creates the named buffer (zeros like the parameter) for parameter i of group g.
   Tensor& buffer(size_t g, size_t i, const std::string& name, bool* created = nullptr,
                  bool scalar = false);
