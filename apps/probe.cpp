@@ -2,6 +2,7 @@
 //   probe depth      --model resnet56 --out runs/probe     activation variance per block
 //   probe similarity --model resnet56 --out runs/probe     cosine similarity, stable rank
 //   probe gradnorm   --model resnet56 --out runs/probe     ||dL/d conv output|| per conv
+//   probe power      --model vgg20 --out runs/probe        power split of the pre-activations
 // Each writes <out>/<experiment>.csv (plot: scripts/plot_probe.py) and prints a summary.
 // docs/experiments/ has the claims, commands and our figures.
 #include "apps/common/probe.hpp"
@@ -19,7 +20,7 @@ int main(int argc, char** argv) {
   nl::apps::ProbeConfig config;
   std::string data_dir = "../shared/datasets/cifar10-jpeg", out;
   int threads = 0;
-  for (const char* experiment : {"depth", "similarity", "gradnorm"}) {
+  for (const char* experiment : {"depth", "similarity", "gradnorm", "power"}) {
     CLI::App* sub =
         app.add_subcommand(experiment, std::string("run the ") + experiment + " experiment");
     sub->add_option("--norm", config.norms,

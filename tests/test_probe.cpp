@@ -36,6 +36,18 @@ TEST_SUITE("probe") {
     CHECK(probe::frobenius_norm(sixty) == doctest::Approx(std::sqrt(2.0)));
   }
 
+  TEST_CASE("power decomposition on a hand-computable case") {
+    // 2 samples, 2 channels, 2 positions. Channel 0: sample rows (1, 3) and (5, 7): instance
+    // means 2, 6 -> channel mean 4; parts 16, Var_x = 4, within-sample variance 1 (total 21 =
+    // mean of squares (1 + 9 + 25 + 49) / 4). Channel 1: all zeros.
+    const Tensor y = Tensor::from_vector({1, 3, 0, 0, 5, 7, 0, 0}, {2, 2, 2}, DType::f64);
+    const probe::PowerParts p = probe::power_decomposition(y);
+    CHECK(p.total == doctest::Approx(21.0 / 2));
+    CHECK(p.channel_constant == doctest::Approx(16.0 / 21));
+    CHECK(p.instance_constant == doctest::Approx(4.0 / 21));
+    CHECK(p.instance_varying == doctest::Approx(1.0 / 21));
+  }
+
   TEST_CASE("every experiment runs on a tiny ResNet and reports every layer") {
     Generator g(80);
     std::vector<uint8_t> bytes(40 * 3073);
@@ -60,6 +72,15 @@ TEST_SUITE("probe") {
       CHECK(size_t(skipinit_rows) == (residuals - 1) * 2 * per_norm);
       CHECK(apps::probe_summary(rows).find("none") != std::string::npos);
     }
+    // power: the plain CNN's 5 norm slots, three parts each; IN has no instance-constant part.
+    const auto power = apps::run_probe({"power", "vgg5", {"in", "pn:ln"}, 0, 8}, set);
+    CHECK(power.size() == 2 * 5 * 3);
+    for (const auto& r : power) {
+      CHECK(std::isfinite(r.value));
+      if (r.norm == "in" && r.metric == "instance_constant") CHECK(std::abs(r.value) < 1e-12);
+    }
+    CHECK_THROWS_WITH_AS(apps::run_probe({"power", "resnet8", {"bn"}, 0, 8}, set),
+                         doctest::Contains("--model vgg"), Error);
     CHECK_THROWS_WITH_AS(apps::run_probe({"nonsense", "resnet8", {"bn"}, 0, 8}, set),
                          doctest::Contains("unknown experiment"), Error);
     CHECK_THROWS_WITH_AS(apps::run_probe({"depth", "resnet8", {"bn"}, 0, 400}, set),

@@ -7,11 +7,14 @@
 #include "apps/common/probe_metrics.hpp"
 #include "apps/common/training.hpp"
 #include "autograd/node.hpp"
+#include "autograd/ops.hpp"
 #include "core/init.hpp"
 #include "core/random.hpp"
 #include "layers/conv/conv2d.hpp"
 #include "layers/loss.hpp"
 #include "layers/models/resnet.hpp"
+#include "layers/models/vgg.hpp"
+#include "layers/norm/proxy_norm.hpp"
 
 namespace nl::apps {
 namespace {
@@ -51,8 +54,47 @@ std::vector<std::pair<std::string, ModulePtr>> probe_units(const Module& model) 
   return blocks.empty() ? relus : blocks;
 }
 
+// The norm slots of the plain CNN: the module after each convolution in VGG::features.
+std::vector<std::pair<std::string, ModulePtr>> norm_slots(Module& model) {
+  auto* vgg = dynamic_cast<VGG*>(&model);
+  check(
+      vgg != nullptr, "probe power",
+      "runs on the plain VGG-style CNN, like the paper's random network; pass --model vgg<depth>");
+  std::vector<std::pair<std::string, ModulePtr>> slots;
+  const auto& layers = vgg->features->children();
+  for (size_t i = 0; i + 1 < layers.size(); ++i)
+    if (layers[i].second->type_name() == "Conv2d")
+      slots.emplace_back("features." + layers[i + 1].first, layers[i + 1].second);
+  return slots;
+}
+
+// Proxy Norm's Definition-1 network draws the affine at random, gamma ~ N(1, 0.2^2) and
+// beta ~ N(0, 0.2^2) per channel: with gamma = 1, beta = 0 every channel would look alike.
+void randomize_norm_affine(Module& model, uint64_t seed) {
+  Generator g(seed + 1);
+  for (auto& [slot_name, slot] : norm_slots(model))
+    for (auto& [name, p] : slot->named_parameters()) {
+      const bool gain = name == "weight" || name.ends_with(".weight");
+      const bool shift = name == "bias" || name.ends_with(".bias");
+      if (p.dim() != 1 || !(gain || shift)) continue;
+      p.copy_(add(mul(Tensor::randn(p.shape(), g, p.dtype()), 0.2), gain ? 1.0 : 0.0));
+    }
+}
+
+// Records each slot's pre-activation: its output, or for Proxy Norm (which applies the ReLU
+// itself) gamma LN(x) + beta from its input.
+void hook_pre_activations(Module& model, std::vector<std::pair<std::string, Tensor>>& outputs) {
+  for (auto& [name, slot] : norm_slots(model)) {
+    const bool proxy = slot->type_name() == "ProxyNorm";
+    slot->register_forward_hook(
+        [&outputs, name = name, proxy](Module& m, const Tensor& x, const Tensor& y) {
+          outputs.emplace_back(name, proxy ? static_cast<ProxyNorm&>(m).pre_activation(x) : y);
+        });
+  }
+}
+
 // Runs one experiment on one model; appends rows labelled with `label`.
-void probe_model(const std::string& experiment, Module& model, const Batch& batch,
+void probe_model(const std::string& experiment, Module& model, const Batch& batch, uint64_t seed,
                  const ProbeRow& label, std::vector<ProbeRow>& rows) {
   auto row = [&](const std::string& layer, const char* metric, int index, double value) {
     ProbeRow r = label;
@@ -78,15 +120,25 @@ void probe_model(const std::string& experiment, Module& model, const Batch& batc
   }
   NoGradGuard no_grad;
   std::vector<std::pair<std::string, Tensor>> outputs;
-  for (auto& [name, m] : probe_units(model))
-    m->register_forward_hook([&outputs, name = name](Module&, const Tensor&, const Tensor& y) {
-      outputs.emplace_back(name, y);
-    });
+  if (experiment == "power") {
+    randomize_norm_affine(model, seed);
+    hook_pre_activations(model, outputs);
+  } else {
+    for (auto& [name, m] : probe_units(model))
+      m->register_forward_hook([&outputs, name = name](Module&, const Tensor&, const Tensor& y) {
+        outputs.emplace_back(name, y);
+      });
+  }
   model(batch.x);
   int index = 0;
   for (auto& [name, y] : outputs) {
     ++index;
-    if (experiment == "depth") {
+    if (experiment == "power") {
+      const probe::PowerParts p = probe::power_decomposition(y);
+      row(name, "channel_constant", index, p.channel_constant);
+      row(name, "instance_constant", index, p.instance_constant);
+      row(name, "instance_varying", index, p.instance_varying);
+    } else if (experiment == "depth") {
       row(name, "activation_variance", index, probe::activation_variance(y));
     } else {
       const probe::Similarity s = probe::sample_similarity(y);
@@ -99,6 +151,7 @@ void probe_model(const std::string& experiment, Module& model, const Batch& batc
 }  // namespace
 
 std::vector<std::string> default_probe_norms(const std::string& experiment) {
+  if (experiment == "power") return {"bn", "ln", "in", "gn:groups=8", "pn:ln", "ln+ws"};
   if (experiment == "depth")
     return {"none", "bn", "ln", "in", "gn:groups=8", "frn", "evob0", "evos0", "wn", "sws"};
   if (experiment == "similarity" || experiment == "gradnorm")
@@ -110,7 +163,7 @@ std::vector<std::string> default_probe_norms(const std::string& experiment) {
             "ln",
             "bn"};
   throw Error("probe: unknown experiment '" + experiment +
-              "' (expected depth, similarity or gradnorm)");
+              "' (expected depth, similarity, gradnorm or power)");
 }
 
 std::vector<ProbeRow> run_probe(const ProbeConfig& config, const data::ImageSet& train) {
@@ -131,7 +184,8 @@ std::vector<ProbeRow> run_probe(const ProbeConfig& config, const data::ImageSet&
       const ModelOptions options{16, norm, int(train.num_classes()), true, residual};
       ModulePtr model = make_model(config.model, options);
       model->train();
-      probe_model(config.experiment, *model, batch, ProbeRow{norm, residual, {}, {}}, rows);
+      probe_model(config.experiment, *model, batch, config.seed, ProbeRow{norm, residual, {}, {}},
+                  rows);
     }
   return rows;
 }

@@ -5,6 +5,9 @@
 //   similarity  mean pairwise cosine similarity and stable rank of the samples' activations
 //               after every block (claim ii)
 //   gradnorm    ||dL/d(conv output)||_F for every convolution, L = mean cross-entropy (claim iii)
+//   power       channel-constant / instance-constant / instance-varying share of every norm
+//               slot's pre-activation power in the plain CNN (Proxy Normalization, Fig. 2), with
+//               the norm affine drawn gamma ~ N(1, 0.2^2), beta ~ N(0, 0.2^2)
 // Models are in training mode, convolutions Kaiming-normal (fan_in, ReLU gain), the batch drawn
 // at random from the training set with the seed.
 #pragma once
@@ -17,7 +20,7 @@
 namespace nl::apps {
 
 struct ProbeConfig {
-  std::string experiment;          // depth | similarity | gradnorm
+  std::string experiment;          // depth | similarity | gradnorm | power
   std::string model = "resnet56";  // any make_model name
   std::vector<std::string> norms;  // empty: the experiment's default sweep
   uint64_t seed = 0;

@@ -1,5 +1,6 @@
 #include "apps/common/probe_metrics.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -73,6 +74,39 @@ Similarity sample_similarity(const Tensor& a) {
   }
   out.stable_rank = lambda > 0 ? trace / lambda : 0.0;
   return out;
+}
+
+PowerParts power_decomposition(const Tensor& y) {
+  check(y.dim() >= 2, "power_decomposition", "expected (N, C, ...), got ", shape_str(y.shape()));
+  const int64_t n = y.shape()[0], c = y.shape()[1], l = y.numel() / std::max<int64_t>(1, n * c);
+  check(n * c * l > 0, "power_decomposition", "empty input ", shape_str(y.shape()));
+  const std::vector<double> v = y.detach().contiguous().to_vector();
+  PowerParts p;
+  std::vector<double> instance_mean(n);
+  for (int64_t ch = 0; ch < c; ++ch) {
+    double channel_mean = 0;
+    for (int64_t s = 0; s < n; ++s) {
+      const double* row = v.data() + (s * c + ch) * l;
+      double mean = 0, m2 = 0;
+      for (int64_t i = 0; i < l; ++i) mean += row[i];
+      mean /= double(l);
+      for (int64_t i = 0; i < l; ++i) m2 += (row[i] - mean) * (row[i] - mean);
+      instance_mean[s] = mean;
+      channel_mean += mean / double(n);
+      p.instance_varying += m2 / double(l) / double(n * c);
+    }
+    p.channel_constant += channel_mean * channel_mean / double(c);
+    for (int64_t s = 0; s < n; ++s)
+      p.instance_constant +=
+          (instance_mean[s] - channel_mean) * (instance_mean[s] - channel_mean) / double(n * c);
+  }
+  p.total = p.channel_constant + p.instance_constant + p.instance_varying;
+  if (p.total > 0) {
+    p.channel_constant /= p.total;
+    p.instance_constant /= p.total;
+    p.instance_varying /= p.total;
+  }
+  return p;
 }
 
 double frobenius_norm(const Tensor& t) {

@@ -20,6 +20,20 @@ struct Similarity {
 // whose activations are all zero counts as orthogonal to the others.
 Similarity sample_similarity(const Tensor& a);
 
+// The power decomposition of Proxy Normalization (Labatie et al. 2021, Fig. 2) of one layer's
+// pre-activations y (N, C, positions), per channel c with mu_c(x) = mean over positions,
+// sigma_c(x)^2 = variance over positions (biased), mu_c = mean over samples of mu_c(x):
+//   mean(y^2) = mean_c mu_c^2  +  mean_c Var_x mu_c(x)  +  mean_c mean_x sigma_c(x)^2
+//               channel-wise     instance-wise            instance-varying
+//               constant         constant
+// (all moments population moments, so the three parts add up to the total exactly). The parts
+// are returned as fractions of the total.
+struct PowerParts {
+  double channel_constant = 0, instance_constant = 0, instance_varying = 0;
+  double total = 0;  // mean(y^2)
+};
+PowerParts power_decomposition(const Tensor& y);
+
 // ||t||_F.
 double frobenius_norm(const Tensor& t);
 

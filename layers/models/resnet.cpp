@@ -19,6 +19,15 @@ Tensor norm_act(const ModulePtr& norm, bool has_act, const Tensor& x) {
 }
 }  // namespace
 
+void kaiming_normal_convs(Module& model) {
+  for (auto& [name, m] : model.named_modules())
+    if (auto conv = std::dynamic_pointer_cast<Conv2d>(m)) {
+      kaiming_normal_(conv->weight, 0, FanMode::fan_in, "relu");
+      if (auto wn = std::dynamic_pointer_cast<WeightNormalizer>(conv->weight_norm))
+        wn->reset_gain(conv->weight);
+    }
+}
+
 BasicBlock::BasicBlock(int64_t in, int64_t out, int64_t stride, const BlockOptions& o)
     : residual_(o.residual) {
   check(o.residual == "plain" || o.residual == "skipinit" || o.residual == "fixup", "BasicBlock",
@@ -116,13 +125,7 @@ ResNet::ResNet(const ResNetOptions& o) : options(o) {
   }
   pool_ = register_module("avgpool", std::make_shared<AdaptiveAvgPool2d>(1));
   fc_ = register_module("fc", std::make_shared<Linear>(in, o.num_classes));
-  if (o.kaiming_normal)
-    for (auto& [name, m] : named_modules())
-      if (auto conv = std::dynamic_pointer_cast<Conv2d>(m)) {
-        kaiming_normal_(conv->weight, 0, FanMode::fan_in, "relu");
-        if (auto wn = std::dynamic_pointer_cast<WeightNormalizer>(conv->weight_norm))
-          wn->reset_gain(conv->weight);
-      }
+  if (o.kaiming_normal) kaiming_normal_convs(*this);
   if (o.residual == "fixup") {
     for (auto* stage : {&layer1, &layer2, &layer3})
       for (auto& [name, block] : (*stage)->children())
@@ -180,7 +183,9 @@ ModulePtr make_model(const std::string& name, const ModelOptions& o) {
   if (name.rfind("vgg", 0) == 0) {
     check(o.residual == "plain", "make_model", "'", name, "' has no residual blocks, so --",
           o.residual, " does not apply");
-    return std::make_shared<VGG>(number(3), o.width, o.norm, o.num_classes);
+    auto vgg = std::make_shared<VGG>(number(3), o.width, o.norm, o.num_classes);
+    if (o.kaiming_normal) kaiming_normal_convs(*vgg);
+    return vgg;
   }
   throw Error("make_model: unknown model '" + name + "' (use resnet20|32|44|56|110 or vgg<depth>)");
 }

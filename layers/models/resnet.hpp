@@ -72,6 +72,10 @@ class ResNet : public Module {
   Tensor fixup_bias1_, fixup_bias2_;  // fixup: after the stem conv, before the classifier
 };
 
+// Re-initialises every convolution Kaiming-normal (fan_in, ReLU gain); weight normalizers get
+// their gain reset so that the effective weight is the new one.
+void kaiming_normal_convs(Module& model);
+
 struct ModelOptions {
   int width = 16;
   std::string norm = "bn";

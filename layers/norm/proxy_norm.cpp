@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "autograd/node.hpp"
+#include "autograd/ops.hpp"
 #include "core/parallel.hpp"
 #include "layers/norm/group_norm.hpp"
 
@@ -67,6 +68,13 @@ ProxyNorm::ProxyNorm(int64_t c, const ProxyNormOptions& o)
 Tensor ProxyNorm::forward(const Tensor& x) {
   return proxy_norm_act((*norm)(x), weight, bias, proxy_weight, proxy_bias, quantiles,
                         options.proxy_eps);
+}
+
+Tensor ProxyNorm::pre_activation(const Tensor& x) {
+  const Tensor y = (*norm)(x);
+  Shape per_channel(size_t(y.dim()), 1);
+  per_channel[1] = num_channels;
+  return add(mul(y, weight.reshape(per_channel)), bias.reshape(per_channel));
 }
 
 std::string ProxyNorm::describe() const {

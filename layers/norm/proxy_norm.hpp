@@ -34,6 +34,8 @@ class ProxyNorm : public Module {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "ProxyNorm"; }
   std::string describe() const override;
+  // gamma GN(x) + beta, what the ReLU inside PN-Act sees (probes measure it).
+  Tensor pre_activation(const Tensor& x);
 
   int64_t num_channels;
   ProxyNormOptions options;
