@@ -64,6 +64,18 @@ Tensor maximum(const Tensor& a, const Tensor& b) {
                 });
 }
 
+// d clamp(a, lo, hi) = 1 where lo < a < hi, else 0 (clipped values pass no gradient).
+Tensor clamp(const Tensor& a, double lo, double hi) {
+  check(lo <= hi, "clamp", "lo = ", lo, " is above hi = ", hi);
+  Tensor out =
+      kernels::binary_scalar(Binary::minimum, kernels::binary_scalar(Binary::maximum, a, lo), hi);
+  return record(out, "clamp", {a}, [a = a.detach(), lo, hi](const Tensor& g) {
+    const Tensor inside = bin(Binary::mul, kernels::binary_scalar(Binary::gt, a, lo),
+                              kernels::binary_scalar(Binary::lt, a, hi));
+    return Grads{bin(Binary::mul, g, inside)};
+  });
+}
+
 Tensor add(const Tensor& a, double s) {
   return record(kernels::binary_scalar(Binary::add, a, s), "add_scalar", {a},
                 [](const Tensor& g) { return Grads{g}; });

@@ -11,7 +11,8 @@ Tensor add(const Tensor& a, const Tensor& b);
 Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);
-Tensor maximum(const Tensor& a, const Tensor& b);  // grad goes to a where a >= b
+Tensor maximum(const Tensor& a, const Tensor& b);     // grad goes to a where a >= b
+Tensor clamp(const Tensor& a, double lo, double hi);  // no grad where clipped
 Tensor add(const Tensor& a, double s);
 Tensor mul(const Tensor& a, double s);
 

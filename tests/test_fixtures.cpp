@@ -25,6 +25,7 @@
 #include "layers/norm/layer_norm_2d.hpp"
 #include "layers/norm/local_response_norm.hpp"
 #include "layers/norm/lp_batch_norm.hpp"
+#include "layers/norm/online_norm.hpp"
 #include "layers/norm/proxy_norm.hpp"
 #include "layers/norm/rms_norm.hpp"
 #include "layers/norm/switchable_norm.hpp"
@@ -158,6 +159,30 @@ TEST_SUITE("norm") {
                pn.weight = t[1], pn.bias = t[2], pn.proxy_weight = t[3], pn.proxy_bias = t[4];
                return pn(t[0]);
              });
+    }
+  }
+
+  TEST_CASE("Online Norm replays the paper's algorithm: streams, control process, two batches") {
+    const json& c = cases().at("online");
+    for (const Tol& tol : kTols) {
+      CAPTURE(dtype_name(tol.dt));
+      OnlineNorm norm(4, {.alpha_fwd = 0.9, .alpha_bkw = 0.8, .ecm = "none"});
+      norm.to(tol.dt);
+      for (const char* step : {"step1", "step2"}) {
+        CAPTURE(step);
+        const json& s = c.at(step);
+        Tensor x = T(s.at("x"), tol.dt, true);
+        norm.weight = T(s.at("gamma"), tol.dt, true);
+        norm.bias = T(s.at("beta"), tol.dt, true);
+        Tensor out = norm(x);
+        sum(mul(out, T(s.at("gy"), tol.dt))).backward();
+        check_close(out, s.at("out"), tol.rtol, tol.atol, "online output");
+        check_close(x.grad(), s.at("grad_x"), tol.rtol, tol.atol, "online grad_x");
+        check_close(norm.weight.grad(), s.at("grad_gamma"), tol.rtol, tol.atol, "grad_gamma");
+        check_close(norm.bias.grad(), s.at("grad_beta"), tol.rtol, tol.atol, "grad_beta");
+      }
+      for (auto& [name, t] : norm.named_buffers())
+        check_close(t, c.at("state").at(name), tol.rtol, tol.atol, "online " + name);
     }
   }
 

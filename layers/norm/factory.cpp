@@ -21,6 +21,7 @@
 #include "layers/norm/layer_norm_2d.hpp"
 #include "layers/norm/local_response_norm.hpp"
 #include "layers/norm/lp_batch_norm.hpp"
+#include "layers/norm/online_norm.hpp"
 #include "layers/norm/proxy_norm.hpp"
 #include "layers/norm/rms_norm.hpp"
 #include "layers/norm/switchable_norm.hpp"
@@ -225,6 +226,21 @@ const std::vector<Entry>& registry() {
          if (!a.activation_follows)
            return NormSlot{std::make_shared<GroupNorm>(o.groups, c, o.eps)};
          return NormSlot{std::make_shared<ProxyNorm>(c, o), true};
+       }},
+      {{"online",
+        "alpha_fwd=0.999 alpha_bkw=0.99 eps=1e-5 affine=true ecm=ls|ac|none clamp=5 ls_eps=1e-5",
+        "Online Normalization: per-channel streaming statistics over the samples in order; "
+        "control-variable backward; batch-size independent"},
+       [](Args& a, int64_t c) {
+         OnlineNormOptions o;
+         o.alpha_fwd = a.number("alpha_fwd", o.alpha_fwd);
+         o.alpha_bkw = a.number("alpha_bkw", o.alpha_bkw);
+         o.eps = a.number("eps", o.eps);
+         o.affine = a.flag("affine", true);
+         if (a.has("ecm")) o.ecm = a.text("ecm");
+         o.clamp = a.number("clamp", o.clamp);
+         o.ls_eps = a.number("ls_eps", o.ls_eps);
+         return NormSlot{std::make_shared<OnlineNorm>(c, o)};
        }},
       {{"lpbn", "p=1|2|inf eps=1e-5 momentum=0.1 affine=true",
         "Lp BatchNorm: BatchNorm scaled by the average Lp deviation (p = 2 is BatchNorm)"},
