@@ -16,6 +16,7 @@
 #include "layers/norm/batch_channel_norm.hpp"
 #include "layers/norm/batch_norm.hpp"
 #include "layers/norm/batch_renorm.hpp"
+#include "layers/norm/cross_iteration_bn.hpp"
 #include "layers/norm/evo_norm.hpp"
 #include "layers/norm/factory.hpp"
 #include "layers/norm/filter_response_norm.hpp"
@@ -183,6 +184,38 @@ TEST_SUITE("norm") {
       }
       for (auto& [name, t] : norm.named_buffers())
         check_close(t, c.at("state").at(name), tol.rtol, tol.atol, "online " + name);
+    }
+  }
+
+  TEST_CASE("Cross-Iteration BN agrees with a PyTorch reference over three iterations") {
+    const json& c = cases().at("cbn");
+    for (const Tol& tol : kTols) {
+      CAPTURE(dtype_name(tol.dt));
+      auto conv = std::make_shared<Conv2d>(3, 4, 3, 1, 1, false);
+      CrossIterationBatchNorm cbn(4, {.window = 2, .burnin = 0});
+      cbn.bind_conv(conv);
+      conv->to(tol.dt);
+      cbn.to(tol.dt);
+      for (const char* step : {"step1", "step2", "step3"}) {
+        CAPTURE(step);
+        const json& s = c.at(step);
+        {
+          NoGradGuard no_grad;
+          conv->weight.copy_(T(s.at("w"), tol.dt));
+        }
+        Tensor y = (*conv)(T(s.at("x"), tol.dt)).detach().requires_grad_();
+        cbn.weight = T(s.at("gamma"), tol.dt, true);
+        cbn.bias = T(s.at("beta"), tol.dt, true);
+        Tensor out = cbn(y);
+        sum(mul(out, T(s.at("gy"), tol.dt))).backward();
+        // float32: the Taylor terms difference nearby weights, so allow a little more.
+        const double rtol = tol.dt == DType::f32 ? 5e-4 : tol.rtol;
+        check_close(out, s.at("out"), rtol, tol.atol, "cbn output");
+        check_close(y.grad(), s.at("grad_y"), rtol, tol.atol, "cbn grad_y");
+        check_close(cbn.weight.grad(), s.at("grad_gamma"), rtol, tol.atol, "cbn grad_gamma");
+        check_close(cbn.bias.grad(), s.at("grad_beta"), rtol, tol.atol, "cbn grad_beta");
+      }
+      CHECK(cbn.history_size.item() == 2);
     }
   }
 

@@ -9,7 +9,10 @@
 #include "autograd/node.hpp"
 #include "autograd/ops.hpp"
 #include "helpers.hpp"
+#include "layers/conv/conv2d.hpp"
+#include "layers/linear.hpp"
 #include "layers/norm/batch_renorm.hpp"
+#include "layers/norm/cross_iteration_bn.hpp"
 #include "layers/norm/factory.hpp"
 #include "layers/norm/switchable_norm.hpp"
 
@@ -35,9 +38,12 @@ std::string spec_for_four_channels(const std::string& name) {
 // Every factory name, plus the options that switch to different math.
 std::vector<std::string> all_specs() {
   std::vector<std::string> specs;
-  for (const NormInfo& info : list_norms())  // weight-side ones: test_weight_norms.cpp
-    if (!make_norm(spec_for_four_channels(info.name), 4).weight_normalizer)
-      specs.push_back(spec_for_four_channels(info.name));
+  // Weight-side ones: test_weight_norms.cpp; ones bound to their convolution (cbn): their own
+  // test below.
+  for (const NormInfo& info : list_norms()) {
+    const NormSlot slot = make_norm(spec_for_four_channels(info.name), 4);
+    if (!slot.weight_normalizer && !slot.bind) specs.push_back(spec_for_four_channels(info.name));
+  }
   for (const char* extra :
        {"lpbn:p=2", "lpbn:p=3", "lpbn:p=inf", "ln:elementwise", "switch:unbiased=false",
         "bn:momentum=none", "pn:gn=2", "online:ecm=ac", "online:ecm=none,affine=false"})
@@ -204,6 +210,44 @@ TEST_SUITE("norm") {
     settled.eval();
     CHECK(test::max_abs_diff(train_out, settled(x)) < 1e-3);
     CHECK_THROWS_WITH_AS(BatchRenorm(4, {.r_max = 0.5}), doctest::Contains("r_max must be >= 1"),
+                         Error);
+  }
+
+  TEST_CASE("Cross-Iteration BN: gradcheck with a full window, eval, binding errors") {
+    auto conv = std::make_shared<Conv2d>(3, 4, 3, 1, 1, false);
+    NormSlot slot = make_norm("cbn:window=2,burnin=0", 4);
+    attach_slot(slot, conv);
+    auto& cbn = dynamic_cast<CrossIterationBatchNorm&>(*slot.module);
+    conv->to(DType::f64);
+    cbn.to(DType::f64);
+    // Three iterations with the weight moving in between fill the window.
+    for (int step = 0; step < 3; ++step) {
+      NoGradGuard no_grad;
+      cbn((*conv)(add(randn64({4, 3, 5, 5}, 70 + step, false), 0.5)));
+      conv->weight.copy_(
+          add(conv->weight, mul(randn64(conv->weight.shape(), 80 + step, false), 0.05)));
+    }
+    CHECK(cbn.history_size.item() == 2);
+    // The statistics of the window are constants: with the window held (record_statistics off)
+    // the layer is a function of its input, gamma and beta, and its backward must be exact.
+    cbn.record_statistics = false;
+    const Tensor y = (*conv)(randn64({4, 3, 5, 5}, 90, false)).detach().requires_grad_();
+    for (Tensor p : cbn.parameters()) {
+      NoGradGuard ng;
+      p.copy_(add(mul(randn64(p.shape(), 91, false), 0.5), 1.0));
+    }
+    check_grad([&](const Ts& t) { return cbn(t[0]); }, inputs_and_parameters(y, cbn));
+    cbn.eval();
+    check_grad([&](const Ts& t) { return cbn(t[0]); }, inputs_and_parameters(y, cbn));
+    CHECK(test::max_abs_diff(cbn(y), cbn(y)) == 0);
+    CHECK(std::isfinite(sum(cbn(Tensor::full({2, 4, 3, 3}, 7.0, DType::f64))).item()));
+
+    ModulePtr unbound = make_norm("cbn", 4).module;
+    CHECK_THROWS_WITH_AS((*unbound)(Tensor::ones({2, 4, 3, 3})),
+                         doctest::Contains("not bound to the convolution"), Error);
+    CHECK_THROWS_WITH_AS(attach_slot(make_norm("cbn", 4), std::make_shared<Linear>(3, 4)),
+                         doctest::Contains("needs the Conv2d before it"), Error);
+    CHECK_THROWS_WITH_AS(attach_slot(make_norm("cbn", 8), conv), doctest::Contains("expected 8"),
                          Error);
   }
 

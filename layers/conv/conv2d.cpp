@@ -258,6 +258,22 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
   });
 }
 
+Tensor conv2d_weight_grad(const Tensor& x_in, const Tensor& dy_in, const Shape& weight_shape,
+                          const Conv2dOptions& opt) {
+  const Tensor shape_only = Tensor::empty(weight_shape, x_in.dtype());
+  const ConvShape s = conv_shape(x_in, shape_only, Tensor(), opt);
+  check(dy_in.shape() == Shape{s.n, s.c_out, s.out_h, s.out_w}, "conv2d_weight_grad",
+        "dy has shape ", shape_str(dy_in.shape()), " but the convolution outputs ",
+        shape_str({s.n, s.c_out, s.out_h, s.out_w}));
+  const Tensor x = x_in.detach().contiguous(), dy = dy_in.detach().contiguous().to(x.dtype());
+  Tensor dw = Tensor::empty(weight_shape, x.dtype());
+  dispatch(x.dtype(), [&]<typename T>() {
+    backward_kernel<T>(s, x.data<T>(), shape_only.data<T>(), dy.data<T>(), nullptr, dw.data<T>(),
+                       nullptr, false, true, false);
+  });
+  return dw;
+}
+
 Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t padding, bool has_bias,
                int64_t groups, int64_t dilation)
     : in_channels(in), out_channels(out), kernel_size(k) {

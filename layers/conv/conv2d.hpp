@@ -21,6 +21,11 @@ struct Conv2dOptions {
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& opt);
 
+// dL/dW of conv2d(x, W) for a given dL/dout = dy, without running the forward: the weight half of
+// the backward alone (Cross-Iteration BN differentiates its statistics w.r.t. the weight).
+Tensor conv2d_weight_grad(const Tensor& x, const Tensor& dy, const Shape& weight_shape,
+                          const Conv2dOptions& opt);
+
 class Conv2d : public Module {
  public:
   Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride = 1,

@@ -36,20 +36,20 @@ BasicBlock::BasicBlock(int64_t in, int64_t out, int64_t stride, const BlockOptio
   auto conv1 = std::make_shared<Conv2d>(in, out, 3, stride, 1, false);
   conv1_ = register_module("conv1", conv1);
   NormSlot n1 = make_norm(o.norm, out, spatial);
-  attach_weight_side(n1, *conv1_);
+  attach_slot(n1, conv1_);
   bn1_ = register_module("bn1", n1.module);
   bn1_has_act_ = n1.includes_activation;
   auto conv2 = std::make_shared<Conv2d>(out, out, 3, 1, 1, false);
   conv2_ = register_module("conv2", conv2);
   NormSlot n2 = make_norm(o.norm, out, spatial, false);  // the add comes before the ReLU
-  attach_weight_side(n2, *conv2_);
+  attach_slot(n2, conv2_);
   bn2_ = register_module("bn2", n2.module);
   bn2_has_act_ = n2.includes_activation;
   if (stride != 1 || in != out) {
     auto sc = std::make_shared<Sequential>();
     auto projection = std::make_shared<Conv2d>(in, out, 1, stride, 0, false);
     const NormSlot slot = make_norm(o.norm, out, spatial, false);
-    attach_weight_side(slot, *projection);
+    attach_slot(slot, projection);
     sc->push_back(projection);
     sc->push_back(slot.module);
     shortcut_ = register_module("shortcut", sc);
@@ -108,7 +108,7 @@ ResNet::ResNet(const ResNetOptions& o) : options(o) {
   const int64_t w = o.width;
   conv1_ = register_module("conv1", std::make_shared<Conv2d>(3, w, 3, 1, 1, false));
   NormSlot stem = make_norm(o.norm, w, {o.input_size, o.input_size});
-  attach_weight_side(stem, *conv1_);
+  attach_slot(stem, conv1_);
   bn1_ = register_module("bn1", stem.module);
   stem_has_act_ = stem.includes_activation;
   int64_t in = w;

@@ -18,7 +18,7 @@ VGG::VGG(int depth, int width, const std::string& norm, int num_classes) {
       auto conv = std::make_shared<Conv2d>(in, out, 3, 1, 1, false);
       const int64_t side = 32 >> s;  // CIFAR input; max-pool halves it between stages
       NormSlot slot = make_norm(norm, out, {side, side});
-      attach_weight_side(slot, *conv);
+      attach_slot(slot, conv);
       features->push_back(conv);
       features->push_back(slot.module);
       if (!slot.includes_activation) features->push_back(std::make_shared<ReLU>());

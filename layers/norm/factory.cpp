@@ -12,6 +12,7 @@
 #include "layers/norm/batch_channel_norm.hpp"
 #include "layers/norm/batch_norm.hpp"
 #include "layers/norm/batch_renorm.hpp"
+#include "layers/norm/cross_iteration_bn.hpp"
 #include "layers/norm/evo_norm.hpp"
 #include "layers/norm/filter_response_norm.hpp"
 #include "layers/norm/group_norm.hpp"
@@ -226,6 +227,23 @@ const std::vector<Entry>& registry() {
          if (!a.activation_follows)
            return NormSlot{std::make_shared<GroupNorm>(o.groups, c, o.eps)};
          return NormSlot{std::make_shared<ProxyNorm>(c, o), true};
+       }},
+      {{"cbn", "window=3 burnin=8 rho=1 eps=1e-5 eps_outside=false momentum=0.1 affine=true",
+        "Cross-Iteration BatchNorm: batch statistics pooled with the last k iterations', "
+        "carried to the current conv weights by a Taylor step"},
+       [](Args& a, int64_t c) {
+         CrossIterationBNOptions o;
+         o.window = int64_t(a.number("window", double(o.window)));
+         o.burnin = int64_t(a.number("burnin", double(o.burnin)));
+         o.rho = a.number("rho", o.rho);
+         o.eps = a.number("eps", o.eps);
+         o.eps_outside = a.flag("eps_outside", false);
+         o.momentum = a.number("momentum", 0.1);
+         o.affine = a.flag("affine", true);
+         auto cbn = std::make_shared<CrossIterationBatchNorm>(c, o);
+         NormSlot slot{cbn};
+         slot.bind = [cbn](const ModulePtr& producer) { cbn->bind_conv(producer); };
+         return slot;
        }},
       {{"online",
         "alpha_fwd=0.999 alpha_bkw=0.99 eps=1e-5 affine=true ecm=ls|ac|none clamp=5 ls_eps=1e-5",
@@ -445,15 +463,17 @@ NormSlot make_norm(const std::string& spec_text, int64_t channels, const Shape& 
   return slot;
 }
 
-void attach_weight_side(const NormSlot& slot, Module& layer) {
-  if (!slot.weight_normalizer) return;
-  if (auto* conv = dynamic_cast<Conv2d*>(&layer))
-    conv->attach_weight_normalizer(slot.weight_normalizer(conv->weight));
-  else if (auto* linear = dynamic_cast<Linear*>(&layer))
-    linear->attach_weight_normalizer(slot.weight_normalizer(linear->weight));
-  else
-    throw Error("attach_weight_side: " + layer.type_name() +
-                " has no weight to normalize (expected Conv2d or Linear)");
+void attach_slot(const NormSlot& slot, const ModulePtr& producer) {
+  if (slot.weight_normalizer) {
+    if (auto* conv = dynamic_cast<Conv2d*>(producer.get()))
+      conv->attach_weight_normalizer(slot.weight_normalizer(conv->weight));
+    else if (auto* linear = dynamic_cast<Linear*>(producer.get()))
+      linear->attach_weight_normalizer(slot.weight_normalizer(linear->weight));
+    else
+      throw Error("attach_slot: " + producer->type_name() +
+                  " has no weight to normalize (expected Conv2d or Linear)");
+  }
+  if (slot.bind) slot.bind(producer);
 }
 
 std::vector<NormInfo> list_norms() {

@@ -26,10 +26,14 @@ struct NormSlot {
   // Set by weight-side specs (ws, wn, ... alone or as in "gn+ws"): builds the normalizer the
   // model attaches to the convolution feeding this slot (Conv2d::attach_weight_normalizer).
   std::function<ModulePtr(const Tensor& raw_weight)> weight_normalizer;
+  // Set by layers that read the layer feeding them (cbn differentiates its statistics w.r.t.
+  // that convolution's weight).
+  std::function<void(const ModulePtr& producer)> bind;
 };
 
-// Attaches slot.weight_normalizer (if any) to `conv`, a Conv2d or Linear.
-void attach_weight_side(const NormSlot& slot, Module& conv);
+// Connects a slot to `producer`, the Conv2d or Linear whose output it normalizes: attaches
+// slot.weight_normalizer to it and runs slot.bind. Models call it for every slot.
+void attach_slot(const NormSlot& slot, const ModulePtr& producer);
 
 // Builds the normalizer for a slot with `channels` channels; throws naming the spec on an
 // unknown name, an unknown argument or a bad value (e.g. groups not dividing channels).
