@@ -35,6 +35,9 @@ int main(int argc, char** argv) {
                  "ResNet remedy for training without (or with) normalization: plain, skipinit "
                  "(zero-initialised residual gain) or fixup")
       ->check(CLI::IsMember({"plain", "skipinit", "fixup"}));
+  app.add_flag("--kaiming-normal", c.kaiming_normal,
+               "initialise convolutions Kaiming-normal (fan_in, ReLU gain) instead of PyTorch's "
+               "default (the probes' init; makes unnormalized deep ResNets explode)");
   app.add_option("--epochs", c.epochs)->check(CLI::Range(1, 100000));
   app.add_option("--batch-size", c.batch_size)->check(CLI::Range(2, 65536));
   app.add_option("--lr", c.lr, "peak learning rate")->check(CLI::NonNegativeNumber);

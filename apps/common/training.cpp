@@ -32,6 +32,7 @@ json TrainConfig::to_json() const {
           {"width", width},
           {"norm", norm},
           {"residual", residual},
+          {"kaiming_normal", kaiming_normal},
           {"epochs", epochs},
           {"batch_size", batch_size},
           {"lr", lr},
@@ -283,8 +284,8 @@ double run_training(const TrainConfig& cfg) {
               mean[0], mean[1], mean[2]);
 
   manual_seed(cfg.seed);
-  const ModelOptions model_options{cfg.width, cfg.norm, int(data.train->num_classes()), false,
-                                   cfg.residual};
+  const ModelOptions model_options{cfg.width, cfg.norm, int(data.train->num_classes()),
+                                   cfg.kaiming_normal, cfg.residual};
   ModulePtr model = make_model(cfg.model, model_options);
   auto opt = make_optimizer(*model, cfg);
   data::Compose aug(
