@@ -20,7 +20,7 @@ struct TrainConfig {
   int width = 16;
   std::string norm = "bn";
   std::string residual = "plain";  // ResNet remedy: plain | skipinit | fixup
-  bool kaiming_normal = false;     // convs Kaiming-normal (fan_in, ReLU) instead of PyTorch's default
+  bool kaiming_normal = false;  // convs Kaiming-normal (fan_in, ReLU) instead of PyTorch's default
   int epochs = 30;
   int batch_size = 128;
   double lr = 0.1;

@@ -40,14 +40,16 @@ PlaneNormOutput plane_norm(const Tensor& x_in, const Tensor& gamma, const Tensor
                                   : 0.0;  // PyTorch: invstd := 0 when var = eps = 0
   }
   const int64_t planes = s.n * s.c;
-  std::vector<double> scale(planes), shift(planes), zero(planes, 0.0);
-  for (int64_t p = 0; p < planes; ++p) {
-    const int64_t c = p % s.c, k = s.stat_of(p / s.c, c);
-    scale[p] = inv_std[k] * g[c];
-    shift[p] = b[c] - c_mean * stats.mean[k] * scale[p];
-  }
+  const std::vector<int64_t> stat = s.plane_stats();
+  std::vector<double> scale(planes), shift(planes);
+  for (int64_t n = 0, p = 0; n < s.n; ++n)
+    for (int64_t c = 0; c < s.c; ++c, ++p) {
+      const int64_t k = stat[p];
+      scale[p] = inv_std[k] * g[c];
+      shift[p] = b[c] - c_mean * stats.mean[k] * scale[p];
+    }
   out.y = Tensor::empty(x.shape(), x.dtype());
-  apply_planes(s, x, Tensor(), scale, zero, shift, out.y);
+  apply_planes(s, x, Tensor(), scale, {}, shift, out.y);
 
   const bool batch_stats = fixed == nullptr;
   out.y = record(out.y, name, {x_in, gamma, beta}, [=, mean = stats.mean](const Tensor& gy) {
@@ -56,35 +58,37 @@ PlaneNormOutput plane_norm(const Tensor& x_in, const Tensor& gamma, const Tensor
     std::vector<double> a(planes), bx(planes, 0.0), k(planes, 0.0);
     if (batch_stats) {
       std::vector<double> A(s.num_stats(), 0.0), C(s.num_stats(), 0.0);
-      for (int64_t p = 0; p < planes; ++p) {
-        const int64_t c = p % s.c, st = s.stat_of(p / s.c, c);
-        A[st] += g[c] * sums.sum_dy[p];
-        C[st] += g[c] * sums.sum_dy_xc[p];
-      }
+      for (int64_t n = 0, p = 0; n < s.n; ++n)
+        for (int64_t c = 0; c < s.c; ++c, ++p) {
+          A[stat[p]] += g[c] * sums.sum_dy[p];
+          C[stat[p]] += g[c] * sums.sum_dy_xc[p];
+        }
       const double m = double(s.count());
-      for (int64_t p = 0; p < planes; ++p) {
-        const int64_t c = p % s.c, st = s.stat_of(p / s.c, c);
-        const double si = inv_std[st], s3 = math.divide_std ? si * si * si : 0.0;
-        // E = (1/M) sum gamma dy (x - c mu) = (C + (1 - c) mu A) / M
-        const double e = (C[st] + (1 - c_mean) * mean[st] * A[st]) / m;
-        a[p] = si * g[c];
-        bx[p] = -s3 * e;
-        k[p] = -c_mean * si * A[st] / m + c_var * mean[st] * s3 * e;
-      }
+      for (int64_t n = 0, p = 0; n < s.n; ++n)
+        for (int64_t c = 0; c < s.c; ++c, ++p) {
+          const int64_t st = stat[p];
+          const double si = inv_std[st], s3 = math.divide_std ? si * si * si : 0.0;
+          // E = (1/M) sum gamma dy (x - c mu) = (C + (1 - c) mu A) / M
+          const double e = (C[st] + (1 - c_mean) * mean[st] * A[st]) / m;
+          a[p] = si * g[c];
+          bx[p] = -s3 * e;
+          k[p] = -c_mean * si * A[st] / m + c_var * mean[st] * s3 * e;
+        }
     } else {
-      for (int64_t p = 0; p < planes; ++p) a[p] = inv_std[s.stat_of(p / s.c, p % s.c)] * g[p % s.c];
+      for (int64_t n = 0, p = 0; n < s.n; ++n)
+        for (int64_t c = 0; c < s.c; ++c, ++p) a[p] = inv_std[stat[p]] * g[c];
     }
     Tensor dx = Tensor::empty(x.shape(), x.dtype());
     apply_planes(s, dy, x, a, bx, k, dx);
 
     std::vector<double> dgamma(s.c, 0.0), dbeta(s.c, 0.0);
-    for (int64_t p = 0; p < planes; ++p) {
-      const int64_t c = p % s.c;
-      const int64_t st = s.stat_of(p / s.c, c);
-      // sum dy xhat = s (sum dy (x - mu) + (1 - c) mu sum dy)
-      dgamma[c] += inv_std[st] * (sums.sum_dy_xc[p] + (1 - c_mean) * mean[st] * sums.sum_dy[p]);
-      dbeta[c] += sums.sum_dy[p];
-    }
+    for (int64_t n = 0, p = 0; n < s.n; ++n)
+      for (int64_t c = 0; c < s.c; ++c, ++p) {
+        const int64_t st = stat[p];
+        // sum dy xhat = s (sum dy (x - mu) + (1 - c) mu sum dy)
+        dgamma[c] += inv_std[st] * (sums.sum_dy_xc[p] + (1 - c_mean) * mean[st] * sums.sum_dy[p]);
+        dbeta[c] += sums.sum_dy[p];
+      }
     const DType dt = x.dtype();
     return std::vector<Tensor>{dx,
                                gamma.defined() ? Tensor::from_vector(dgamma, {s.c}, dt) : Tensor(),

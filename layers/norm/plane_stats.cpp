@@ -1,5 +1,7 @@
 #include "layers/norm/plane_stats.hpp"
 
+#include <utility>
+
 #include "core/parallel.hpp"
 
 namespace nl {
@@ -21,6 +23,16 @@ StatLayout StatLayout::of(const Tensor& x, int64_t groups, int64_t samples_per_s
   return s;
 }
 
+std::vector<int64_t> StatLayout::plane_stats() const {
+  std::vector<int64_t> group_of(c), out(n * c);
+  for (int64_t ch = 0; ch < c; ++ch) group_of[ch] = ch / (c / groups);
+  for (int64_t s = 0; s < n; ++s) {
+    const int64_t base = (s / samples_per_stat) * groups;
+    for (int64_t ch = 0; ch < c; ++ch) out[s * c + ch] = base + group_of[ch];
+  }
+  return out;
+}
+
 namespace {
 
 // Sum of f(0..n-1) in double over 8 independent lanes: the lanes break the add-latency chain
@@ -34,6 +46,24 @@ inline double lane_sum(int64_t n, F f) {
     for (int j = 0; j < 8; ++j) acc[j] += f(i + j);
   for (int j = 0; i < n; ++i, ++j) acc[j] += f(i);
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+// Two such sums in one pass over the data (each with its own 8 lanes).
+template <typename F>
+inline std::pair<double, double> lane_sum2(int64_t n, F f) {
+  double a[8] = {0, 0, 0, 0, 0, 0, 0, 0}, b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) {
+      const auto [u, v] = f(i + j);
+      a[j] += u, b[j] += v;
+    }
+  for (int j = 0; i < n; ++i, ++j) {
+    const auto [u, v] = f(i);
+    a[j] += u, b[j] += v;
+  }
+  return {((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])),
+          ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7]))};
 }
 
 // Planes per task: enough work to amortise scheduling on small planes (8x8 maps).
@@ -63,9 +93,10 @@ Moments compute_moments(const StatLayout& s, const Tensor& x) {
   Moments out{std::vector<double>(s.num_stats(), 0.0), std::vector<double>(s.num_stats(), 0.0)};
   std::vector<double> count(s.num_stats(), 0.0);
   const double l = double(s.l);
+  const std::vector<int64_t> stat = s.plane_stats();
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t c = 0; c < s.c; ++c) {
-      const int64_t k = s.stat_of(n, c), p = n * s.c + c;
+      const int64_t p = n * s.c + c, k = stat[p];
       const double na = count[k], nb = l, nab = na + nb;
       const double delta = pmean[p] - out.mean[k];
       out.mean[k] += delta * nb / nab;
@@ -80,17 +111,20 @@ PlaneGradSums plane_grad_sums(const StatLayout& s, const Tensor& x, const Tensor
                               const std::vector<double>& mean) {
   const int64_t planes = s.n * s.c;
   PlaneGradSums out{std::vector<double>(planes), std::vector<double>(planes)};
+  const std::vector<int64_t> stat = s.plane_stats();
   dispatch(x.dtype(), [&]<typename T>() {
     const T* px = x.data<T>();
     const T* pg = dy.data<T>();
     parallel_for(planes, plane_grain(s.l), [&](int64_t b, int64_t e) {
       for (int64_t p = b; p < e; ++p) {
-        const T m = T(mean[s.stat_of(p / s.c, p % s.c)]);
+        const T m = T(mean[stat[p]]);
         const T* xr = px + p * s.l;
         const T* gr = pg + p * s.l;
-        out.sum_dy[p] = lane_sum(s.l, [&](int64_t i) { return double(gr[i]); });
-        out.sum_dy_xc[p] =
-            lane_sum(s.l, [&](int64_t i) { return double(gr[i]) * double(xr[i] - m); });
+        const auto [sum_dy, sum_dy_xc] = lane_sum2(s.l, [&](int64_t i) {
+          return std::pair{double(gr[i]), double(gr[i]) * double(xr[i] - m)};
+        });
+        out.sum_dy[p] = sum_dy;
+        out.sum_dy_xc[p] = sum_dy_xc;
       }
     });
   });

@@ -35,6 +35,9 @@ struct StatLayout {
     return (sample / samples_per_stat) * groups + channel / (c / groups);
   }
   int64_t count() const { return samples_per_stat * (c / groups) * l; }  // elements per stat
+  // stat_of for every plane n * c + c', computed with N + C divisions instead of several per
+  // plane (the per-plane loops of small maps were spending their time dividing).
+  std::vector<int64_t> plane_stats() const;
 };
 
 struct Moments {
