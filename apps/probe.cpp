@@ -3,6 +3,7 @@
 //   probe similarity --model resnet56 --out runs/probe     cosine similarity, stable rank
 //   probe gradnorm   --model resnet56 --out runs/probe     ||dL/d conv output|| per conv
 //   probe power      --model vgg20 --out runs/probe        power split of the pre-activations
+//   probe groupsweep --model resnet20 --out runs/probe     short trainings over the group sizes
 // Each writes <out>/<experiment>.csv (plot: scripts/plot_probe.py) and prints a summary.
 // docs/experiments/ has the claims, commands and our figures.
 #include "apps/common/probe.hpp"
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "apps/common/groupsweep.hpp"
 #include "apps/common/training.hpp"
 #include "core/parallel.hpp"
 
@@ -20,7 +22,12 @@ int main(int argc, char** argv) {
   nl::apps::ProbeConfig config;
   std::string data_dir = "../shared/datasets/cifar10-jpeg", out;
   int threads = 0;
-  for (const char* experiment : {"depth", "similarity", "gradnorm", "power"}) {
+  nl::apps::GroupSweepConfig sweep;
+  sweep.base.model = "resnet20";
+  sweep.base.epochs = 4;
+  sweep.base.train_limit = 10000;
+  sweep.base.test_limit = 2000;
+  for (const char* experiment : {"depth", "similarity", "gradnorm", "power", "groupsweep"}) {
     CLI::App* sub =
         app.add_subcommand(experiment, std::string("run the ") + experiment + " experiment");
     sub->add_option("--norm", config.norms,
@@ -37,13 +44,34 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     sub->add_option("--out", out, "folder for <experiment>.csv");
     sub->add_option("--threads", threads, "0 = all cores");
+    if (std::string(experiment) == "groupsweep") {
+      sub->add_option("--epochs", sweep.base.epochs)->capture_default_str();
+      sub->add_option("--train-limit", sweep.base.train_limit, "training images per run")
+          ->capture_default_str();
+      sub->add_option("--test-limit", sweep.base.test_limit)->capture_default_str();
+      sub->add_option("--lr", sweep.base.lr)->capture_default_str();
+    }
     sub->callback([&config, experiment] { config.experiment = experiment; });
   }
   CLI11_PARSE(app, argc, argv);
   try {
     nl::set_num_threads(threads);
-    auto data = nl::apps::load_cifar(data_dir);
-    const auto rows = nl::apps::run_probe(config, *data.train);
+    std::vector<nl::apps::ProbeRow> rows;
+    if (config.experiment == "groupsweep") {
+      // Training runs: the recipe of apps/train with a short budget, one run per normalizer.
+      sweep.base.data = data_dir;
+      sweep.base.seed = config.seed;
+      const CLI::App* sub = app.get_subcommand("groupsweep");
+      if (sub->count("--batch-size")) sweep.base.batch_size = int(config.batch_size);
+      if (sub->count("--model")) sweep.base.model = config.model;
+      sweep.base.threads = threads;
+      sweep.norms = config.norms;
+      sweep.out = out;
+      rows = nl::apps::run_groupsweep(sweep);
+    } else {
+      auto data = nl::apps::load_cifar(data_dir);
+      rows = nl::apps::run_probe(config, *data.train);
+    }
     std::cout << nl::apps::probe_summary(rows);
     if (!out.empty()) {
       std::filesystem::create_directories(out);

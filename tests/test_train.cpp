@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "apps/common/groupsweep.hpp"
 #include "apps/common/training.hpp"
 #include "core/safetensors.hpp"
 #include "helpers.hpp"
@@ -122,6 +123,26 @@ TEST_SUITE("train") {
     CHECK(fs::last_write_time(ck) == before);
     CHECK(apps::load_checkpoint(ck.string()).meta["epoch"] == 0);
     fs::remove_all(data);
+  }
+
+  TEST_CASE("probe groupsweep: one short run per normalizer, rows per epoch, divergence named") {
+    const fs::path data = write_toy_cifar("sweep", 32);
+    apps::GroupSweepConfig sweep;
+    sweep.base = small_config(data, "");
+    sweep.base.epochs = 2;
+    sweep.norms = {"gn:group_size=2", "ln"};
+    sweep.out = (data / "out").string();
+    const auto rows = apps::run_groupsweep(sweep);
+    CHECK(rows.size() == 2 * 2 * 2);  // norms x epochs x {test_acc, train_loss}
+    CHECK(fs::exists(data / "out" / "groupsweep" / "gn_group_size_2" / "metrics.jsonl"));
+    // A learning rate that blows up: the run stops and the sweep records where.
+    sweep.norms = {"none"};
+    sweep.base.lr = 1e6;
+    const auto diverged = apps::run_groupsweep(sweep);
+    REQUIRE_FALSE(diverged.empty());
+    CHECK(diverged.back().metric == "diverged");
+    sweep.norms = {"gn:groups=3"};  // checked before any training
+    CHECK_THROWS_WITH_AS(apps::run_groupsweep(sweep), doctest::Contains("must divide"), Error);
   }
 
   TEST_CASE("a missing data folder says how to get CIFAR-10") {
