@@ -4,6 +4,7 @@
 //   probe gradnorm   --model resnet56 --out runs/probe     ||dL/d conv output|| per conv
 //   probe power      --model vgg20 --out runs/probe        power split of the pre-activations
 //   probe groupsweep --model resnet20 --out runs/probe     short trainings over the group sizes
+//   probe landscape  --model vgg11 --out runs/probe        loss landscape along the gradient
 // Each writes <out>/<experiment>.csv (plot: scripts/plot_probe.py) and prints a summary.
 // docs/experiments/ has the claims, commands and our figures.
 #include "apps/common/probe.hpp"
@@ -13,6 +14,7 @@
 #include <iostream>
 
 #include "apps/common/groupsweep.hpp"
+#include "apps/common/landscape.hpp"
 #include "apps/common/training.hpp"
 #include "core/parallel.hpp"
 
@@ -27,7 +29,9 @@ int main(int argc, char** argv) {
   sweep.base.epochs = 4;
   sweep.base.train_limit = 10000;
   sweep.base.test_limit = 2000;
-  for (const char* experiment : {"depth", "similarity", "gradnorm", "power", "groupsweep"}) {
+  nl::apps::LandscapeConfig landscape;
+  for (const char* experiment :
+       {"depth", "similarity", "gradnorm", "power", "groupsweep", "landscape"}) {
     CLI::App* sub =
         app.add_subcommand(experiment, std::string("run the ") + experiment + " experiment");
     sub->add_option("--norm", config.norms,
@@ -51,6 +55,11 @@ int main(int argc, char** argv) {
       sub->add_option("--test-limit", sweep.base.test_limit)->capture_default_str();
       sub->add_option("--lr", sweep.base.lr)->capture_default_str();
     }
+    if (std::string(experiment) == "landscape") {
+      sub->add_option("--steps", landscape.steps, "training steps")->capture_default_str();
+      sub->add_option("--every", landscape.every, "probe every k steps")->capture_default_str();
+      sub->add_option("--lr", landscape.lr, "constant SGD learning rate")->capture_default_str();
+    }
     sub->callback([&config, experiment] { config.experiment = experiment; });
   }
   CLI11_PARSE(app, argc, argv);
@@ -68,6 +77,14 @@ int main(int argc, char** argv) {
       sweep.norms = config.norms;
       sweep.out = out;
       rows = nl::apps::run_groupsweep(sweep);
+    } else if (config.experiment == "landscape") {
+      landscape.data = data_dir;
+      landscape.seed = config.seed;
+      landscape.norms = config.norms;
+      const CLI::App* sub = app.get_subcommand("landscape");
+      if (sub->count("--model")) landscape.model = config.model;
+      if (sub->count("--batch-size")) landscape.batch_size = config.batch_size;
+      rows = nl::apps::run_landscape(landscape);
     } else {
       auto data = nl::apps::load_cifar(data_dir);
       rows = nl::apps::run_probe(config, *data.train);

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "apps/common/groupsweep.hpp"
+#include "apps/common/landscape.hpp"
 #include "apps/common/training.hpp"
 #include "core/safetensors.hpp"
 #include "helpers.hpp"
@@ -143,6 +144,42 @@ TEST_SUITE("train") {
     CHECK(diverged.back().metric == "diverged");
     sweep.norms = {"gn:groups=3"};  // checked before any training
     CHECK_THROWS_WITH_AS(apps::run_groupsweep(sweep), doctest::Contains("must divide"), Error);
+  }
+
+  TEST_CASE("probe landscape: probes restore the run; a landscape is measured along g") {
+    const fs::path data = write_toy_cifar("landscape", 32);
+    apps::LandscapeConfig c;
+    c.data = data.string();
+    c.model = "vgg3";
+    c.width = 4;
+    c.steps = 3;
+    c.every = 2;
+    c.batch_size = 16;
+    c.etas = {0.05, 0.4};
+    c.norms = {"bn"};
+    const auto rows = apps::run_landscape(c);
+    CHECK(rows.size() == 2 * 5);  // steps 0 and 2, five metrics each
+    for (const auto& r : rows) {
+      CAPTURE(r.metric);
+      CHECK(std::isfinite(r.value));
+      CHECK(r.value >= 0);
+    }
+    // Probing restores weights and running statistics: the loss at step 2 is the same as in a
+    // run that probes only at step 0 (every = 2 vs every = 4 gives identical training).
+    c.every = 4;
+    const auto once = apps::run_landscape(c);
+    c.every = 2;
+    c.steps = 3;
+    const auto twice = apps::run_landscape(c);
+    c.every = 1;
+    const auto each = apps::run_landscape(c);
+    auto loss_at = [](const std::vector<apps::ProbeRow>& rs, int step) {
+      for (const auto& r : rs)
+        if (r.metric == "loss" && r.index == step) return r.value;
+      return -1.0;
+    };
+    CHECK(loss_at(twice, 2) == loss_at(each, 2));
+    CHECK(loss_at(once, 0) == loss_at(each, 0));
   }
 
   TEST_CASE("a missing data folder says how to get CIFAR-10") {
