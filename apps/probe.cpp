@@ -5,6 +5,7 @@
 //   probe power      --model vgg20 --out runs/probe        power split of the pre-activations
 //   probe groupsweep --model resnet20 --out runs/probe     short trainings over the group sizes
 //   probe landscape  --model vgg11 --out runs/probe        loss landscape along the gradient
+//   probe ics        --model vgg11 --out runs/probe        internal covariate shift per layer
 // Each writes <out>/<experiment>.csv (plot: scripts/plot_probe.py) and prints a summary.
 // docs/experiments/ has the claims, commands and our figures.
 #include "apps/common/probe.hpp"
@@ -14,6 +15,7 @@
 #include <iostream>
 
 #include "apps/common/groupsweep.hpp"
+#include "apps/common/ics.hpp"
 #include "apps/common/landscape.hpp"
 #include "apps/common/training.hpp"
 #include "core/parallel.hpp"
@@ -30,8 +32,11 @@ int main(int argc, char** argv) {
   sweep.base.train_limit = 10000;
   sweep.base.test_limit = 2000;
   nl::apps::LandscapeConfig landscape;
+  nl::apps::IcsConfig ics;
+  ics.run.steps = 200;
+  ics.run.every = 25;
   for (const char* experiment :
-       {"depth", "similarity", "gradnorm", "power", "groupsweep", "landscape"}) {
+       {"depth", "similarity", "gradnorm", "power", "groupsweep", "landscape", "ics"}) {
     CLI::App* sub =
         app.add_subcommand(experiment, std::string("run the ") + experiment + " experiment");
     sub->add_option("--norm", config.norms,
@@ -55,10 +60,11 @@ int main(int argc, char** argv) {
       sub->add_option("--test-limit", sweep.base.test_limit)->capture_default_str();
       sub->add_option("--lr", sweep.base.lr)->capture_default_str();
     }
-    if (std::string(experiment) == "landscape") {
-      sub->add_option("--steps", landscape.steps, "training steps")->capture_default_str();
-      sub->add_option("--every", landscape.every, "probe every k steps")->capture_default_str();
-      sub->add_option("--lr", landscape.lr, "constant SGD learning rate")->capture_default_str();
+    if (std::string(experiment) == "landscape" || std::string(experiment) == "ics") {
+      nl::apps::ProbedRun& run = std::string(experiment) == "landscape" ? landscape.run : ics.run;
+      sub->add_option("--steps", run.steps, "training steps")->capture_default_str();
+      sub->add_option("--every", run.every, "probe every k steps")->capture_default_str();
+      sub->add_option("--lr", run.lr, "constant SGD learning rate")->capture_default_str();
     }
     sub->callback([&config, experiment] { config.experiment = experiment; });
   }
@@ -77,14 +83,17 @@ int main(int argc, char** argv) {
       sweep.norms = config.norms;
       sweep.out = out;
       rows = nl::apps::run_groupsweep(sweep);
-    } else if (config.experiment == "landscape") {
-      landscape.data = data_dir;
-      landscape.seed = config.seed;
-      landscape.norms = config.norms;
-      const CLI::App* sub = app.get_subcommand("landscape");
-      if (sub->count("--model")) landscape.model = config.model;
-      if (sub->count("--batch-size")) landscape.batch_size = config.batch_size;
-      rows = nl::apps::run_landscape(landscape);
+    } else if (config.experiment == "landscape" || config.experiment == "ics") {
+      // A training run probed every few steps; the common flags fill its settings.
+      const bool is_landscape = config.experiment == "landscape";
+      nl::apps::ProbedRun& run = is_landscape ? landscape.run : ics.run;
+      run.data = data_dir;
+      run.seed = config.seed;
+      const CLI::App* sub = app.get_subcommand(config.experiment);
+      if (sub->count("--model")) run.model = config.model;
+      if (sub->count("--batch-size")) run.batch_size = config.batch_size;
+      landscape.norms = ics.norms = config.norms;
+      rows = is_landscape ? nl::apps::run_landscape(landscape) : nl::apps::run_ics(ics);
     } else {
       auto data = nl::apps::load_cifar(data_dir);
       rows = nl::apps::run_probe(config, *data.train);

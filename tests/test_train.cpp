@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "apps/common/groupsweep.hpp"
+#include "apps/common/ics.hpp"
 #include "apps/common/landscape.hpp"
 #include "apps/common/training.hpp"
 #include "core/safetensors.hpp"
@@ -149,12 +150,12 @@ TEST_SUITE("train") {
   TEST_CASE("probe landscape: probes restore the run; a landscape is measured along g") {
     const fs::path data = write_toy_cifar("landscape", 32);
     apps::LandscapeConfig c;
-    c.data = data.string();
-    c.model = "vgg3";
-    c.width = 4;
-    c.steps = 3;
-    c.every = 2;
-    c.batch_size = 16;
+    c.run.data = data.string();
+    c.run.model = "vgg3";
+    c.run.width = 4;
+    c.run.steps = 3;
+    c.run.every = 2;
+    c.run.batch_size = 16;
     c.etas = {0.05, 0.4};
     c.norms = {"bn"};
     const auto rows = apps::run_landscape(c);
@@ -166,12 +167,11 @@ TEST_SUITE("train") {
     }
     // Probing restores weights and running statistics: the loss at step 2 is the same as in a
     // run that probes only at step 0 (every = 2 vs every = 4 gives identical training).
-    c.every = 4;
+    c.run.every = 4;
     const auto once = apps::run_landscape(c);
-    c.every = 2;
-    c.steps = 3;
+    c.run.every = 2;
     const auto twice = apps::run_landscape(c);
-    c.every = 1;
+    c.run.every = 1;
     const auto each = apps::run_landscape(c);
     auto loss_at = [](const std::vector<apps::ProbeRow>& rs, int step) {
       for (const auto& r : rs)
@@ -180,6 +180,34 @@ TEST_SUITE("train") {
     };
     CHECK(loss_at(twice, 2) == loss_at(each, 2));
     CHECK(loss_at(once, 0) == loss_at(each, 0));
+  }
+
+  TEST_CASE("probe ics: the first layer has no shift; every layer is reported") {
+    const fs::path data = write_toy_cifar("ics", 32);
+    apps::IcsConfig c;
+    c.run.data = data.string();
+    c.run.model = "vgg3";
+    c.run.width = 4;
+    c.run.steps = 2;
+    c.run.every = 1;
+    c.run.batch_size = 16;
+    c.norms = {"noisybn"};
+    const auto rows = apps::run_ics(c);
+    CHECK(rows.size() == 2 * 4 * 2);  // 2 probes x (3 convs + fc) x {l2, cos}
+    for (const auto& r : rows) {
+      CAPTURE(r.layer);
+      CHECK(std::isfinite(r.value));
+      if (r.metric == "ics_cos") CHECK(std::abs(r.value) <= 1 + 1e-12);
+      // Nothing precedes the first convolution, so nothing can shift its input... but noisy
+      // BatchNorm redraws its noise at every forward, so only l2 >= 0 holds there in general.
+      if (r.metric == "ics_l2") CHECK(r.value >= 0);
+    }
+    c.norms = {"bn"};
+    for (const auto& r : apps::run_ics(c))
+      if (r.layer == "features.0") {
+        CAPTURE(r.metric);
+        CHECK(r.value == doctest::Approx(r.metric == "ics_l2" ? 0.0 : 1.0));
+      }
   }
 
   TEST_CASE("a missing data folder says how to get CIFAR-10") {

@@ -12,17 +12,14 @@
 #include <vector>
 
 #include "apps/common/probe.hpp"
+#include "apps/common/probe_training.hpp"
 
 namespace nl::apps {
 
 struct LandscapeConfig {
-  std::string data, model = "vgg11";
+  ProbedRun run;
   std::vector<std::string> norms;  // empty: bn and none
-  int width = 16;
-  int64_t steps = 300, every = 10, batch_size = 128;
-  double lr = 0.1, momentum = 0.9;
   std::vector<double> etas = {0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4};
-  uint64_t seed = 0;
 };
 
 // Rows per (norm, probed step): loss, loss_variation, grad_pred_min, grad_pred_max,

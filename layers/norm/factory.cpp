@@ -22,6 +22,7 @@
 #include "layers/norm/layer_norm_2d.hpp"
 #include "layers/norm/local_response_norm.hpp"
 #include "layers/norm/lp_batch_norm.hpp"
+#include "layers/norm/noisy_batch_norm.hpp"
 #include "layers/norm/online_norm.hpp"
 #include "layers/norm/proxy_norm.hpp"
 #include "layers/norm/rms_norm.hpp"
@@ -244,6 +245,13 @@ const std::vector<Entry>& registry() {
          NormSlot slot{cbn};
          slot.bind = [cbn](const ModulePtr& producer) { cbn->bind_conv(producer); };
          return slot;
+       }},
+      {{"noisybn", "shift=1 scale=2",
+        "Noisy BatchNorm (Santurkar et al.): BatchNorm, then a per-channel random affine redrawn "
+        "every training step; an experiment (probe ics)"},
+       [](Args& a, int64_t c) {
+         return NormSlot{
+             std::make_shared<NoisyBatchNorm>(c, a.number("shift", 1.0), a.number("scale", 2.0))};
        }},
       {{"online",
         "alpha_fwd=0.999 alpha_bkw=0.99 eps=1e-5 affine=true ecm=ls|ac|none clamp=5 ls_eps=1e-5",
