@@ -193,7 +193,7 @@ TEST_SUITE("train") {
     c.run.batch_size = 16;
     c.norms = {"noisybn"};
     const auto rows = apps::run_ics(c);
-    CHECK(rows.size() == 2 * 4 * 2);  // 2 probes x (3 convs + fc) x {l2, cos}
+    CHECK(rows.size() == 2 * (4 * 2 + 1));  // 2 probes x ((3 convs + fc) x {l2, cos} + loss)
     for (const auto& r : rows) {
       CAPTURE(r.layer);
       CHECK(std::isfinite(r.value));

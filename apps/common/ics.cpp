@@ -41,6 +41,7 @@ std::vector<ProbeRow> run_ics(const IcsConfig& config) {
         rows.push_back({norm, "plain", name, "ics_cos", int(step), cosine});
       }
       model.load_state_dict(saved);
+      rows.push_back({norm, "plain", "", "loss", int(step), loss});  // is it training fast?
       std::cout << "ics " << norm << " step " << step << ": loss " << loss << "\n" << std::flush;
     };
     const int64_t diverged = train_with_probes(config.run, norm, probe);

@@ -20,7 +20,8 @@ struct IcsConfig {
   std::vector<std::string> norms;  // empty: none, bn, noisybn
 };
 
-// Rows per (norm, probed step, layer): ics_l2, ics_cos (index = the training step).
+// Rows per (norm, probed step, layer): ics_l2, ics_cos (index = the training step), and the
+// training loss per probed step.
 std::vector<ProbeRow> run_ics(const IcsConfig& config);
 
 }  // namespace nl::apps
