@@ -256,6 +256,8 @@ TEST_SUITE("norm") {
                                               4);
          }},
         {"frn", [] { return std::make_shared<FilterResponseNorm>(4); }},
+        {"frn_learned_eps",
+         [] { return std::make_shared<FilterResponseNorm>(4, 1e-6, true, true); }},
         {"brn",
          [] {
            return std::make_shared<BatchRenorm>(4, BatchRenormOptions{.r_max = 1.5,

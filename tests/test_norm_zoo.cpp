@@ -44,9 +44,9 @@ std::vector<std::string> all_specs() {
     const NormSlot slot = make_norm(spec_for_four_channels(info.name), 4);
     if (!slot.weight_normalizer && !slot.bind) specs.push_back(spec_for_four_channels(info.name));
   }
-  for (const char* extra :
-       {"lpbn:p=2", "lpbn:p=3", "lpbn:p=inf", "ln:elementwise", "switch:unbiased=false",
-        "bn:momentum=none", "pn:gn=2", "online:ecm=ac", "online:ecm=none,affine=false"})
+  for (const char* extra : {"lpbn:p=2", "lpbn:p=3", "lpbn:p=inf", "ln:elementwise",
+                            "switch:unbiased=false", "bn:momentum=none", "pn:gn=2", "online:ecm=ac",
+                            "online:ecm=none,affine=false", "frn:learned_eps"})
     specs.push_back(extra);
   return specs;
 }

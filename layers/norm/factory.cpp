@@ -331,12 +331,14 @@ const std::vector<Entry>& registry() {
          o.momentum = a.number("momentum", 0.1);
          return NormSlot{std::make_shared<InstanceNorm2d>(c, o)};
        }},
-      {{"frn", "eps=1e-6 tlu=true",
+      {{"frn", "eps=1e-6 tlu=true learned_eps=false",
         "Filter Response Norm + TLU: x / sqrt(mean_HW x^2 + eps), then max(y, tau); replaces the "
         "activation"},
        [](Args& a, int64_t c) {
          const bool tlu = a.flag("tlu", true);
-         return NormSlot{std::make_shared<FilterResponseNorm>(c, a.number("eps", 1e-6), tlu), tlu};
+         return NormSlot{std::make_shared<FilterResponseNorm>(c, a.number("eps", 1e-6), tlu,
+                                                              a.flag("learned_eps", false)),
+                         tlu};
        }},
       {{"evob0", "eps=1e-3 momentum=0.1",
         "EvoNorm-B0: x / max(sqrt(var_B+eps), v x + sqrt(var_HW+eps)); replaces the activation"},

@@ -5,22 +5,32 @@
 
 namespace nl {
 
-FilterResponseNorm::FilterResponseNorm(int64_t c, double eps_, bool tlu)
+FilterResponseNorm::FilterResponseNorm(int64_t c, double eps_, bool tlu, bool learned_eps)
     : num_features(c), eps(eps_) {
   check(c > 0, "FilterResponseNorm", "num_features must be positive, got ", c);
   check(eps_ > 0, "FilterResponseNorm", "eps must be > 0 (nu2 can be 0 for a constant map)");
   weight = register_parameter("weight", Tensor::ones({c}));
   bias = register_parameter("bias", Tensor::zeros({c}));
   if (tlu) tau = register_parameter("tau", Tensor::zeros({c}));
+  if (learned_eps) eps_learned = register_parameter("eps_learned", Tensor::full({1}, 1e-4));
 }
 
 Tensor FilterResponseNorm::forward(const Tensor& x) {
   const char* name = "FilterResponseNorm";
   check(x.dim() == 4 && x.shape()[1] == num_features, name, "expected input (N, ", num_features,
         ", H, W), got ", shape_str(x.shape()));
-  const StatLayout layout = StatLayout::of(x, num_features, 1, name);
-  const NormMath second_moment{.subtract_mean = false, .center_variance = false};
-  Tensor y = plane_norm(x, weight, bias, layout, eps, nullptr, name, second_moment).y;
+  Tensor y;
+  if (eps_learned.defined()) {
+    // y = gamma x / sqrt(mean_HW x^2 + eps + |eps_learned|) + beta
+    const Shape per_channel{1, num_features, 1, 1};
+    const Tensor nu2 = mean(square(x), {2, 3}, true);
+    const Tensor denom = sqrt(add(add(nu2, abs(eps_learned)), eps));
+    y = add(mul(div(x, denom), weight.view(per_channel)), bias.view(per_channel));
+  } else {
+    const StatLayout layout = StatLayout::of(x, num_features, 1, name);
+    const NormMath second_moment{.subtract_mean = false, .center_variance = false};
+    y = plane_norm(x, weight, bias, layout, eps, nullptr, name, second_moment).y;
+  }
   if (!tau.defined()) return y;
   return maximum(y, tau.view({1, num_features, 1, 1}));
 }
