@@ -179,8 +179,7 @@ Tensor CrossIterationBatchNorm::forward(const Tensor& x_in) {
   return record(y, "CrossIterationBatchNorm", inputs, [=](const Tensor& dy_in) {
     const Tensor dy = dy_in.contiguous();
     // Per channel S = sum dy, SX = sum dy (x - mu).
-    std::vector<double> stat_mean(mu);
-    const PlaneGradSums sums = plane_grad_sums(layout, x, dy, stat_mean);
+    const PlaneGradSums sums = plane_grad_sums(layout, x, dy, mu);
     std::vector<double> sum(channels, 0.0), sum_x(channels, 0.0);
     for (int64_t p = 0; p < planes; ++p)
       sum[p % channels] += sums.sum_dy[p], sum_x[p % channels] += sums.sum_dy_xc[p];

@@ -14,7 +14,7 @@ NoisyBatchNorm::NoisyBatchNorm(int64_t c, double shift_, double scale_)
 }
 
 Tensor NoisyBatchNorm::forward(const Tensor& x) {
-  const Tensor y = (*bn)(x);
+  Tensor y = (*bn)(x);
   if (!is_training()) return y;
   const int64_t c = x.shape()[1];
   std::vector<double> a(c), b(c);
