@@ -102,6 +102,36 @@ TEST_SUITE("train") {
     fs::remove_all(data);
   }
 
+  TEST_CASE("stateful normalizers and remedies resume bit-identically (their state is saved)") {
+    const fs::path data = write_toy_cifar("stateful", 32);
+    // cbn: the window of past statistics; online: the streams and control variables;
+    // pn: the no-decay group; fixup + agc: extra parameters and the clipped groups.
+    for (const char* norm : {"cbn:window=2,burnin=0", "online", "pn:ln"}) {
+      CAPTURE(norm);
+      apps::TrainConfig straight = small_config(data, data / "straight");
+      straight.norm = norm;
+      straight.residual = std::string(norm) == "pn:ln" ? "fixup" : "plain";
+      straight.agc = std::string(norm) == "pn:ln" ? 0.01 : 0.0;
+      apps::run_training(straight);
+      apps::TrainConfig first = straight;
+      first.out = (data / "interrupted").string();
+      first.stop_after_epoch = 1;
+      apps::run_training(first);
+      apps::TrainConfig resumed = straight;
+      resumed.out = first.out;
+      resumed.resume = (data / "interrupted" / "checkpoint.safetensors").string();
+      apps::run_training(resumed);
+      const auto full = read_metrics(data / "straight" / "metrics.jsonl");
+      const auto again = read_metrics(data / "interrupted" / "metrics.jsonl");
+      REQUIRE(again.size() == 2);
+      for (const char* key : {"train_loss", "test_loss", "test_acc"})
+        CHECK(again[1][key] == full[1][key]);
+      fs::remove_all(data / "straight");
+      fs::remove_all(data / "interrupted");
+    }
+    fs::remove_all(data);
+  }
+
   TEST_CASE("divergence is caught, named, and leaves the last checkpoint intact") {
     const fs::path data = write_toy_cifar("diverge", 64);
     apps::TrainConfig c = small_config(data, data / "run");
