@@ -11,6 +11,7 @@ NoisyBatchNorm::NoisyBatchNorm(int64_t c, double shift_, double scale_)
     : shift(shift_), scale(scale_) {
   check(shift_ >= 0 && scale_ >= 1, "NoisyBatchNorm", "needs shift >= 0 and scale >= 1");
   bn = register_module("bn", BatchNorm2d(c));
+  seed_ = default_generator().next_u64();
 }
 
 Tensor NoisyBatchNorm::forward(const Tensor& x) {

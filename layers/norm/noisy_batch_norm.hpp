@@ -4,7 +4,8 @@
 // so the distribution each layer sees shifts from step to step (large "internal covariate
 // shift") although BatchNorm is there. The paper uses it to show that BatchNorm's benefit does
 // not come from stable layer input distributions. An experiment, not a layer to train real
-// models with. Eval: no noise. Draws come from the global generator (manual_seed).
+// models with. Eval: no noise. The draws of training step k depend on k and a per-layer seed
+// taken from the global generator (manual_seed), so re-running a step reproduces its noise.
 #pragma once
 #include "layers/module.hpp"
 
@@ -18,6 +19,9 @@ class NoisyBatchNorm : public Module {
 
   ModulePtr bn;
   double shift, scale;
+
+ private:
+  uint64_t seed_;  // per layer, from the global generator (manual_seed)
 };
 
 }  // namespace nl
