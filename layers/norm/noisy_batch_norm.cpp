@@ -15,14 +15,18 @@ NoisyBatchNorm::NoisyBatchNorm(int64_t c, double shift_, double scale_)
 }
 
 Tensor NoisyBatchNorm::forward(const Tensor& x) {
+  // The noise of training step k is a function of k (BatchNorm's num_batches_tracked before
+  // this batch): a probe that re-runs the same step after restoring the buffers sees the same
+  // noise, and the next step new noise.
+  const auto step = uint64_t(std::static_pointer_cast<BatchNorm>(bn)->num_batches_tracked.item());
   Tensor y = (*bn)(x);
   if (!is_training()) return y;
   const int64_t c = x.shape()[1];
   std::vector<double> a(c), b(c);
-  Generator& g = default_generator();
+  const Generator g(seed_ ^ (step * 0x9E3779B97F4A7C15ULL));
   for (int64_t i = 0; i < c; ++i) {
-    a[i] = 1 + (scale - 1) * g.uniform();
-    b[i] = shift * (2 * g.uniform() - 1);
+    a[i] = 1 + (scale - 1) * g.uniform_at(2 * uint64_t(i));
+    b[i] = shift * (2 * g.uniform_at(2 * uint64_t(i) + 1) - 1);
   }
   Shape per_channel(size_t(x.dim()), 1);
   per_channel[1] = c;
