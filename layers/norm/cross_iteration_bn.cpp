@@ -10,11 +10,6 @@
 namespace nl {
 namespace {
 
-void store(Tensor buffer, const std::vector<double>& values, const Shape& shape) {
-  NoGradGuard no_grad;
-  buffer.copy_(Tensor::from_vector(values, shape, DType::f64));
-}
-
 // The window as plain arrays: entry e, channel c, weight element j (F per channel).
 struct Window {
   int64_t size = 0, channels = 0, per_channel = 0;
@@ -160,7 +155,7 @@ Tensor CrossIterationBatchNorm::forward(const Tensor& x_in) {
         std::vector<double> next(all.size(), 0.0);
         std::copy(all.begin() + (size - kept) * width, all.begin() + size * width, next.begin());
         std::copy(entry.begin(), entry.end(), next.begin() + kept * width);
-        store(buffer, next, buffer.shape());
+        store_buffer(buffer, next);
       };
       std::vector<double> sq(channels);
       for (int64_t c = 0; c < channels; ++c) sq[c] = batch.var[c] + batch.mean[c] * batch.mean[c];
@@ -206,15 +201,8 @@ Tensor CrossIterationBatchNorm::forward(const Tensor& x_in) {
         da[p] = gamma[c] * s[c], db[p] = b, dk[p] = kc;
       }
     }
-    Tensor dx = Tensor::empty(x.shape(), x.dtype());
-    apply_planes(layout, dy, training ? x : Tensor(), da, training ? db : std::vector<double>{}, dk,
-                 dx);
-    std::vector<Tensor> grads{dx};
-    if (inputs.size() == 3) {
-      grads.push_back(Tensor::from_vector(dgamma, {channels}, inputs[1].dtype()));
-      grads.push_back(Tensor::from_vector(dbeta, {channels}, inputs[2].dtype()));
-    }
-    return grads;
+    return plane_backward(layout, dy, x, da, training ? db : std::vector<double>{}, dk,
+                          inputs.size() == 3 ? inputs[1] : Tensor(), dgamma, dbeta);
   });
 }
 

@@ -6,6 +6,7 @@
 #include "autograd/ops.hpp"
 #include "layers/norm/plane_stats.hpp"
 #include "layers/norm/rms_norm.hpp"
+#include "layers/norm/running_stats.hpp"
 
 namespace nl {
 namespace {
@@ -31,12 +32,6 @@ StreamStats advance_stream(const StatLayout& layout, const Moments& sample, doub
       m[c] += (1 - alpha) * d;
     }
   return st;
-}
-
-// Buffers follow Module::to like any other, so they are read and written as doubles here.
-void store(Tensor buffer, const std::vector<double>& values) {
-  NoGradGuard no_grad;
-  buffer.copy_(Tensor::from_vector(values, buffer.shape(), DType::f64));
 }
 
 }  // namespace
@@ -75,8 +70,8 @@ Tensor OnlineNorm::forward(const Tensor& x_in) {
   if (training) {
     sample = compute_moments(layout, x);
     st = advance_stream(layout, sample, m.data(), s2.data(), options.alpha_fwd, options.eps);
-    store(running_mean, m);
-    store(running_var, s2);
+    store_buffer(running_mean, m);
+    store_buffer(running_var, s2);
   } else {
     st = {std::vector<double>(planes), std::vector<double>(planes)};
     for (int64_t p = 0; p < planes; ++p) {
@@ -129,16 +124,9 @@ Tensor OnlineNorm::forward(const Tensor& x_in) {
         vs[c] += mean_g_yhat - bkw * vs[c] * mean_yhat2;
         us[c] += mean_dx;
       }
-    if (training) store(u, us), store(v, vs);
-    Tensor dx = Tensor::empty(x.shape(), x.dtype());
-    apply_planes(layout, dy, training ? x : Tensor(), da, training ? db : std::vector<double>{}, dk,
-                 dx);
-    std::vector<Tensor> grads{dx};
-    if (inputs.size() == 3) {
-      grads.push_back(Tensor::from_vector(dgamma, {channels}, inputs[1].dtype()));
-      grads.push_back(Tensor::from_vector(dbeta, {channels}, inputs[2].dtype()));
-    }
-    return grads;
+    if (training) store_buffer(u, us), store_buffer(v, vs);
+    return plane_backward(layout, dy, x, da, training ? db : std::vector<double>{}, dk,
+                          inputs.size() == 3 ? inputs[1] : Tensor(), dgamma, dbeta);
   });
   if (options.ecm == "ls") return (*layer_scaling)(y);
   if (options.ecm == "ac") return clamp(y, -options.clamp, options.clamp);

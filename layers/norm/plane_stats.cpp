@@ -215,4 +215,19 @@ void apply_planes(const StatLayout& s, const Tensor& u, const Tensor& v,
   });
 }
 
+std::vector<Tensor> plane_backward(const StatLayout& layout, const Tensor& dy, const Tensor& x,
+                                   const std::vector<double>& a, const std::vector<double>& b,
+                                   const std::vector<double>& k, const Tensor& gamma,
+                                   const std::vector<double>& dgamma,
+                                   const std::vector<double>& dbeta) {
+  Tensor dx = Tensor::empty(dy.shape(), dy.dtype());
+  apply_planes(layout, dy, b.empty() ? Tensor() : x, a, b, k, dx);
+  std::vector<Tensor> grads{dx};
+  if (gamma.defined()) {
+    grads.push_back(Tensor::from_vector(dgamma, {layout.c}, gamma.dtype()));
+    grads.push_back(Tensor::from_vector(dbeta, {layout.c}, gamma.dtype()));
+  }
+  return grads;
+}
+
 }  // namespace nl

@@ -61,4 +61,12 @@ void apply_planes(const StatLayout& layout, const Tensor& u, const Tensor& v,
                   const std::vector<double>& a, const std::vector<double>& b,
                   const std::vector<double>& k, Tensor& out);
 
+// The end of a per-plane-coefficient backward: {dx = a dy + b x + k (b empty: a dy + k), and,
+// when the layer is affine (gamma defined), dgamma and dbeta in gamma's dtype}.
+std::vector<Tensor> plane_backward(const StatLayout& layout, const Tensor& dy, const Tensor& x,
+                                   const std::vector<double>& a, const std::vector<double>& b,
+                                   const std::vector<double>& k, const Tensor& gamma,
+                                   const std::vector<double>& dgamma,
+                                   const std::vector<double>& dbeta);
+
 }  // namespace nl

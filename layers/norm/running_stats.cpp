@@ -11,4 +11,14 @@ void update_running(Tensor& running, const std::vector<double>& batch,
   });
 }
 
+void store_buffer(Tensor buffer, const std::vector<double>& values) {
+  check(int64_t(values.size()) == buffer.numel(), "store_buffer", values.size(),
+        " values for a buffer of shape ", shape_str(buffer.shape()));
+  check(buffer.is_contiguous(), "store_buffer", "buffer must be contiguous");
+  dispatch(buffer.dtype(), [&]<typename T>() {
+    T* b = buffer.data<T>();
+    for (size_t i = 0; i < values.size(); ++i) b[i] = T(values[i]);
+  });
+}
+
 }  // namespace nl

@@ -13,4 +13,7 @@ namespace nl {
 void update_running(Tensor& running, const std::vector<double>& batch,
                     std::optional<double> momentum, double num_batches_tracked);
 
+// Overwrites a buffer (any dtype, so it follows Module::to) with values kept as doubles.
+void store_buffer(Tensor buffer, const std::vector<double>& values);
+
 }  // namespace nl
