@@ -31,7 +31,8 @@ TEST_SUITE("gradcheck") {
           +[](const Tensor& x) { return relu(x); }, +[](const Tensor& x) { return sigmoid(x); },
           +[](const Tensor& x) { return nl::tanh(x); }, +[](const Tensor& x) { return silu(x); },
           +[](const Tensor& x) { return leaky_relu(x, 0.1); },
-          +[](const Tensor& x) { return square(x); }, +[](const Tensor& x) { return abs(x); }})
+          +[](const Tensor& x) { return square(x); }, +[](const Tensor& x) { return abs(x); },
+          +[](const Tensor& x) { return clamp(x, -0.5, 0.7); }})
       check_grad([f](const Ts& t) { return f(t[0]); }, {a});
     for (auto f :
          {+[](const Tensor& x) { return log(x); }, +[](const Tensor& x) { return sqrt(x); },
