@@ -2,6 +2,7 @@
 //   bench_layers conv  --threads 2   # Conv2d forward / input-grad / weight-grad GFLOP/s next to
 //                                    # one plain cblas_sgemm of the same M, N, K
 //   bench_layers norm  --threads 2   # BN, GN, LN, IN forward+backward milliseconds
+//                                    # (--norms ln in --channels 64: a subset)
 //   bench_layers loader --threads 2  # decode time of the JPEG CIFAR-10 and loader images/s
 //   bench_layers elementwise         # serial vs parallel add: the elementwise grain
 // Prints one JSON object per line.
@@ -112,12 +113,14 @@ void conv_bench(int64_t batch, int iters) {
       total_flop / total_s / 1e9, total_flop / total_gemm_s / 1e9, total_gemm_s / total_s);
 }
 
-void norm_bench(int64_t batch, int iters) {
-  const std::vector<std::vector<int64_t>> shapes = {
-      {batch, 16, 32, 32}, {batch, 32, 16, 16}, {batch, 64, 8, 8}};
+void norm_bench(int64_t batch, int iters, const std::vector<std::string>& specs,
+                const std::vector<int64_t>& channels) {
   Generator g(0);
-  for (const char* spec : {"bn", "gn:groups=8", "ln", "in"}) {
-    for (const auto& shape : shapes) {
+  for (const std::string& spec : specs) {
+    for (const int64_t c : channels) {
+      // The ResNet-20 activation shapes: 16 channels at 32x32, 32 at 16x16, 64 at 8x8.
+      const int64_t side = c <= 16 ? 32 : c <= 32 ? 16 : 8;
+      const std::vector<int64_t> shape = {batch, c, side, side};
       NormSlot slot = make_norm(spec, shape[1]);
       Tensor x = Tensor::randn(shape, g).requires_grad_();
       Tensor gy = Tensor::randn(shape, g);
@@ -133,8 +136,8 @@ void norm_bench(int64_t batch, int iters) {
       std::printf(
           "{\"norm\": \"%s\", \"shape\": [%lld, %lld, %lld, %lld], \"threads\": %d, \"fwd_ms\": "
           "%.3f, \"fwd_bwd_ms\": %.3f}\n",
-          spec, (long long)shape[0], (long long)shape[1], (long long)shape[2], (long long)shape[3],
-          num_threads(), fwd * 1e3, both * 1e3);
+          spec.c_str(), (long long)shape[0], (long long)shape[1], (long long)shape[2],
+          (long long)shape[3], num_threads(), fwd * 1e3, both * 1e3);
       std::fflush(stdout);
     }
   }
@@ -205,12 +208,17 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "0 = all cores");
   app.add_option("--iters", iters);
   app.add_option("--batch-size", batch);
+  std::vector<std::string> norms = {"bn", "gn:groups=8", "ln", "in"};
+  std::vector<int64_t> channels = {16, 32, 64};
+  app.add_option("--norms", norms, "norm: the specs to time (space-separated)");
+  app.add_option("--channels", channels, "norm: 16 (32x32 map), 32 (16x16), 64 (8x8)")
+      ->delimiter(',');
   CLI11_PARSE(app, argc, argv);
   set_num_threads(threads);
   if (what == "conv")
     conv_bench(batch, iters);
   else if (what == "norm")
-    norm_bench(batch, iters);
+    norm_bench(batch, iters, norms, channels);
   else if (what == "elementwise")
     elementwise_bench(std::max(iters, 50));
   else

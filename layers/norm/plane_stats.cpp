@@ -1,8 +1,10 @@
 #include "layers/norm/plane_stats.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include "core/parallel.hpp"
+#include "core/simd.hpp"
 
 namespace nl {
 
@@ -35,58 +37,39 @@ std::vector<int64_t> StatLayout::plane_stats() const {
 
 namespace {
 
-// Sum of f(0..n-1) in double over 8 independent lanes: the lanes break the add-latency chain
-// (the compiler can vectorise them without reassociating anything), and the fixed lane order
-// keeps the result deterministic. About 4x faster than one accumulator on CIFAR planes.
-template <typename F>
-[[gnu::always_inline]] inline double lane_sum(int64_t n, F f) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) acc[j] += f(i + j);
-  for (int j = 0; i < n; ++i, ++j) acc[j] += f(i);
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
-
-// Two such sums in one pass over the data (each with its own 8 lanes).
-template <typename F>
-[[gnu::always_inline]] inline std::pair<double, double> lane_sum2(int64_t n, F f) {
-  double a[8] = {0, 0, 0, 0, 0, 0, 0, 0}, b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) {
-      const auto [u, v] = f(i + j);
-      a[j] += u, b[j] += v;
-    }
-  for (int j = 0; i < n; ++i, ++j) {
-    const auto [u, v] = f(i);
-    a[j] += u, b[j] += v;
-  }
-  return {((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])),
-          ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7]))};
-}
-
-// The per-plane loops, each compiled twice (target_clones): with AVX2 and for the baseline
-// x86-64, chosen when the program loads, so one binary uses the wide vectors where the CPU has
-// them. Both clones do the same IEEE operations in the same order (no FMA contraction across
-// clones): results are bit-identical on every machine.
+// The per-plane loops, each compiled three times (target_clones): for AVX-512, for AVX2 and for
+// the baseline x86-64, chosen when the program loads, so one binary uses the wide vectors where
+// the CPU has them. All clones do the same IEEE operations in the same order (8 fixed lanes, and
+// this file is compiled with -ffp-contract=off so no clone fuses a multiply-add): results are
+// bit-identical on every machine.
 #if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-#define NL_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#define NL_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define NL_VECTOR_CLONES
 #endif
 
+// Two passes in double (the mean, then squared deviations), each a simd::reduce_sum: fixed
+// lanes that vectorise and keep the result deterministic.
 template <typename T>
 [[gnu::always_inline]] inline void moments_rows(const T* px, int64_t l, int64_t b, int64_t e,
                                                 double* pmean, double* pm2) {
   for (int64_t p = b; p < e; ++p) {
     const T* row = px + p * l;
-    const double m = lane_sum(l, [&](int64_t i) { return double(row[i]); }) / double(l);
+    const double m = simd::reduce_sum(
+                         l, [&](int64_t i) { return simd::load8(row + i); },
+                         [&](int64_t i) { return double(row[i]); }) /
+                     double(l);
     pmean[p] = m;
-    pm2[p] = lane_sum(l, [&](int64_t i) {
-      const double d = double(row[i]) - m;
-      return d * d;
-    });
+    pm2[p] = simd::reduce_sum(
+        l,
+        [&](int64_t i) {
+          const simd::f64x8 d = simd::load8(row + i) - m;
+          return d * d;
+        },
+        [&](int64_t i) {
+          const double d = double(row[i]) - m;
+          return d * d;
+        });
   }
 }
 NL_VECTOR_CLONES void moments_kernel(const float* px, int64_t l, int64_t b, int64_t e,
@@ -102,15 +85,33 @@ template <typename T>
 [[gnu::always_inline]] inline void grad_sum_rows(const T* px, const T* pg, int64_t l,
                                                  const int64_t* stat, const double* mean, int64_t b,
                                                  int64_t e, double* sum_dy, double* sum_dy_xc) {
+  using simd::f64x8;
   for (int64_t p = b; p < e; ++p) {
     const T m = T(mean[stat[p]]);
     const T* xr = px + p * l;
     const T* gr = pg + p * l;
-    const auto [dy, dy_xc] = lane_sum2(l, [&](int64_t i) {
-      return std::pair{double(gr[i]), double(gr[i]) * double(xr[i] - m)};
-    });
-    sum_dy[p] = dy;
-    sum_dy_xc[p] = dy_xc;
+    // The two sums of one pass, each in two accumulators (16 lanes) to keep additions in
+    // flight; fixed order as in simd::reduce_sum.
+    f64x8 sdy0 = {}, sdy1 = {}, sxc0 = {}, sxc1 = {};
+    int64_t i = 0;
+    for (; i + 16 <= l; i += 16) {
+      const f64x8 g0 = simd::load8(gr + i), g1 = simd::load8(gr + i + 8);
+      sdy0 += g0;
+      sdy1 += g1;
+      sxc0 += g0 * simd::load8_minus(xr + i, m);
+      sxc1 += g1 * simd::load8_minus(xr + i + 8, m);
+    }
+    for (; i + 8 <= l; i += 8) {
+      const f64x8 g = simd::load8(gr + i);
+      sdy0 += g;
+      sxc0 += g * simd::load8_minus(xr + i, m);
+    }
+    for (int j = 0; i < l; ++i, ++j) {
+      sdy1[j] += double(gr[i]);
+      sxc1[j] += double(gr[i]) * double(xr[i] - m);
+    }
+    sum_dy[p] = simd::hsum(sdy0 + sdy1);
+    sum_dy_xc[p] = simd::hsum(sxc0 + sxc1);
   }
 }
 NL_VECTOR_CLONES void grad_sum_kernel(const float* px, const float* pg, int64_t l,
@@ -159,6 +160,26 @@ int64_t plane_grain(int64_t l) {
 }  // namespace
 
 Moments compute_moments(const StatLayout& s, const Tensor& x) {
+  Moments out{std::vector<double>(s.num_stats()), std::vector<double>(s.num_stats())};
+  if (s.samples_per_stat == 1) {
+    // GroupNorm, LayerNorm, InstanceNorm: the elements of statistic k = (n, g) are one
+    // contiguous block of C/G planes, so its moments are one two-pass reduction over the block
+    // (no per-plane partial results to merge).
+    const int64_t block = (s.c / s.groups) * s.l;
+    dispatch(x.dtype(), [&]<typename T>() {
+      const T* px = x.data<T>();
+      parallel_for(s.num_stats(), plane_grain(block), [&](int64_t b, int64_t e) {
+        moments_kernel(px, block, b, e, out.mean.data(), out.var.data());
+      });
+    });
+    for (double& m2 : out.var) m2 /= double(block);
+    return out;
+  }
+  // Batch statistics: moments per plane, then merged over the P = S C/G equal-sized planes of
+  // each statistic by the parallel-axis theorem,
+  //   mean = (1/P) sum_p mean_p,   M2 = sum_p M2_p + L sum_p (mean_p - mean)^2,
+  // two passes over the plane means (accurate for offset data, no divisions per plane), each
+  // statistic over its planes in (n, c) order: independent of the thread count.
   const int64_t planes = s.n * s.c;
   std::vector<double> pmean(planes), pm2(planes);
   dispatch(x.dtype(), [&]<typename T>() {
@@ -167,21 +188,29 @@ Moments compute_moments(const StatLayout& s, const Tensor& x) {
       moments_kernel(px, s.l, b, e, pmean.data(), pm2.data());
     });
   });
-  // Chan et al. merge of equal-sized planes, in (n, c) order: deterministic.
-  Moments out{std::vector<double>(s.num_stats(), 0.0), std::vector<double>(s.num_stats(), 0.0)};
-  std::vector<double> count(s.num_stats(), 0.0);
-  const double l = double(s.l);
-  const std::vector<int64_t> stat = s.plane_stats();
-  for (int64_t n = 0; n < s.n; ++n)
-    for (int64_t c = 0; c < s.c; ++c) {
-      const int64_t p = n * s.c + c, k = stat[p];
-      const double na = count[k], nb = l, nab = na + nb;
-      const double delta = pmean[p] - out.mean[k];
-      out.mean[k] += delta * nb / nab;
-      out.var[k] += pm2[p] + delta * delta * na * nb / nab;  // accumulates M2 for now
-      count[k] = nab;
-    }
-  for (int64_t k = 0; k < s.num_stats(); ++k) out.var[k] /= count[k];
+  const int64_t per_group = s.c / s.groups;
+  const double num_planes = double(s.samples_per_stat * per_group);
+  parallel_for(s.num_stats(), std::max<int64_t>(1, 4096 / (s.samples_per_stat * per_group)),
+               [&](int64_t b, int64_t e) {
+                 for (int64_t k = b; k < e; ++k) {
+                   const int64_t n0 = (k / s.groups) * s.samples_per_stat;
+                   const int64_t c0 = (k % s.groups) * per_group;
+                   auto for_planes = [&](auto f) {
+                     for (int64_t n = n0; n < n0 + s.samples_per_stat; ++n)
+                       for (int64_t p = n * s.c + c0; p < n * s.c + c0 + per_group; ++p) f(p);
+                   };
+                   double mean = 0, m2 = 0, spread = 0;
+                   for_planes([&](int64_t p) { mean += pmean[p]; });
+                   mean /= num_planes;
+                   for_planes([&](int64_t p) {
+                     const double d = pmean[p] - mean;
+                     m2 += pm2[p];
+                     spread += d * d;
+                   });
+                   out.mean[k] = mean;
+                   out.var[k] = (m2 + double(s.l) * spread) / (num_planes * double(s.l));
+                 }
+               });
   return out;
 }
 
