@@ -27,7 +27,7 @@ struct ProbeConfig {
   int64_t batch_size = 256;
   // ResNet residual remedies to sweep (plain, skipinit, fixup); empty: depth runs plain and
   // skipinit, the others plain.
-  std::vector<std::string> residuals;
+  std::vector<std::string> residuals{};
 };
 
 struct ProbeRow {

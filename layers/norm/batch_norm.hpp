@@ -31,7 +31,7 @@ struct BatchNormOptions {
   bool frozen = false;
   int64_t virtual_batch = 0;  // 0: the whole batch
   int64_t groups = 0;         // 0: one statistic per channel
-  NormMath math;
+  NormMath math{};
 };
 
 class BatchNorm : public Module {

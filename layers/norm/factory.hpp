@@ -21,14 +21,25 @@ struct NormSpec {
 };
 
 struct NormSlot {
+  using WeightNormalizerFactory = std::function<ModulePtr(const Tensor& raw_weight)>;
+  using Binder = std::function<void(const ModulePtr& producer)>;
+
   ModulePtr module;                  // Identity for "none" and for weight-only specs
   bool includes_activation = false;  // the module applies its own nonlinearity
   // Set by weight-side specs (ws, wn, ... alone or as in "gn+ws"): builds the normalizer the
   // model attaches to the convolution feeding this slot (Conv2d::attach_weight_normalizer).
-  std::function<ModulePtr(const Tensor& raw_weight)> weight_normalizer;
+  WeightNormalizerFactory weight_normalizer;
   // Set by layers that read the layer feeding them (cbn differentiates its statistics w.r.t.
   // that convolution's weight).
-  std::function<void(const ModulePtr& producer)> bind;
+  Binder bind;
+
+  // NormSlot{module} and NormSlot{module, true} leave the rest empty.
+  NormSlot(ModulePtr m = nullptr, bool activation = false, WeightNormalizerFactory wn = {},
+           Binder b = {})
+      : module(std::move(m)),
+        includes_activation(activation),
+        weight_normalizer(std::move(wn)),
+        bind(std::move(b)) {}
 };
 
 // Connects a slot to `producer`, the Conv2d or Linear whose output it normalizes: attaches
