@@ -266,4 +266,66 @@ TEST_SUITE("norm") {
       CHECK_FALSE(make_norm(spec, 4).includes_activation);
     }
   }
+
+  TEST_CASE("frn, evob0 and evos0 drop their nonlinearity where no activation follows") {
+    // timm's apply_act=False: in a residual branch's last slot they only normalize, and the
+    // block's ReLU comes after the add. Expected values written out per element.
+    const Tensor x = add(mul(randn64({3, 4, 2, 2}, 51, false), 2.0), 0.5).detach();
+    const std::vector<double> xv = x.to_vector();
+    auto at = [&](int64_t n, int64_t c, int64_t i) { return xv[(n * 4 + c) * 4 + i]; };
+    auto expect_scaled = [&](const Tensor& y, auto denominator) {
+      const std::vector<double> yv = y.to_vector();
+      for (int64_t n = 0; n < 3; ++n)
+        for (int64_t c = 0; c < 4; ++c)
+          for (int64_t i = 0; i < 4; ++i)
+            CHECK(yv[(n * 4 + c) * 4 + i] ==
+                  doctest::Approx(at(n, c, i) / denominator(n, c)).epsilon(1e-12));
+    };
+    auto moments = [&](auto members) {  // biased mean/var of the elements `members` yields
+      double s = 0, s2 = 0, k = 0;
+      members([&](double v) { s += v, s2 += v * v, ++k; });
+      const double m = s / k;
+      return std::pair{m, s2 / k - m * m};
+    };
+
+    NormSlot frn = make_norm("frn", 4, {}, false);
+    CHECK_FALSE(frn.includes_activation);
+    frn.module->to(DType::f64);
+    expect_scaled((*frn.module)(x), [&](int64_t n, int64_t c) {
+      double nu2 = 0;
+      for (int64_t i = 0; i < 4; ++i) nu2 += at(n, c, i) * at(n, c, i) / 4;
+      return std::sqrt(nu2 + 1e-6);
+    });
+
+    NormSlot b0 = make_norm("evob0", 4, {}, false);
+    CHECK_FALSE(b0.includes_activation);
+    b0.module->to(DType::f64);
+    expect_scaled((*b0.module)(x), [&](int64_t, int64_t c) {
+      const double var = moments([&](auto add_value) {
+                           for (int64_t n = 0; n < 3; ++n)
+                             for (int64_t i = 0; i < 4; ++i) add_value(at(n, c, i));
+                         }).second;
+      return std::sqrt(var + 1e-3);
+    });
+
+    NormSlot s0 = make_norm("evos0:groups=2", 4, {}, false);
+    CHECK_FALSE(s0.includes_activation);
+    CHECK(s0.module->type_name() == "GroupNorm");
+    s0.module->to(DType::f64);
+    expect_scaled((*s0.module)(x), [&](int64_t n, int64_t c) {
+      const double var = moments([&](auto add_value) {
+                           for (int64_t cc = c / 2 * 2; cc < c / 2 * 2 + 2; ++cc)
+                             for (int64_t i = 0; i < 4; ++i) add_value(at(n, cc, i));
+                         }).second;
+      return std::sqrt(var + 1e-5);
+    });
+    // The uncentred GroupNorm is a new combination of the shared kernels: gradcheck it.
+    for (Tensor p : s0.module->parameters()) {
+      NoGradGuard ng;
+      p.copy_(add(mul(randn64(p.shape(), 52, false), 0.5), 1.0));
+    }
+    Tensor xg = x.detach().requires_grad_();
+    check_grad([&](const Ts& t) { return (*s0.module)(t[0]); },
+               inputs_and_parameters(xg, *s0.module));
+  }
 }

@@ -335,7 +335,10 @@ const std::vector<Entry>& registry() {
         "Filter Response Norm + TLU: x / sqrt(mean_HW x^2 + eps), then max(y, tau); replaces the "
         "activation"},
        [](Args& a, int64_t c) {
-         const bool tlu = a.flag("tlu", true);
+         // Where no activation follows (the last norm of a residual branch, a shortcut) the
+         // slot normalizes only, as timm's norm-act layers with apply_act=False: the block's
+         // ReLU comes after the residual add. The same holds for evob0 and evos0 below.
+         const bool tlu = a.flag("tlu", true) && a.activation_follows;
          return NormSlot{std::make_shared<FilterResponseNorm>(c, a.number("eps", 1e-6), tlu,
                                                               a.flag("learned_eps", false)),
                          tlu};
@@ -343,9 +346,13 @@ const std::vector<Entry>& registry() {
       {{"evob0", "eps=1e-3 momentum=0.1",
         "EvoNorm-B0: x / max(sqrt(var_B+eps), v x + sqrt(var_HW+eps)); replaces the activation"},
        [](Args& a, int64_t c) {
-         return NormSlot{
-             std::make_shared<EvoNormB0>(c, a.number("eps", 1e-3), a.number("momentum", 0.1)),
-             true};
+         const double eps = a.number("eps", 1e-3), momentum = a.number("momentum", 0.1);
+         if (!a.activation_follows) {  // x / sqrt(var_B + eps): Variance Normalization
+           BatchNormOptions o{.eps = eps, .momentum = momentum};
+           o.math.subtract_mean = false;
+           return NormSlot{std::make_shared<BatchNorm>(c, o)};
+         }
+         return NormSlot{std::make_shared<EvoNormB0>(c, eps, momentum), true};
        }},
       {{"evos0", "groups=8 | group_size=S, eps=1e-5",
         "EvoNorm-S0: x sigmoid(v x) / group std; batch independent; replaces the activation"},
@@ -356,7 +363,13 @@ const std::vector<Entry>& registry() {
            check(c % size == 0, "EvoNormS0", "group_size=", size, " must divide ", c, " channels");
            groups = c / size;
          }
-         return NormSlot{std::make_shared<EvoNormS0>(c, groups, a.number("eps", 1e-5)), true};
+         const double eps = a.number("eps", 1e-5);
+         if (!a.activation_follows) {  // x / group std (not centred): GroupNorm without the mean
+           auto gn = std::make_shared<GroupNorm>(groups, c, eps);
+           gn->math.subtract_mean = false;
+           return NormSlot{gn};
+         }
+         return NormSlot{std::make_shared<EvoNormS0>(c, groups, eps), true};
        }},
       {{"ws", "eps=1e-6 eps_outside=false",
         "Weight Standardization (weight side): each conv filter to zero mean and unit variance; "

@@ -1,7 +1,5 @@
 #include "layers/norm/group_norm.hpp"
 
-#include "layers/norm/plane_norm.hpp"
-
 namespace nl {
 
 GroupNorm::GroupNorm(int64_t g, int64_t c, double eps_, bool affine)
@@ -25,12 +23,13 @@ Tensor GroupNorm::forward(const Tensor& x) {
   check(x.dim() >= 2 && x.shape()[1] == num_channels, "GroupNorm", "expected ", num_channels,
         " channels, got input ", shape_str(x.shape()));
   const StatLayout layout = StatLayout::of(x, num_groups, 1, "GroupNorm");
-  return plane_norm(x, weight, bias, layout, eps, nullptr, "GroupNorm").y;
+  return plane_norm(x, weight, bias, layout, eps, nullptr, "GroupNorm", math).y;
 }
 
 std::string GroupNorm::describe() const {
   return "GroupNorm(" + std::to_string(num_groups) + ", " + std::to_string(num_channels) +
-         ", eps=" + std::to_string(eps) + ", affine=" + (weight.defined() ? "True" : "False") + ")";
+         ", eps=" + std::to_string(eps) + ", affine=" + (weight.defined() ? "True" : "False") +
+         (math.subtract_mean ? "" : ", subtract_mean=False") + ")";
 }
 
 }  // namespace nl

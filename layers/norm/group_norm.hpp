@@ -5,6 +5,7 @@
 // InstanceNorm with affine is GroupNorm(C, C). docs/norms/gn.md.
 #pragma once
 #include "layers/module.hpp"
+#include "layers/norm/plane_norm.hpp"
 
 namespace nl {
 
@@ -21,6 +22,9 @@ class GroupNorm : public Module {
 
   int64_t num_groups, num_channels;
   double eps;
+  // {subtract_mean = false}: y = gamma x / sqrt(var + eps) + beta, the group-std-only form
+  // (EvoNorm-S0 without its nonlinearity). Default: the usual GroupNorm.
+  NormMath math{};
   Tensor weight, bias;
 };
 
