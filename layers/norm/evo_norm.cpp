@@ -24,9 +24,14 @@ double sigmoid(double t) {
   return 1.0 / (1.0 + std::exp(-t));
 }
 
-// Planes per task (at least ~16K elements per task).
-int64_t grain(int64_t l) {
-  return std::max<int64_t>(1, 16384 / std::max<int64_t>(l, 1));
+// Calls f(p, channel, begin, end) for every (n, c) plane p of an (N, C, L) tensor, whose
+// elements are [begin, end); planes in parallel, ~16K elements per task.
+template <typename F>
+void for_each_plane(int64_t planes, int64_t c, int64_t l, F f) {
+  parallel_for(planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(l, 1)),
+               [&](int64_t p0, int64_t p1) {
+                 for (int64_t p = p0; p < p1; ++p) f(p, p % c, p * l, (p + 1) * l);
+               });
 }
 
 }  // namespace
@@ -75,13 +80,10 @@ Tensor EvoNormB0::forward(const Tensor& x_in) {
   dispatch(x.dtype(), [&]<typename T>() {
     const T* px = x.data<T>();
     T* py = y.data<T>();
-    parallel_for(n * c, grain(l), [&](int64_t p0, int64_t p1) {
-      for (int64_t p = p0; p < p1; ++p) {
-        const int64_t ch = p % c;
-        for (int64_t i = p * l; i < (p + 1) * l; ++i) {
-          const double xi = double(px[i]);
-          py[i] = T(g[ch] * xi / std::max(vv[ch] * xi + big_s[p], big_l[ch]) + b[ch]);
-        }
+    for_each_plane(n * c, c, l, [&](int64_t p, int64_t ch, int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const double xi = double(px[i]);
+        py[i] = T(g[ch] * xi / std::max(vv[ch] * xi + big_s[p], big_l[ch]) + b[ch]);
       }
     });
   });
@@ -94,23 +96,20 @@ Tensor EvoNormB0::forward(const Tensor& x_in) {
         std::vector<double> s_dy(n * c), s_dyz(n * c), s_rgx(n * c), s_rg(n * c), s_lg(n * c);
         dispatch(x.dtype(), [&]<typename T>() {
           const T *px = x.data<T>(), *pg = dy.data<T>();
-          parallel_for(n * c, grain(l), [&](int64_t p0, int64_t p1) {
-            for (int64_t p = p0; p < p1; ++p) {
-              const int64_t ch = p % c;
-              double a = 0, bz = 0, rgx = 0, rg = 0, lg = 0;
-              for (int64_t i = p * l; i < (p + 1) * l; ++i) {
-                const double xi = double(px[i]), dyi = double(pg[i]);
-                const double r = vv[ch] * xi + big_s[p], den = std::max(r, big_l[ch]);
-                const double gden = -dyi * g[ch] * xi / (den * den);
-                a += dyi;
-                bz += dyi * xi / den;
-                if (r >= big_l[ch])
-                  rgx += gden * xi, rg += gden;
-                else
-                  lg += gden;
-              }
-              s_dy[p] = a, s_dyz[p] = bz, s_rgx[p] = rgx, s_rg[p] = rg, s_lg[p] = lg;
+          for_each_plane(n * c, c, l, [&](int64_t p, int64_t ch, int64_t begin, int64_t end) {
+            double a = 0, bz = 0, rgx = 0, rg = 0, lg = 0;
+            for (int64_t i = begin; i < end; ++i) {
+              const double xi = double(px[i]), dyi = double(pg[i]);
+              const double r = vv[ch] * xi + big_s[p], den = std::max(r, big_l[ch]);
+              const double gden = -dyi * g[ch] * xi / (den * den);
+              a += dyi;
+              bz += dyi * xi / den;
+              if (r >= big_l[ch])
+                rgx += gden * xi, rg += gden;
+              else
+                lg += gden;
             }
+            s_dy[p] = a, s_dyz[p] = bz, s_rgx[p] = rgx, s_rg[p] = rg, s_lg[p] = lg;
           });
         });
         std::vector<double> dgamma(c, 0.0), dbeta(c, 0.0), dv(c, 0.0), g_l(c, 0.0);
@@ -124,18 +123,15 @@ Tensor EvoNormB0::forward(const Tensor& x_in) {
         dispatch(x.dtype(), [&]<typename T>() {
           const T *px = x.data<T>(), *pg = dy.data<T>();
           T* pdx = dx.data<T>();
-          parallel_for(n * c, grain(l), [&](int64_t p0, int64_t p1) {
-            for (int64_t p = p0; p < p1; ++p) {
-              const int64_t ch = p % c;
-              const double inst_coef = s_rg[p] / (double(l) * big_s[p]);
-              const double batch_coef = batch_stats ? g_l[ch] / (m_batch * big_l[ch]) : 0.0;
-              for (int64_t i = p * l; i < (p + 1) * l; ++i) {
-                const double xi = double(px[i]), dyi = double(pg[i]);
-                const double r = vv[ch] * xi + big_s[p], den = std::max(r, big_l[ch]);
-                const double gden = -dyi * g[ch] * xi / (den * den);
-                pdx[i] = T(dyi * g[ch] / den + (r >= big_l[ch] ? gden * vv[ch] : 0.0) +
-                           inst_coef * (xi - inst_mean[p]) + batch_coef * (xi - batch_mean[ch]));
-              }
+          for_each_plane(n * c, c, l, [&](int64_t p, int64_t ch, int64_t begin, int64_t end) {
+            const double inst_coef = s_rg[p] / (double(l) * big_s[p]);
+            const double batch_coef = batch_stats ? g_l[ch] / (m_batch * big_l[ch]) : 0.0;
+            for (int64_t i = begin; i < end; ++i) {
+              const double xi = double(px[i]), dyi = double(pg[i]);
+              const double r = vv[ch] * xi + big_s[p], den = std::max(r, big_l[ch]);
+              const double gden = -dyi * g[ch] * xi / (den * den);
+              pdx[i] = T(dyi * g[ch] / den + (r >= big_l[ch] ? gden * vv[ch] : 0.0) +
+                         inst_coef * (xi - inst_mean[p]) + batch_coef * (xi - batch_mean[ch]));
             }
           });
         });
@@ -173,14 +169,11 @@ Tensor EvoNormS0::forward(const Tensor& x_in) {
   dispatch(x.dtype(), [&]<typename T>() {
     const T* px = x.data<T>();
     T* py = y.data<T>();
-    parallel_for(n * c, grain(l), [&](int64_t p0, int64_t p1) {
-      for (int64_t p = p0; p < p1; ++p) {
-        const int64_t ch = p % c;
-        const double scale = g[ch] * inv_std[stat[p]];
-        for (int64_t i = p * l; i < (p + 1) * l; ++i) {
-          const double xi = double(px[i]);
-          py[i] = T(scale * xi * sigmoid(vv[ch] * xi) + b[ch]);
-        }
+    for_each_plane(n * c, c, l, [&](int64_t p, int64_t ch, int64_t begin, int64_t end) {
+      const double scale = g[ch] * inv_std[stat[p]];
+      for (int64_t i = begin; i < end; ++i) {
+        const double xi = double(px[i]);
+        py[i] = T(scale * xi * sigmoid(vv[ch] * xi) + b[ch]);
       }
     });
   });
@@ -191,19 +184,16 @@ Tensor EvoNormS0::forward(const Tensor& x_in) {
     std::vector<double> s_dy(n * c), s_dyu(n * c), s_dyx2(n * c);
     dispatch(x.dtype(), [&]<typename T>() {
       const T *px = x.data<T>(), *pg = dy.data<T>();
-      parallel_for(n * c, grain(l), [&](int64_t p0, int64_t p1) {
-        for (int64_t p = p0; p < p1; ++p) {
-          const int64_t ch = p % c;
-          double a = 0, bu = 0, cx = 0;
-          for (int64_t i = p * l; i < (p + 1) * l; ++i) {
-            const double xi = double(px[i]), dyi = double(pg[i]);
-            const double sg = sigmoid(vv[ch] * xi);
-            a += dyi;
-            bu += dyi * xi * sg;
-            cx += dyi * xi * xi * sg * (1 - sg);
-          }
-          s_dy[p] = a, s_dyu[p] = bu, s_dyx2[p] = cx;
+      for_each_plane(n * c, c, l, [&](int64_t p, int64_t ch, int64_t begin, int64_t end) {
+        double a = 0, bu = 0, cx = 0;
+        for (int64_t i = begin; i < end; ++i) {
+          const double xi = double(px[i]), dyi = double(pg[i]);
+          const double sg = sigmoid(vv[ch] * xi);
+          a += dyi;
+          bu += dyi * xi * sg;
+          cx += dyi * xi * xi * sg * (1 - sg);
         }
+        s_dy[p] = a, s_dyu[p] = bu, s_dyx2[p] = cx;
       });
     });
     std::vector<double> d_group(layout.num_stats(), 0.0);
@@ -222,16 +212,14 @@ Tensor EvoNormS0::forward(const Tensor& x_in) {
     dispatch(x.dtype(), [&]<typename T>() {
       const T *px = x.data<T>(), *pg = dy.data<T>();
       T* pdx = dx.data<T>();
-      parallel_for(n * c, grain(l), [&](int64_t p0, int64_t p1) {
-        for (int64_t p = p0; p < p1; ++p) {
-          const int64_t ch = p % c, k = stat[p];
-          const double s = inv_std[k], var_coef = s * s * s * d_group[k] / m;
-          for (int64_t i = p * l; i < (p + 1) * l; ++i) {
-            const double xi = double(px[i]), dyi = double(pg[i]);
-            const double sg = sigmoid(vv[ch] * xi);
-            pdx[i] =
-                T(dyi * g[ch] * s * (sg + vv[ch] * xi * sg * (1 - sg)) - var_coef * (xi - mean[k]));
-          }
+      for_each_plane(n * c, c, l, [&](int64_t p, int64_t ch, int64_t begin, int64_t end) {
+        const int64_t k = stat[p];
+        const double s = inv_std[k], var_coef = s * s * s * d_group[k] / m;
+        for (int64_t i = begin; i < end; ++i) {
+          const double xi = double(px[i]), dyi = double(pg[i]);
+          const double sg = sigmoid(vv[ch] * xi);
+          pdx[i] =
+              T(dyi * g[ch] * s * (sg + vv[ch] * xi * sg * (1 - sg)) - var_coef * (xi - mean[k]));
         }
       });
     });
