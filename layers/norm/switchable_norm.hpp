@@ -8,9 +8,8 @@
 // Running statistics blend mu_bn and var_bn with PyTorch's momentum convention (the reference
 // code's 0.997 "keep" factor is momentum = 0.003 here) starting from 0 and 1.
 //
-// The three statistic sets and their softmax mixture make a small graph of (N, C)-sized ops;
-// its backward is composed by autograd rather than hand-fused (docs/norms/switch.md derives the
-// closed form and says why it was not worth a kernel here).
+// Statistics from the shared core (instance moments per plane); the backward is hand-derived
+// (switchable_norm.cpp, docs/norms/switch.md) and ends in the core's per-plane apply pass.
 #pragma once
 #include "layers/module.hpp"
 
