@@ -18,6 +18,7 @@ namespace nl::simd {
 
 using f64x8 = double __attribute__((vector_size(64)));
 using f32x8 = float __attribute__((vector_size(32)));
+using f32x16 = float __attribute__((vector_size(64)));
 
 // p[0..7] as doubles (unaligned loads).
 [[gnu::always_inline]] inline f64x8 load8(const double* p) {
@@ -30,14 +31,18 @@ using f32x8 = float __attribute__((vector_size(32)));
   std::memcpy(&v, p, sizeof v);
   return __builtin_convertvector(v, f64x8);
 }
-// (p[0..7] - shift) computed in T, then widened: the rounding of the scalar `double(p[i] - m)`.
-[[gnu::always_inline]] inline f64x8 load8_minus(const double* p, double shift) {
-  return load8(p) - shift;
-}
-[[gnu::always_inline]] inline f64x8 load8_minus(const float* p, float shift) {
-  f32x8 v;
+[[gnu::always_inline]] inline f32x16 load16(const float* p) {
+  f32x16 v;
   std::memcpy(&v, p, sizeof v);
-  return __builtin_convertvector(v - shift, f64x8);
+  return v;
+}
+// The low and high 8 lanes of a float vector, widened to double.
+[[gnu::always_inline]] inline f64x8 widen_low(f32x16 v) {
+  return __builtin_convertvector(__builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7), f64x8);
+}
+[[gnu::always_inline]] inline f64x8 widen_high(f32x16 v) {
+  return __builtin_convertvector(__builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15),
+                                 f64x8);
 }
 
 // Lanes added pairwise in a fixed order.
@@ -61,6 +66,25 @@ template <typename Vec, typename Scalar>
   for (; i + 8 <= n; i += 8) a0 += vec(i);
   for (int j = 0; i < n; ++i, ++j) a1[j] += scalar(i);
   return hsum((a0 + a1) + (a2 + a3));
+}
+
+// The float counterpart: sum_{i < n} of element i, given vec(i) = elements i..i+15 as an
+// f32x16 and scalar(i) = element i (a double). 16 float lanes, flushed into double lanes every
+// 256 elements, so no float partial sum has more than 16 terms (relative rounding error below
+// 1e-6) while the loop runs at float width. Fixed order, as above.
+template <typename Vec, typename Scalar>
+[[gnu::always_inline]] inline double reduce_sum_f32(int64_t n, Vec vec, Scalar scalar) {
+  f64x8 lo = {}, hi = {};
+  int64_t i = 0;
+  while (i + 16 <= n) {
+    const int64_t block_end = i + 256 < n ? i + 256 : n;
+    f32x16 acc = {};
+    for (; i + 16 <= block_end; i += 16) acc += vec(i);
+    lo += widen_low(acc);
+    hi += widen_high(acc);
+  }
+  for (int j = 0; i < n; ++i, ++j) lo[j % 8] += scalar(i);
+  return hsum(lo + hi);
 }
 
 }  // namespace nl::simd

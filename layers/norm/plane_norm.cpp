@@ -55,40 +55,42 @@ PlaneNormOutput plane_norm(const Tensor& x_in, const Tensor& gamma, const Tensor
   out.y = record(out.y, name, {x_in, gamma, beta}, [=, mean = stats.mean](const Tensor& gy) {
     const Tensor dy = gy.contiguous();
     const PlaneGradSums sums = plane_grad_sums(s, x, dy, mean);
-    std::vector<double> a(planes), bx(planes, 0.0), k(planes, 0.0);
-    if (batch_stats) {
-      std::vector<double> A(s.num_stats(), 0.0), C(s.num_stats(), 0.0);
-      for (int64_t n = 0, p = 0; n < s.n; ++n)
-        for (int64_t c = 0; c < s.c; ++c, ++p) {
-          A[stat[p]] += g[c] * sums.sum_dy[p];
-          C[stat[p]] += g[c] * sums.sum_dy_xc[p];
-        }
-      const double m = double(s.count());
-      for (int64_t n = 0, p = 0; n < s.n; ++n)
-        for (int64_t c = 0; c < s.c; ++c, ++p) {
-          const int64_t st = stat[p];
-          const double si = inv_std[st], s3 = math.divide_std ? si * si * si : 0.0;
-          // E = (1/M) sum gamma dy (x - c mu) = (C + (1 - c) mu A) / M
-          const double e = (C[st] + (1 - c_mean) * mean[st] * A[st]) / m;
-          a[p] = si * g[c];
-          bx[p] = -s3 * e;
-          k[p] = -c_mean * si * A[st] / m + c_var * mean[st] * s3 * e;
-        }
-    } else {
-      for (int64_t n = 0, p = 0; n < s.n; ++n)
-        for (int64_t c = 0; c < s.c; ++c, ++p) a[p] = inv_std[stat[p]] * g[c];
-    }
-    Tensor dx = Tensor::empty(x.shape(), x.dtype());
-    apply_planes(s, dy, x, a, bx, k, dx);
-
+    // One pass over the planes for the per-statistic sums and the affine gradients:
+    //   dbeta_c = sum dy,  dgamma_c = sum dy xhat = s (sum dy (x - mu) + (1 - c) mu sum dy).
+    std::vector<double> A(s.num_stats(), 0.0), C(s.num_stats(), 0.0);
     std::vector<double> dgamma(s.c, 0.0), dbeta(s.c, 0.0);
     for (int64_t n = 0, p = 0; n < s.n; ++n)
       for (int64_t c = 0; c < s.c; ++c, ++p) {
         const int64_t st = stat[p];
-        // sum dy xhat = s (sum dy (x - mu) + (1 - c) mu sum dy)
+        A[st] += g[c] * sums.sum_dy[p];
+        C[st] += g[c] * sums.sum_dy_xc[p];
         dgamma[c] += inv_std[st] * (sums.sum_dy_xc[p] + (1 - c_mean) * mean[st] * sums.sum_dy[p]);
         dbeta[c] += sums.sum_dy[p];
       }
+    // Per statistic, then per plane: dx = a dy + b x + k.
+    std::vector<double> b_stat(s.num_stats(), 0.0), k_stat(s.num_stats(), 0.0);
+    if (batch_stats) {
+      const double m = double(s.count());
+      for (int64_t st = 0; st < s.num_stats(); ++st) {
+        const double si = inv_std[st], s3 = math.divide_std ? si * si * si : 0.0;
+        // E = (1/M) sum gamma dy (x - c mu) = (C + (1 - c) mu A) / M
+        const double e = (C[st] + (1 - c_mean) * mean[st] * A[st]) / m;
+        b_stat[st] = -s3 * e;
+        k_stat[st] = -c_mean * si * A[st] / m + c_var * mean[st] * s3 * e;
+      }
+    }
+    std::vector<double> a(planes), bx(planes), k(planes);
+    for (int64_t n = 0, p = 0; n < s.n; ++n)
+      for (int64_t c = 0; c < s.c; ++c, ++p) {
+        const int64_t st = stat[p];
+        a[p] = inv_std[st] * g[c];
+        bx[p] = b_stat[st];
+        k[p] = k_stat[st];
+      }
+    Tensor dx = Tensor::empty(x.shape(), x.dtype());
+    apply_planes(s, dy, batch_stats ? x : Tensor(), a, batch_stats ? bx : std::vector<double>{}, k,
+                 dx);
+
     const DType dt = x.dtype();
     return std::vector<Tensor>{dx,
                                gamma.defined() ? Tensor::from_vector(dgamma, {s.c}, dt) : Tensor(),

@@ -50,11 +50,10 @@ namespace {
 
 // Two passes in double (the mean, then squared deviations), each a simd::reduce_sum: fixed
 // lanes that vectorise and keep the result deterministic.
-template <typename T>
-[[gnu::always_inline]] inline void moments_rows(const T* px, int64_t l, int64_t b, int64_t e,
-                                                double* pmean, double* pm2) {
+NL_VECTOR_CLONES void moments_kernel(const double* px, int64_t l, int64_t b, int64_t e,
+                                     double* pmean, double* pm2) {
   for (int64_t p = b; p < e; ++p) {
-    const T* row = px + p * l;
+    const double* row = px + p * l;
     const double m = simd::reduce_sum(
                          l, [&](int64_t i) { return simd::load8(row + i); },
                          [&](int64_t i) { return double(row[i]); }) /
@@ -72,57 +71,105 @@ template <typename T>
         });
   }
 }
+// Float rows: the same passes at float width (simd::reduce_sum_f32). The mean is summed about
+// the row's first element x0 (so offset data, e.g. 100 + 0.01 N(0,1), sums small exact
+// differences), and the deviations are taken from the mean rounded to float, m_f, with the
+// exact correction  sum (x - m)^2 = sum (x - m_f)^2 - (sum (x - m_f))^2 / l.
 NL_VECTOR_CLONES void moments_kernel(const float* px, int64_t l, int64_t b, int64_t e,
                                      double* pmean, double* pm2) {
-  moments_rows(px, l, b, e, pmean, pm2);
-}
-NL_VECTOR_CLONES void moments_kernel(const double* px, int64_t l, int64_t b, int64_t e,
-                                     double* pmean, double* pm2) {
-  moments_rows(px, l, b, e, pmean, pm2);
+  for (int64_t p = b; p < e; ++p) {
+    const float* row = px + p * l;
+    const float x0 = l > 0 ? row[0] : 0.0f;
+    const double m = double(x0) + simd::reduce_sum_f32(
+                                      l, [&](int64_t i) { return simd::load16(row + i) - x0; },
+                                      [&](int64_t i) { return double(row[i] - x0); }) /
+                                      double(l);
+    const float mf = float(m);
+    const double dev = simd::reduce_sum_f32(
+        l, [&](int64_t i) { return simd::load16(row + i) - mf; },
+        [&](int64_t i) { return double(row[i] - mf); });
+    const double dev2 = simd::reduce_sum_f32(
+        l,
+        [&](int64_t i) {
+          const simd::f32x16 d = simd::load16(row + i) - mf;
+          return d * d;
+        },
+        [&](int64_t i) {
+          const double d = double(row[i] - mf);
+          return d * d;
+        });
+    pmean[p] = m;
+    pm2[p] = std::max(0.0, dev2 - dev * dev / double(l));
+  }
 }
 
-template <typename T>
-[[gnu::always_inline]] inline void grad_sum_rows(const T* px, const T* pg, int64_t l,
-                                                 const int64_t* stat, const double* mean, int64_t b,
-                                                 int64_t e, double* sum_dy, double* sum_dy_xc) {
-  using simd::f64x8;
-  for (int64_t p = b; p < e; ++p) {
-    const T m = T(mean[stat[p]]);
-    const T* xr = px + p * l;
-    const T* gr = pg + p * l;
-    // The two sums of one pass, each in two accumulators (16 lanes) to keep additions in
-    // flight; fixed order as in simd::reduce_sum.
-    f64x8 sdy0 = {}, sdy1 = {}, sxc0 = {}, sxc1 = {};
-    int64_t i = 0;
-    for (; i + 16 <= l; i += 16) {
-      const f64x8 g0 = simd::load8(gr + i), g1 = simd::load8(gr + i + 8);
-      sdy0 += g0;
-      sdy1 += g1;
-      sxc0 += g0 * simd::load8_minus(xr + i, m);
-      sxc1 += g1 * simd::load8_minus(xr + i + 8, m);
+// The backward's two sums for a float plane: 16 float lanes, flushed into double lanes every
+// 256 elements, so no float partial sum has more than 16 terms (relative rounding error below
+// 1e-6) while the inner loop runs at float width, twice the elements per instruction of the
+// double lanes. Fixed order: deterministic, and the same on every clone.
+[[gnu::always_inline]] inline void float_plane_grad_sums(const float* xr, const float* gr,
+                                                         int64_t l, float m, double& sum_dy,
+                                                         double& sum_dy_xc) {
+  using simd::f32x16, simd::f64x8;
+  f64x8 dy_lo = {}, dy_hi = {}, xc_lo = {}, xc_hi = {};
+  int64_t i = 0;
+  while (i + 16 <= l) {
+    const int64_t block_end = std::min(l, i + 256);
+    f32x16 dy = {}, xc = {};
+    for (; i + 16 <= block_end; i += 16) {
+      const f32x16 g = simd::load16(gr + i);
+      dy += g;
+      xc += g * (simd::load16(xr + i) - m);
     }
-    for (; i + 8 <= l; i += 8) {
-      const f64x8 g = simd::load8(gr + i);
-      sdy0 += g;
-      sxc0 += g * simd::load8_minus(xr + i, m);
-    }
-    for (int j = 0; i < l; ++i, ++j) {
-      sdy1[j] += double(gr[i]);
-      sxc1[j] += double(gr[i]) * double(xr[i] - m);
-    }
-    sum_dy[p] = simd::hsum(sdy0 + sdy1);
-    sum_dy_xc[p] = simd::hsum(sxc0 + sxc1);
+    dy_lo += simd::widen_low(dy), dy_hi += simd::widen_high(dy);
+    xc_lo += simd::widen_low(xc), xc_hi += simd::widen_high(xc);
   }
+  for (int j = 0; i < l; ++i, ++j) {
+    dy_lo[j % 8] += double(gr[i]);
+    xc_lo[j % 8] += double(gr[i]) * double(xr[i] - m);
+  }
+  sum_dy = simd::hsum(dy_lo + dy_hi);
+  sum_dy_xc = simd::hsum(xc_lo + xc_hi);
+}
+
+// Double planes (the gradchecks): two accumulators of 8 double lanes per sum, to keep
+// additions in flight; fixed order as in simd::reduce_sum.
+[[gnu::always_inline]] inline void double_plane_grad_sums(const double* xr, const double* gr,
+                                                          int64_t l, double m, double& sum_dy,
+                                                          double& sum_dy_xc) {
+  using simd::f64x8;
+  f64x8 sdy0 = {}, sdy1 = {}, sxc0 = {}, sxc1 = {};
+  int64_t i = 0;
+  for (; i + 16 <= l; i += 16) {
+    const f64x8 g0 = simd::load8(gr + i), g1 = simd::load8(gr + i + 8);
+    sdy0 += g0;
+    sdy1 += g1;
+    sxc0 += g0 * (simd::load8(xr + i) - m);
+    sxc1 += g1 * (simd::load8(xr + i + 8) - m);
+  }
+  for (; i + 8 <= l; i += 8) {
+    const f64x8 g = simd::load8(gr + i);
+    sdy0 += g;
+    sxc0 += g * (simd::load8(xr + i) - m);
+  }
+  for (int j = 0; i < l; ++i, ++j) {
+    sdy1[j] += gr[i];
+    sxc1[j] += gr[i] * (xr[i] - m);
+  }
+  sum_dy = simd::hsum(sdy0 + sdy1);
+  sum_dy_xc = simd::hsum(sxc0 + sxc1);
 }
 NL_VECTOR_CLONES void grad_sum_kernel(const float* px, const float* pg, int64_t l,
                                       const int64_t* stat, const double* mean, int64_t b, int64_t e,
                                       double* sum_dy, double* sum_dy_xc) {
-  grad_sum_rows(px, pg, l, stat, mean, b, e, sum_dy, sum_dy_xc);
+  for (int64_t p = b; p < e; ++p)
+    float_plane_grad_sums(px + p * l, pg + p * l, l, float(mean[stat[p]]), sum_dy[p], sum_dy_xc[p]);
 }
 NL_VECTOR_CLONES void grad_sum_kernel(const double* px, const double* pg, int64_t l,
                                       const int64_t* stat, const double* mean, int64_t b, int64_t e,
                                       double* sum_dy, double* sum_dy_xc) {
-  grad_sum_rows(px, pg, l, stat, mean, b, e, sum_dy, sum_dy_xc);
+  for (int64_t p = b; p < e; ++p)
+    double_plane_grad_sums(px + p * l, pg + p * l, l, mean[stat[p]], sum_dy[p], sum_dy_xc[p]);
 }
 
 template <typename T>
