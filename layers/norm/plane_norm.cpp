@@ -3,12 +3,106 @@
 #include <cmath>
 
 #include "autograd/node.hpp"
+#include "core/parallel.hpp"
 
 namespace nl {
 namespace {
 
 std::vector<double> channel_values(const Tensor& t, int64_t c, double fallback) {
   return t.defined() ? t.to_vector() : std::vector<double>(c, fallback);
+}
+
+// The op in steps over ranges of samples [n0, n1), so one code path serves both schedules:
+//  - per-sample statistics (GroupNorm, LayerNorm, InstanceNorm: samples_per_stat = 1, batch
+//    statistics): every step of a sample needs only that sample's planes, so one parallel loop
+//    over samples runs them all while the sample's data is still in cache;
+//  - shared statistics (BatchNorm and relatives, or fixed statistics): the reductions run over
+//    the whole batch first (the core's parallel kernels), then the elementwise steps.
+struct PlaneNormSteps {
+  StatLayout s;  // a copy: the steps outlive the caller's layout (the backward runs later)
+  double eps;
+  NormMath math;
+  std::vector<double> g, b;          // gamma, beta per channel
+  std::vector<int64_t> stat;         // statistic of each plane
+  std::vector<double> mean, var;     // per statistic
+  std::vector<double> inv_std;       // per statistic
+  std::vector<double> scale, shift;  // forward, per plane
+  double c_mean() const { return math.subtract_mean ? 1.0 : 0.0; }
+  double c_var() const { return math.center_variance ? 1.0 : 0.0; }
+
+  // Statistics [k0, k1) as moments of contiguous blocks (per-sample layouts only).
+  void block_stats(const Tensor& x, int64_t k0, int64_t k1) {
+    const int64_t block = s.count();
+    block_moments(x, block, k0, k1, mean.data(), var.data());
+    for (int64_t k = k0; k < k1; ++k) var[k] /= double(block);
+  }
+  // Statistics [k0, k1): 1/sqrt(var + eps), the variance about 0 when center_variance is off.
+  void finish_stats(int64_t k0, int64_t k1, bool batch) {
+    for (int64_t k = k0; k < k1; ++k) {
+      if (batch && !math.center_variance) var[k] += mean[k] * mean[k];  // var + mean^2
+      const double v = std::max(var[k], 0.0) + eps;
+      inv_std[k] = !math.divide_std ? 1.0
+                   : v > 0          ? 1.0 / std::sqrt(v)
+                                    : 0.0;  // PyTorch: invstd := 0 when var = eps = 0
+    }
+  }
+  // Samples [n0, n1): y = scale x + shift per plane.
+  void forward_samples(const Tensor& x, Tensor& y, int64_t n0, int64_t n1) {
+    for (int64_t n = n0, p = n0 * s.c; n < n1; ++n)
+      for (int64_t c = 0; c < s.c; ++c, ++p) {
+        scale[p] = inv_std[stat[p]] * g[c];
+        shift[p] = b[c] - c_mean() * mean[stat[p]] * scale[p];
+      }
+    apply_planes_range(s, x, Tensor(), scale.data(), nullptr, shift.data(), n0 * s.c, n1 * s.c, y);
+  }
+};
+
+// The backward, from the per-plane sums: dx = a dy + b x + k per plane (docs above).
+struct PlaneNormBackward {
+  const PlaneNormSteps& f;
+  bool batch_stats;
+  std::vector<double> sum_dy, sum_dy_xc, a, bx, kx, big_a, big_c, b_stat, k_stat;
+
+  PlaneNormBackward(const PlaneNormSteps& steps, bool batch) : f(steps), batch_stats(batch) {
+    const int64_t planes = f.s.n * f.s.c, stats = f.s.num_stats();
+    for (auto* v : {&sum_dy, &sum_dy_xc, &a, &bx, &kx}) v->resize(planes);
+    for (auto* v : {&big_a, &big_c, &b_stat, &k_stat}) v->assign(stats, 0.0);
+  }
+  // a, b, k of samples [n0, n1), whose statistics [k0, k1) have all their planes there.
+  void coefficients(int64_t n0, int64_t n1, int64_t k0, int64_t k1) {
+    const StatLayout& s = f.s;
+    if (batch_stats) {
+      // A_k = sum gamma dy, C_k = sum gamma dy (x - mu) over the statistic's planes.
+      for (int64_t n = n0, p = n0 * s.c; n < n1; ++n)
+        for (int64_t c = 0; c < s.c; ++c, ++p) {
+          big_a[f.stat[p]] += f.g[c] * sum_dy[p];
+          big_c[f.stat[p]] += f.g[c] * sum_dy_xc[p];
+        }
+      const double m = double(s.count()), cm = f.c_mean(), cv = f.c_var();
+      for (int64_t k = k0; k < k1; ++k) {
+        const double si = f.inv_std[k], s3 = f.math.divide_std ? si * si * si : 0.0;
+        // E = (1/M) sum gamma dy (x - c mu) = (C + (1 - c) mu A) / M
+        const double e = (big_c[k] + (1 - cm) * f.mean[k] * big_a[k]) / m;
+        b_stat[k] = -s3 * e;
+        k_stat[k] = -cm * si * big_a[k] / m + cv * f.mean[k] * s3 * e;
+      }
+    }
+    for (int64_t n = n0, p = n0 * s.c; n < n1; ++n)
+      for (int64_t c = 0; c < s.c; ++c, ++p) {
+        a[p] = f.inv_std[f.stat[p]] * f.g[c];
+        bx[p] = b_stat[f.stat[p]];
+        kx[p] = k_stat[f.stat[p]];
+      }
+  }
+  void dx_samples(const Tensor& x, const Tensor& dy, Tensor& dx, int64_t n0, int64_t n1) const {
+    apply_planes_range(f.s, dy, batch_stats ? x : Tensor(), a.data(),
+                       batch_stats ? bx.data() : nullptr, kx.data(), n0 * f.s.c, n1 * f.s.c, dx);
+  }
+};
+
+// Samples per task: about 16K elements.
+int64_t sample_grain(const StatLayout& s) {
+  return std::max<int64_t>(1, 16384 / std::max<int64_t>(s.c * s.l, 1));
 }
 
 }  // namespace
@@ -24,73 +118,62 @@ PlaneNormOutput plane_norm(const Tensor& x_in, const Tensor& gamma, const Tensor
             p->str());
     }
   const Tensor x = x_in.detach().contiguous();
-  PlaneNormOutput out;
-  Moments stats = fixed ? *fixed : compute_moments(s, x);
-  if (!fixed && !math.center_variance)  // second moment about 0: var + mean^2
-    for (size_t k = 0; k < stats.var.size(); ++k) stats.var[k] += stats.mean[k] * stats.mean[k];
-  if (!fixed) out.batch = stats;
-  const double c_mean = math.subtract_mean ? 1.0 : 0.0, c_var = math.center_variance ? 1.0 : 0.0;
-
-  const std::vector<double> g = channel_values(gamma, s.c, 1.0), b = channel_values(beta, s.c, 0.0);
-  std::vector<double> inv_std(s.num_stats());
-  for (int64_t k = 0; k < s.num_stats(); ++k) {
-    const double v = std::max(stats.var[k], 0.0) + eps;
-    inv_std[k] = !math.divide_std ? 1.0
-                 : v > 0          ? 1.0 / std::sqrt(v)
-                                  : 0.0;  // PyTorch: invstd := 0 when var = eps = 0
-  }
-  const int64_t planes = s.n * s.c;
-  const std::vector<int64_t> stat = s.plane_stats();
-  std::vector<double> scale(planes), shift(planes);
-  for (int64_t n = 0, p = 0; n < s.n; ++n)
-    for (int64_t c = 0; c < s.c; ++c, ++p) {
-      const int64_t k = stat[p];
-      scale[p] = inv_std[k] * g[c];
-      shift[p] = b[c] - c_mean * stats.mean[k] * scale[p];
-    }
-  out.y = Tensor::empty(x.shape(), x.dtype());
-  apply_planes(s, x, Tensor(), scale, {}, shift, out.y);
-
+  const int64_t planes = s.n * s.c, stats = s.num_stats();
   const bool batch_stats = fixed == nullptr;
-  out.y = record(out.y, name, {x_in, gamma, beta}, [=, mean = stats.mean](const Tensor& gy) {
+  const bool per_sample = batch_stats && s.samples_per_stat == 1;
+  auto f = std::make_shared<PlaneNormSteps>(PlaneNormSteps{
+      s, eps, math, channel_values(gamma, s.c, 1.0), channel_values(beta, s.c, 0.0),
+      s.plane_stats(), std::vector<double>(stats), std::vector<double>(stats),
+      std::vector<double>(stats), std::vector<double>(planes), std::vector<double>(planes)});
+  PlaneNormOutput out;
+  out.y = Tensor::empty(x.shape(), x.dtype());
+  if (per_sample) {
+    const int64_t g = s.groups;
+    parallel_for(s.n, sample_grain(s), [&](int64_t n0, int64_t n1) {
+      f->block_stats(x, n0 * g, n1 * g);
+      f->finish_stats(n0 * g, n1 * g, true);
+      f->forward_samples(x, out.y, n0, n1);
+    });
+    out.batch = Moments{f->mean, f->var};
+  } else {
+    const Moments m = fixed ? *fixed : compute_moments(s, x);
+    f->mean = m.mean;
+    f->var = m.var;
+    f->finish_stats(0, stats, batch_stats);
+    if (batch_stats) out.batch = Moments{f->mean, f->var};
+    parallel_for(s.n, sample_grain(s),
+                 [&](int64_t n0, int64_t n1) { f->forward_samples(x, out.y, n0, n1); });
+  }
+
+  out.y = record(out.y, name, {x_in, gamma, beta}, [=](const Tensor& gy) {
     const Tensor dy = gy.contiguous();
-    const PlaneGradSums sums = plane_grad_sums(s, x, dy, mean);
-    // One pass over the planes for the per-statistic sums and the affine gradients:
-    //   dbeta_c = sum dy,  dgamma_c = sum dy xhat = s (sum dy (x - mu) + (1 - c) mu sum dy).
-    std::vector<double> A(s.num_stats(), 0.0), C(s.num_stats(), 0.0);
+    Tensor dx = Tensor::empty(x.shape(), x.dtype());
+    PlaneNormBackward bw(*f, batch_stats);
+    if (per_sample) {
+      const int64_t g = s.groups;
+      parallel_for(s.n, sample_grain(s), [&](int64_t n0, int64_t n1) {
+        plane_grad_sums_range(s, x, dy, f->stat.data(), f->mean.data(), n0 * s.c, n1 * s.c,
+                              bw.sum_dy.data(), bw.sum_dy_xc.data());
+        bw.coefficients(n0, n1, n0 * g, n1 * g);
+        bw.dx_samples(x, dy, dx, n0, n1);
+      });
+    } else {
+      PlaneGradSums sums = plane_grad_sums(s, x, dy, f->mean);
+      bw.sum_dy = std::move(sums.sum_dy);
+      bw.sum_dy_xc = std::move(sums.sum_dy_xc);
+      bw.coefficients(0, s.n, 0, stats);
+      parallel_for(s.n, sample_grain(s),
+                   [&](int64_t n0, int64_t n1) { bw.dx_samples(x, dy, dx, n0, n1); });
+    }
+    // dbeta_c = sum dy,  dgamma_c = sum dy xhat = s (sum dy (x - mu) + (1 - c) mu sum dy).
     std::vector<double> dgamma(s.c, 0.0), dbeta(s.c, 0.0);
     for (int64_t n = 0, p = 0; n < s.n; ++n)
       for (int64_t c = 0; c < s.c; ++c, ++p) {
-        const int64_t st = stat[p];
-        A[st] += g[c] * sums.sum_dy[p];
-        C[st] += g[c] * sums.sum_dy_xc[p];
-        dgamma[c] += inv_std[st] * (sums.sum_dy_xc[p] + (1 - c_mean) * mean[st] * sums.sum_dy[p]);
-        dbeta[c] += sums.sum_dy[p];
+        const int64_t k = f->stat[p];
+        dgamma[c] +=
+            f->inv_std[k] * (bw.sum_dy_xc[p] + (1 - f->c_mean()) * f->mean[k] * bw.sum_dy[p]);
+        dbeta[c] += bw.sum_dy[p];
       }
-    // Per statistic, then per plane: dx = a dy + b x + k.
-    std::vector<double> b_stat(s.num_stats(), 0.0), k_stat(s.num_stats(), 0.0);
-    if (batch_stats) {
-      const double m = double(s.count());
-      for (int64_t st = 0; st < s.num_stats(); ++st) {
-        const double si = inv_std[st], s3 = math.divide_std ? si * si * si : 0.0;
-        // E = (1/M) sum gamma dy (x - c mu) = (C + (1 - c) mu A) / M
-        const double e = (C[st] + (1 - c_mean) * mean[st] * A[st]) / m;
-        b_stat[st] = -s3 * e;
-        k_stat[st] = -c_mean * si * A[st] / m + c_var * mean[st] * s3 * e;
-      }
-    }
-    std::vector<double> a(planes), bx(planes), k(planes);
-    for (int64_t n = 0, p = 0; n < s.n; ++n)
-      for (int64_t c = 0; c < s.c; ++c, ++p) {
-        const int64_t st = stat[p];
-        a[p] = inv_std[st] * g[c];
-        bx[p] = b_stat[st];
-        k[p] = k_stat[st];
-      }
-    Tensor dx = Tensor::empty(x.shape(), x.dtype());
-    apply_planes(s, dy, batch_stats ? x : Tensor(), a, batch_stats ? bx : std::vector<double>{}, k,
-                 dx);
-
     const DType dt = x.dtype();
     return std::vector<Tensor>{dx,
                                gamma.defined() ? Tensor::from_vector(dgamma, {s.c}, dt) : Tensor(),

@@ -291,6 +291,28 @@ void apply_planes(const StatLayout& s, const Tensor& u, const Tensor& v,
   });
 }
 
+void block_moments(const Tensor& x, int64_t block_len, int64_t k0, int64_t k1, double* mean,
+                   double* m2) {
+  dispatch(x.dtype(),
+           [&]<typename T>() { moments_kernel(x.data<T>(), block_len, k0, k1, mean, m2); });
+}
+
+void plane_grad_sums_range(const StatLayout& s, const Tensor& x, const Tensor& dy,
+                           const int64_t* stat, const double* mean, int64_t p0, int64_t p1,
+                           double* sum_dy, double* sum_dy_xc) {
+  dispatch(x.dtype(), [&]<typename T>() {
+    grad_sum_kernel(x.data<T>(), dy.data<T>(), s.l, stat, mean, p0, p1, sum_dy, sum_dy_xc);
+  });
+}
+
+void apply_planes_range(const StatLayout& s, const Tensor& u, const Tensor& v, const double* a,
+                        const double* b, const double* k, int64_t p0, int64_t p1, Tensor& out) {
+  dispatch(u.dtype(), [&]<typename T>() {
+    apply_kernel(u.data<T>(), v.defined() ? v.data<T>() : nullptr, s.l, a, b, k, p0, p1,
+                 out.data<T>());
+  });
+}
+
 std::vector<Tensor> plane_backward(const StatLayout& layout, const Tensor& dy, const Tensor& x,
                                    const std::vector<double>& a, const std::vector<double>& b,
                                    const std::vector<double>& k, const Tensor& gamma,

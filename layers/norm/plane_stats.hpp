@@ -61,6 +61,20 @@ void apply_planes(const StatLayout& layout, const Tensor& u, const Tensor& v,
                   const std::vector<double>& a, const std::vector<double>& b,
                   const std::vector<double>& k, Tensor& out);
 
+// Serial building blocks of the three passes above, over planes [p0, p1) (statistic blocks
+// [k0, k1) for block_moments), for callers that fuse several steps per sample inside one
+// parallel loop (plane_norm's GroupNorm/LayerNorm/InstanceNorm path). x, dy, u, v, out
+// contiguous (N, C, L).
+//   block_moments: mean and sum of squared deviations (not divided) of blocks of `block_len`
+//                  contiguous elements.
+void block_moments(const Tensor& x, int64_t block_len, int64_t k0, int64_t k1, double* mean,
+                   double* m2);
+void plane_grad_sums_range(const StatLayout& layout, const Tensor& x, const Tensor& dy,
+                           const int64_t* stat, const double* mean, int64_t p0, int64_t p1,
+                           double* sum_dy, double* sum_dy_xc);
+void apply_planes_range(const StatLayout& layout, const Tensor& u, const Tensor& v, const double* a,
+                        const double* b, const double* k, int64_t p0, int64_t p1, Tensor& out);
+
 // The end of a per-plane-coefficient backward: {dx = a dy + b x + k (b empty: a dy + k), and,
 // when the layer is affine (gamma defined), dgamma and dbeta in gamma's dtype}.
 std::vector<Tensor> plane_backward(const StatLayout& layout, const Tensor& dy, const Tensor& x,
