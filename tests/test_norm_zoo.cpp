@@ -14,6 +14,7 @@
 #include "layers/norm/batch_renorm.hpp"
 #include "layers/norm/cross_iteration_bn.hpp"
 #include "layers/norm/factory.hpp"
+#include "layers/norm/plane_affine.hpp"
 #include "layers/norm/switchable_norm.hpp"
 
 using namespace nl;
@@ -327,5 +328,21 @@ TEST_SUITE("norm") {
     Tensor xg = x.detach().requires_grad_();
     check_grad([&](const Ts& t) { return (*s0.module)(t[0]); },
                inputs_and_parameters(xg, *s0.module));
+  }
+
+  TEST_CASE("plane_affine: gradcheck with per-sample and per-channel scales, shape errors") {
+    const Tensor x = randn64({3, 4, 2, 3}, 61);
+    const Tensor per_sample = randn64({3, 4}, 62), per_channel = randn64({4}, 63);
+    const Tensor shift = randn64({4}, 64);
+    for (const Tensor& scale : {per_sample, per_channel}) {
+      check_grad([](const Ts& t) { return plane_affine(t[0], t[1], t[2], "test"); },
+                 {x, scale, shift});
+      check_grad([](const Ts& t) { return plane_affine(t[0], t[1], Tensor(), "test"); },
+                 {x, scale});
+    }
+    CHECK_THROWS_WITH_AS(plane_affine(x, randn64({4, 3}, 65), shift, "IEBN"),
+                         doctest::Contains("IEBN"), Error);
+    CHECK_THROWS_WITH_AS(plane_affine(x, per_channel, randn64({3}, 66), "IEBN"),
+                         doctest::Contains("shift of shape"), Error);
   }
 }

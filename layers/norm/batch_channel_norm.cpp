@@ -1,6 +1,7 @@
 #include "layers/norm/batch_channel_norm.hpp"
 
 #include "autograd/ops.hpp"
+#include "layers/norm/plane_affine.hpp"
 
 namespace nl {
 
@@ -18,11 +19,12 @@ Tensor BatchChannelNorm::forward(const Tensor& x) {
   check(x.dim() >= 2 && x.shape()[1] == num_channels, "BatchChannelNorm", "expected ", num_channels,
         " channels, got input ", shape_str(x.shape()));
   const Tensor u = (*gn)((*bn)(x));
-  // (N, G, rest) so the (G)-sized affine broadcasts over each group's channels and positions.
-  const Tensor grouped = u.reshape({x.shape()[0], num_groups, -1});
-  const Tensor y =
-      add(mul(grouped, weight.view({1, num_groups, 1})), bias.view({1, num_groups, 1}));
-  return y.reshape(x.shape());
+  // The per-group affine as a per-channel one (w_{g(c)}, b_{g(c)}): (C)-sized expansions, then
+  // the hand-derived plane_affine pass.
+  const Shape grouped{num_groups, num_channels / num_groups};
+  const Tensor w = mul(Tensor::ones(grouped, weight.dtype()), weight.view({num_groups, 1}));
+  const Tensor b = add(Tensor::zeros(grouped, bias.dtype()), bias.view({num_groups, 1}));
+  return plane_affine(u, w.reshape({num_channels}), b.reshape({num_channels}), "BatchChannelNorm");
 }
 
 }  // namespace nl

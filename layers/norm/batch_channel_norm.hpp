@@ -4,8 +4,9 @@
 //   y = w_g (u - mu_{n,g}(u)) / sqrt(var_{n,g}(u) + eps) + b_g     (G groups, w, b of size G)
 // The batch half uses the batch's statistics in training (the large-batch form of the paper);
 // the micro-batch form with estimated statistics (EstBN) is not implemented. Both halves run
-// on the shared core, so the backward is the composition of two hand-derived norm backwards;
-// the per-group affine is a (G)-sized product. docs/norms/bcn.md.
+// on the shared core, so the backward is the composition of two hand-derived norm backwards
+// and the hand-derived plane_affine (the per-group affine, expanded to channels as (C)-sized
+// values). docs/norms/bcn.md.
 #pragma once
 #include "layers/norm/batch_norm.hpp"
 #include "layers/norm/group_norm.hpp"

@@ -1,6 +1,7 @@
 #include "layers/norm/instance_enhanced_bn.hpp"
 
 #include "autograd/ops.hpp"
+#include "layers/norm/plane_affine.hpp"
 
 namespace nl {
 
@@ -16,11 +17,11 @@ InstanceEnhancedBatchNorm::InstanceEnhancedBatchNorm(int64_t c, BatchNormOptions
 
 Tensor InstanceEnhancedBatchNorm::forward(const Tensor& x) {
   const Tensor xhat = (*bn)(x);  // checks the shape, naming BatchNorm2d
-  const Shape per_channel{1, num_features, 1, 1};
-  const Tensor gap = mean(x, {2, 3}, true);
-  const Tensor gate =
-      sigmoid(add(mul(gap, gate_weight.view(per_channel)), gate_bias.view(per_channel)));
-  return add(mul(xhat, mul(gate, weight.view(per_channel))), bias.view(per_channel));
+  // The gate and its gradient live on (N, C) values; the full-size work is BatchNorm's and
+  // plane_affine's hand-derived passes.
+  const Tensor gap = mean(x, {2, 3});  // (N, C)
+  const Tensor gate = sigmoid(add(mul(gap, gate_weight), gate_bias));
+  return plane_affine(xhat, mul(gate, weight), bias, "InstanceEnhancedBatchNorm");
 }
 
 }  // namespace nl

@@ -4,8 +4,9 @@
 //   a_{n,c} = sigmoid(w_c GAP(x)_{n,c} + b_c)      GAP = mean over (H, W) of the *input* x
 //   y = gamma_c a_{n,c} xhat + beta_c
 // w starts at 0 and b at -1, so the gate starts at sigmoid(-1) = 0.269 for every sample.
-// xhat comes from the shared core (hand-derived BatchNorm backward); the gate is a handful of
-// (N, C)-sized ops whose gradient autograd composes with it. docs/norms/iebn.md.
+// xhat comes from the shared core (hand-derived BatchNorm backward), the modulation
+// gamma_c a_{n,c} xhat + beta_c from plane_affine (hand-derived); only the gate itself, a few
+// (N, C)-sized values, is built from autograd ops. docs/norms/iebn.md.
 #pragma once
 #include "layers/norm/batch_norm.hpp"
 
