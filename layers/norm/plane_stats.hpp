@@ -9,9 +9,12 @@
 //   GroupNorm      G,     S = 1           LayerNorm     G = 1, S = 1
 //   BatchGroupNorm G,     S = N           Ghost BatchNorm G = C, S = virtual batch size
 //
-// Moments are computed per plane by two passes in double (mean, then sum of squared
-// deviations) and merged across the planes of a group with Chan's formula in a fixed order, so
-// they are accurate for offset data and identical for any thread count.
+// Moments are two-pass (mean, then sum of squared deviations): over each statistic's contiguous
+// block when S = 1, else per plane and then merged over the statistic's planes by the
+// parallel-axis theorem in a fixed order. Float data is summed in 16 float lanes flushed into
+// double every 256 elements (about the block's first element, with the exact correction for the
+// rounded mean), double data in double lanes: accurate for offset data, identical for any
+// thread count and on every instruction set (target_clones, no FMA contraction).
 #pragma once
 #include <cstdint>
 #include <vector>
