@@ -34,6 +34,25 @@ void for_each_plane(int64_t planes, int64_t c, int64_t l, F f) {
                });
 }
 
+// out[i] = plane(p, ch)(x_i, dy_i) for every element i of plane p (channel ch): the elementwise
+// passes of both layers (dy undefined in the forwards, 0 passed). plane() runs once per plane,
+// so per-plane coefficients are computed there, not per element.
+template <typename Plane>
+Tensor map_planes(const Tensor& x, const Tensor& dy, int64_t c, int64_t l, Plane plane) {
+  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  dispatch(x.dtype(), [&]<typename T>() {
+    const T* px = x.data<T>();
+    const T* pg = dy.defined() ? dy.data<T>() : nullptr;
+    T* po = out.data<T>();
+    for_each_plane(x.numel() / l, c, l, [&](int64_t p, int64_t ch, int64_t begin, int64_t end) {
+      const auto element = plane(p, ch);
+      for (int64_t i = begin; i < end; ++i)
+        po[i] = T(element(double(px[i]), pg ? double(pg[i]) : 0.0));
+    });
+  });
+  return out;
+}
+
 }  // namespace
 
 EvoNormB0::EvoNormB0(int64_t c, double eps_, double momentum_)
@@ -76,16 +95,10 @@ Tensor EvoNormB0::forward(const Tensor& x_in) {
   for (int64_t p = 0; p < n * c; ++p) big_s[p] = std::sqrt(inst.var[p] + eps);
   const std::vector<double> g = weight.to_vector(), b = bias.to_vector(), vv = v.to_vector();
 
-  Tensor y = Tensor::empty(x.shape(), x.dtype());
-  dispatch(x.dtype(), [&]<typename T>() {
-    const T* px = x.data<T>();
-    T* py = y.data<T>();
-    for_each_plane(n * c, c, l, [&](int64_t p, int64_t ch, int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        const double xi = double(px[i]);
-        py[i] = T(g[ch] * xi / std::max(vv[ch] * xi + big_s[p], big_l[ch]) + b[ch]);
-      }
-    });
+  const Tensor y = map_planes(x, Tensor(), c, l, [&](int64_t p, int64_t ch) {
+    return [&, p, ch](double xi, double) {
+      return g[ch] * xi / std::max(vv[ch] * xi + big_s[p], big_l[ch]) + b[ch];
+    };
   });
 
   const bool batch_stats = training_;
@@ -118,22 +131,16 @@ Tensor EvoNormB0::forward(const Tensor& x_in) {
           dgamma[ch] += s_dyz[p], dbeta[ch] += s_dy[p], dv[ch] += s_rgx[p], g_l[ch] += s_lg[p];
         }
         // Pass 2: dx.
-        Tensor dx = Tensor::empty(x.shape(), x.dtype());
         const double m_batch = double(n * l);
-        dispatch(x.dtype(), [&]<typename T>() {
-          const T *px = x.data<T>(), *pg = dy.data<T>();
-          T* pdx = dx.data<T>();
-          for_each_plane(n * c, c, l, [&](int64_t p, int64_t ch, int64_t begin, int64_t end) {
-            const double inst_coef = s_rg[p] / (double(l) * big_s[p]);
-            const double batch_coef = batch_stats ? g_l[ch] / (m_batch * big_l[ch]) : 0.0;
-            for (int64_t i = begin; i < end; ++i) {
-              const double xi = double(px[i]), dyi = double(pg[i]);
-              const double r = vv[ch] * xi + big_s[p], den = std::max(r, big_l[ch]);
-              const double gden = -dyi * g[ch] * xi / (den * den);
-              pdx[i] = T(dyi * g[ch] / den + (r >= big_l[ch] ? gden * vv[ch] : 0.0) +
-                         inst_coef * (xi - inst_mean[p]) + batch_coef * (xi - batch_mean[ch]));
-            }
-          });
+        const Tensor dx = map_planes(x, dy, c, l, [&](int64_t p, int64_t ch) {
+          const double inst_coef = s_rg[p] / (double(l) * big_s[p]);
+          const double batch_coef = batch_stats ? g_l[ch] / (m_batch * big_l[ch]) : 0.0;
+          return [&, p, ch, inst_coef, batch_coef](double xi, double dyi) {
+            const double r = vv[ch] * xi + big_s[p], den = std::max(r, big_l[ch]);
+            const double gden = -dyi * g[ch] * xi / (den * den);
+            return dyi * g[ch] / den + (r >= big_l[ch] ? gden * vv[ch] : 0.0) +
+                   inst_coef * (xi - inst_mean[p]) + batch_coef * (xi - batch_mean[ch]);
+          };
         });
         const DType dt = x.dtype();
         return std::vector<Tensor>{dx, Tensor::from_vector(dgamma, {c}, dt),
@@ -165,17 +172,9 @@ Tensor EvoNormS0::forward(const Tensor& x_in) {
   const std::vector<int64_t> stat = layout.plane_stats();
   const std::vector<double> g = weight.to_vector(), b = bias.to_vector(), vv = v.to_vector();
 
-  Tensor y = Tensor::empty(x.shape(), x.dtype());
-  dispatch(x.dtype(), [&]<typename T>() {
-    const T* px = x.data<T>();
-    T* py = y.data<T>();
-    for_each_plane(n * c, c, l, [&](int64_t p, int64_t ch, int64_t begin, int64_t end) {
-      const double scale = g[ch] * inv_std[stat[p]];
-      for (int64_t i = begin; i < end; ++i) {
-        const double xi = double(px[i]);
-        py[i] = T(scale * xi * sigmoid(vv[ch] * xi) + b[ch]);
-      }
-    });
+  const Tensor y = map_planes(x, Tensor(), c, l, [&](int64_t p, int64_t ch) {
+    const double scale = g[ch] * inv_std[stat[p]];
+    return [&, ch, scale](double xi, double) { return scale * xi * sigmoid(vv[ch] * xi) + b[ch]; };
   });
 
   return record(y, "EvoNormS0", {x_in, weight, bias, v}, [=, mean = stats.mean](const Tensor& gy) {
@@ -207,21 +206,14 @@ Tensor EvoNormS0::forward(const Tensor& x_in) {
       dv[ch] += g[ch] * s * s_dyx2[p];
     }
     // Pass 2: dx.
-    Tensor dx = Tensor::empty(x.shape(), x.dtype());
     const double m = double(per_group * l);
-    dispatch(x.dtype(), [&]<typename T>() {
-      const T *px = x.data<T>(), *pg = dy.data<T>();
-      T* pdx = dx.data<T>();
-      for_each_plane(n * c, c, l, [&](int64_t p, int64_t ch, int64_t begin, int64_t end) {
-        const int64_t k = stat[p];
-        const double s = inv_std[k], var_coef = s * s * s * d_group[k] / m;
-        for (int64_t i = begin; i < end; ++i) {
-          const double xi = double(px[i]), dyi = double(pg[i]);
-          const double sg = sigmoid(vv[ch] * xi);
-          pdx[i] =
-              T(dyi * g[ch] * s * (sg + vv[ch] * xi * sg * (1 - sg)) - var_coef * (xi - mean[k]));
-        }
-      });
+    const Tensor dx = map_planes(x, dy, c, l, [&](int64_t p, int64_t ch) {
+      const int64_t k = stat[p];
+      const double s = inv_std[k], var_coef = s * s * s * d_group[k] / m;
+      return [&, ch, k, s, var_coef](double xi, double dyi) {
+        const double sg = sigmoid(vv[ch] * xi);
+        return dyi * g[ch] * s * (sg + vv[ch] * xi * sg * (1 - sg)) - var_coef * (xi - mean[k]);
+      };
     });
     const DType dt = x.dtype();
     return std::vector<Tensor>{dx, Tensor::from_vector(dgamma, {c}, dt),
