@@ -1,14 +1,19 @@
 // bench: times full training steps (forward, backward, SGD step) and inference of a model on
-// random data after warm-up, and prints one JSON line.
+// random data after warm-up, and prints one JSON line. After the timed runs, --profile-iters more
+// training steps run with the profiler on (autograd/profiler.hpp) and give the per-layer-type
+// forward/backward breakdown in milliseconds per step; they do not count towards the throughput.
 //   bench --model resnet20 --norm bn --batch-size 128 --threads 2 --iters 20
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "autograd/node.hpp"
+#include "autograd/profiler.hpp"
 #include "core/init.hpp"
 #include "core/parallel.hpp"
 #include "layers/loss.hpp"
@@ -23,12 +28,30 @@ long peak_rss_kib() {
     if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
   return 0;
 }
+
+// {"Conv2d": {"forward_ms": 1.2, "backward_ms": 3.4}, ...} per step, slowest backward first.
+std::string breakdown_json(int steps) {
+  auto times = nl::profiler::report();
+  std::vector<std::pair<std::string, nl::profiler::LayerTimes>> rows(times.begin(), times.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+    return a.second.forward_s + a.second.backward_s > b.second.forward_s + b.second.backward_s;
+  });
+  std::string out = "{";
+  char buf[256];
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::snprintf(buf, sizeof buf, "%s\"%s\": {\"forward_ms\": %.2f, \"backward_ms\": %.2f}",
+                  i ? ", " : "", rows[i].first.c_str(), 1e3 * rows[i].second.forward_s / steps,
+                  1e3 * rows[i].second.backward_s / steps);
+    out += buf;
+  }
+  return out + "}";
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"normlab bench: training and inference throughput on random data"};
   std::string model = "resnet20", norm = "bn";
-  int batch = 128, threads = 0, iters = 10, warmup = 2, width = 16;
+  int batch = 128, threads = 0, iters = 10, warmup = 2, width = 16, profile_iters = 2;
   app.add_option("--model", model, "resnet20|...|vgg<depth>");
   app.add_option("--norm", norm, "normalizer spec");
   app.add_option("--batch-size", batch);
@@ -36,6 +59,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "0 = all cores");
   app.add_option("--iters", iters);
   app.add_option("--warmup", warmup);
+  app.add_option("--profile-iters", profile_iters,
+                 "extra profiled training steps for the per-layer breakdown (0 = none)");
   CLI11_PARSE(app, argc, argv);
   try {
     nl::set_num_threads(threads);
@@ -61,6 +86,18 @@ int main(int argc, char** argv) {
     auto t0 = clock::now();
     for (int i = 0; i < iters; ++i) train_step();
     const double train_s = std::chrono::duration<double>(clock::now() - t0).count();
+    nl::profiler::enable(true);
+    double optimizer_s = 0;
+    for (int i = 0; i < profile_iters; ++i) {
+      opt.zero_grad();
+      nl::Tensor loss = nl::cross_entropy((*net)(x), labels);
+      loss.backward();
+      const auto started = clock::now();
+      opt.step();
+      optimizer_s += std::chrono::duration<double>(clock::now() - started).count();
+    }
+    nl::profiler::enable(false);
+    const std::string breakdown = breakdown_json(std::max(profile_iters, 1));
     net->eval();
     nl::NoGradGuard no_grad;
     for (int i = 0; i < warmup; ++i) (*net)(x);
@@ -69,9 +106,11 @@ int main(int argc, char** argv) {
     const double infer_s = std::chrono::duration<double>(clock::now() - t0).count();
     std::printf(
         "{\"model\": \"%s\", \"norm\": \"%s\", \"batch_size\": %d, \"threads\": %d, "
-        "\"train_img_per_s\": %.1f, \"infer_img_per_s\": %.1f, \"peak_rss_mib\": %.1f}\n",
+        "\"train_img_per_s\": %.1f, \"infer_img_per_s\": %.1f, \"peak_rss_mib\": %.1f, "
+        "\"train_step_ms_by_layer\": %s, \"optimizer_step_ms\": %.2f}\n",
         model.c_str(), norm.c_str(), batch, nl::num_threads(), iters * batch / train_s,
-        iters * batch / infer_s, peak_rss_kib() / 1024.0);
+        iters * batch / infer_s, peak_rss_kib() / 1024.0, breakdown.c_str(),
+        1e3 * optimizer_s / std::max(profile_iters, 1));
   } catch (const std::exception& e) {
     std::cerr << "bench: " << e.what() << "\n";
     return 1;

@@ -3,10 +3,12 @@
 //   2. walk that order from L down, calling each node's backward with the accumulated dL/dout,
 //   3. add results into the inputs' pending grads (a tensor used twice receives two terms),
 //   4. leaves with requires_grad accumulate into .grad; the graph is released as it is consumed.
+#include <chrono>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "autograd/node.hpp"
+#include "autograd/profiler.hpp"
 #include "core/kernels.hpp"
 #include "core/parallel.hpp"
 
@@ -37,6 +39,7 @@ Tensor record(Tensor out, const char* name, std::vector<Tensor> inputs, Backward
   if (!any) return out;
   auto node = std::make_shared<Node>();
   node->name = name;
+  if (profiler::enabled()) node->layer = profiler::current_layer();
   node->inputs = std::move(inputs);
   node->backward = std::move(backward);
   out.impl().grad_fn = std::move(node);
@@ -156,7 +159,12 @@ void Tensor::backward(const Tensor& grad_in) const {
     }
     if (t->retains_grad) accumulate(t->grad, g);
     std::shared_ptr<Node> node = std::move(t->grad_fn);  // frees the graph as we go
+    const auto started = std::chrono::steady_clock::now();
     std::vector<Tensor> grads = node->backward(g);
+    if (profiler::enabled())
+      profiler::add_backward(
+          node->layer,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     check(grads.size() == node->inputs.size(), "backward", node->name, " returned ", grads.size(),
           " gradients for ", node->inputs.size(), " inputs");
     for (size_t i = 0; i < grads.size(); ++i) {

@@ -14,6 +14,7 @@ using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_out)>;
 
 struct Node {
   std::string name;            // op name, shown in error messages ("conv2d", "mul", ...)
+  std::string layer;           // recording module's type, set only while profiling
   std::vector<Tensor> inputs;  // grads flow to these (undefined entries are skipped)
   BackwardFn backward;
 };

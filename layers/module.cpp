@@ -5,11 +5,16 @@
 #include <sstream>
 
 #include "autograd/node.hpp"
+#include "autograd/profiler.hpp"
 
 namespace nl {
 
 Tensor Module::operator()(const Tensor& x) {
-  Tensor y = forward(x);
+  Tensor y;
+  {
+    profiler::ForwardScope timed(profiler::enabled() ? type_name() : std::string());
+    y = forward(x);
+  }
   for (auto& h : hooks_) h(*this, x, y);
   return y;
 }

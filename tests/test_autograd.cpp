@@ -4,7 +4,9 @@
 #include "autograd/gradcheck.hpp"
 #include "autograd/node.hpp"
 #include "autograd/ops.hpp"
+#include "autograd/profiler.hpp"
 #include "helpers.hpp"
+#include "layers/activation.hpp"
 #include "layers/container.hpp"
 #include "layers/linear.hpp"
 
@@ -116,5 +118,31 @@ TEST_SUITE("autograd") {
     Tensor y1 = net(x), y2 = net(x);
     CHECK(calls == 2);
     CHECK(test::max_abs_diff(y1, y2) == 0);  // dropout off in eval
+  }
+
+  TEST_CASE("the profiler charges forward self time and backward time to layer types") {
+    Sequential net;
+    net.emplace<Linear>(4, 3);
+    net.emplace<ReLU>();
+    net.emplace<Linear>(3, 2);
+    profiler::reset();
+    profiler::enable(true);
+    Tensor loss = sum(net(Tensor::ones({5, 4})));
+    loss.backward();
+    profiler::enable(false);
+    auto times = profiler::report();
+    REQUIRE(times.count("Linear"));
+    REQUIRE(times.count("ReLU"));
+    REQUIRE(times.count("Sequential"));
+    CHECK(times["Linear"].forward_calls == 2);
+    CHECK(times["ReLU"].forward_calls == 1);
+    CHECK(times["Linear"].backward_calls >= 2);  // each Linear records its own nodes
+    CHECK(times["ReLU"].backward_calls == 1);
+    CHECK(times["Sequential"].backward_calls == 0);         // records nothing itself
+    CHECK(times["(outside modules)"].backward_calls == 1);  // the sum
+    for (auto& [name, t] : times) CHECK(t.forward_s >= 0);
+    profiler::reset();
+    Tensor again = net(Tensor::ones({5, 4}));  // profiling off: nothing recorded
+    CHECK(profiler::report().empty());
   }
 }
