@@ -16,6 +16,7 @@
 #include "autograd/profiler.hpp"
 #include "core/init.hpp"
 #include "core/parallel.hpp"
+#include "layers/conv/conv2d.hpp"
 #include "layers/loss.hpp"
 #include "layers/models/resnet.hpp"
 #include "layers/optim/optimizer.hpp"
@@ -59,6 +60,9 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "0 = all cores");
   app.add_option("--iters", iters);
   app.add_option("--warmup", warmup);
+  std::string conv = "auto";
+  app.add_option("--conv", conv, "convolution algorithm: auto (Winograd where it applies) | im2col")
+      ->check(CLI::IsMember({"auto", "im2col"}));
   app.add_option("--profile-iters", profile_iters,
                  "extra profiled training steps for the per-layer breakdown (0 = none)");
   CLI11_PARSE(app, argc, argv);
@@ -66,6 +70,10 @@ int main(int argc, char** argv) {
     nl::set_num_threads(threads);
     nl::manual_seed(0);
     auto net = nl::make_model(model, width, norm);
+    if (conv == "im2col")
+      for (auto& [name, m] : net->named_modules())
+        if (auto* c = dynamic_cast<nl::Conv2d*>(m.get()))
+          c->options.algorithm = nl::ConvAlgorithm::im2col;
     nl::ParamGroup group;
     group.params = net->parameters();
     group.lr = 0.01;
@@ -105,10 +113,10 @@ int main(int argc, char** argv) {
     for (int i = 0; i < iters; ++i) (*net)(x);
     const double infer_s = std::chrono::duration<double>(clock::now() - t0).count();
     std::printf(
-        "{\"model\": \"%s\", \"norm\": \"%s\", \"batch_size\": %d, \"threads\": %d, "
+        "{\"model\": \"%s\", \"norm\": \"%s\", \"conv\": \"%s\", \"batch_size\": %d, \"threads\": %d, "
         "\"train_img_per_s\": %.1f, \"infer_img_per_s\": %.1f, \"peak_rss_mib\": %.1f, "
         "\"train_step_ms_by_layer\": %s, \"optimizer_step_ms\": %.2f}\n",
-        model.c_str(), norm.c_str(), batch, nl::num_threads(), iters * batch / train_s,
+        model.c_str(), norm.c_str(), conv.c_str(), batch, nl::num_threads(), iters * batch / train_s,
         iters * batch / infer_s, peak_rss_kib() / 1024.0, breakdown.c_str(),
         1e3 * optimizer_s / std::max(profile_iters, 1));
   } catch (const std::exception& e) {

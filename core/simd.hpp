@@ -14,6 +14,15 @@
 // passing 64-byte vectors between functions of different targets never applies.
 #pragma GCC diagnostic ignored "-Wpsabi"
 
+// Compiles a kernel three times, for AVX-512, for AVX2 and for baseline x86-64, and picks the
+// copy when the program loads: one portable binary that uses the wide vectors where the CPU has
+// them. (Not under AddressSanitizer, whose instrumentation does not support the resolver.)
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define NL_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NL_VECTOR_CLONES
+#endif
+
 namespace nl::simd {
 
 using f64x8 = double __attribute__((vector_size(64)));

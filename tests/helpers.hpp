@@ -34,4 +34,10 @@ inline double max_abs_diff(const Tensor& a, const Tensor& b) {
   return m;
 }
 
+inline double max_abs(const Tensor& a) {
+  double m = 0;
+  for (double v : a.to_vector()) m = std::max(m, std::abs(v));
+  return m;
+}
+
 }  // namespace nl::test

@@ -1,4 +1,5 @@
-// Conv2d: gradcheck over a grid of geometries, batching of small maps, determinism, errors.
+// Conv2d: gradcheck over a grid of geometries, batching of small maps, determinism, errors, and
+// Winograd F(2x2, 3x3) against im2col.
 #include <doctest/doctest.h>
 
 #include "autograd/ops.hpp"
@@ -68,26 +69,35 @@ TEST_SUITE("conv") {
   }
 
   TEST_CASE("results are identical for any thread count") {
-    Generator g(3);
-    Tensor x = Tensor::randn({33, 8, 8, 8}, g);
-    Conv2d conv(8, 16, 3, 1, 1);
-    auto run = [&](int threads) {
-      set_num_threads(threads);
-      Tensor xi = x.detach().requires_grad_();
-      conv.zero_grad();
-      Tensor y = conv(xi);
-      sum(y * y).backward();
-      return std::vector<Tensor>{y, xi.grad(), conv.weight.grad(), conv.bias.grad()};
-    };
-    auto a = run(1), b = run(2);
-    set_num_threads(0);
-    for (size_t i = 0; i < a.size(); ++i) CHECK(test::max_abs_diff(a[i], b[i]) == 0);
+    // 33 images of 8x8: few blocks (work split inside each block); 256 images of 4x4: batch
+    // parallel (Winograd); and both through im2col.
+    for (const auto& [shape, algorithm] : {std::pair{Shape{33, 8, 8, 8}, ConvAlgorithm::automatic},
+                                           std::pair{Shape{256, 8, 4, 4}, ConvAlgorithm::automatic},
+                                           std::pair{Shape{33, 8, 8, 8}, ConvAlgorithm::im2col}}) {
+      INFO(shape_str(shape), " algorithm ", int(algorithm));
+      Generator g(3);
+      Tensor x = Tensor::randn(shape, g);
+      Conv2d conv(8, 16, 3, 1, 1);
+      conv.options.algorithm = algorithm;
+      auto run = [&](int threads) {
+        set_num_threads(threads);
+        Tensor xi = x.detach().requires_grad_();
+        conv.zero_grad();
+        Tensor y = conv(xi);
+        sum(y * y).backward();
+        return std::vector<Tensor>{y, xi.grad(), conv.weight.grad(), conv.bias.grad()};
+      };
+      auto a = run(1), b = run(2);
+      set_num_threads(0);
+      for (size_t i = 0; i < a.size(); ++i) CHECK(test::max_abs_diff(a[i], b[i]) == 0);
+    }
   }
 
   TEST_CASE("small batches split each GEMM over output-row tiles, still deterministic") {
     Generator g(4);
     Tensor x = Tensor::randn({2, 16, 10, 10}, g);  // 2 images: far fewer blocks than tiles
     Conv2d conv(16, 96, 3, 1, 1);                  // 96 output rows = 3 tiles; dX has 144 rows
+    conv.options.algorithm = ConvAlgorithm::im2col;
     auto run = [&](int threads) {
       set_num_threads(threads);
       Tensor xi = x.detach().requires_grad_();
@@ -101,6 +111,7 @@ TEST_SUITE("conv") {
     for (size_t i = 0; i < a.size(); ++i) CHECK(test::max_abs_diff(a[i], b[i]) == 0);
     // And against float64 gradients: tiling must not change the math.
     Conv2d c64(16, 96, 3, 1, 1);
+    c64.options.algorithm = ConvAlgorithm::im2col;
     c64.to(DType::f64);
     test::check_grad([&](const std::vector<Tensor>& t) { return c64(t[0]); },
                      {test::randn64({1, 16, 5, 5}, 9)});
@@ -116,5 +127,66 @@ TEST_SUITE("conv") {
                          doctest::Contains("smaller than the 3x3 kernel"), Error);
     CHECK_THROWS_WITH_AS(Conv2d(3, 8, 3, 1, 0, true, 2), doctest::Contains("groups=2 must divide"),
                          Error);
+  }
+
+  // Winograd F(2x2, 3x3) must give im2col's results: forward, and through the hand-written
+  // adjoints, dL/dx, dL/dw and dL/db, in float64 (to rounding) over odd sizes and every blocking.
+  TEST_CASE("Winograd matches im2col in forward and backward") {
+    struct Case {
+      int64_t n, cin, cout, h, w;
+    };
+    const Case cases[] = {
+        {3, 3, 5, 5, 7},     // odd sizes: partial tiles at the bottom and right edges
+        {2, 4, 2, 1, 1},     // a 1x1 map: every tap but the centre reads padding
+        {40, 2, 3, 3, 3},    // 4 tiles per image: 16 images per block, 3 blocks, split inside
+        {300, 2, 2, 2, 2},   // 1 tile per image: 19 blocks, run in parallel over blocks
+        {2, 16, 32, 12, 10}  // more channels than tiles
+    };
+    for (const Case& c : cases) {
+      INFO("n=", c.n, " cin=", c.cin, " cout=", c.cout, " h=", c.h, " w=", c.w);
+      Tensor x = randn64({c.n, c.cin, c.h, c.w}, 11), w = randn64({c.cout, c.cin, 3, 3}, 12);
+      Tensor b = randn64({c.cout}, 13), dy = randn64({c.n, c.cout, c.h, c.w}, 14, false);
+      auto run = [&](ConvAlgorithm algorithm) {
+        Conv2dOptions o;
+        o.padding = {1, 1};
+        o.algorithm = algorithm;
+        for (Tensor* t : {&x, &w, &b}) t->zero_grad();
+        Tensor y = conv2d(x, w, b, o);
+        sum(y * dy).backward();
+        return std::vector<Tensor>{y, x.grad(), w.grad(), b.grad()};
+      };
+      const auto ref = run(ConvAlgorithm::im2col), win = run(ConvAlgorithm::winograd);
+      const char* names[] = {"y", "dx", "dw", "db"};
+      for (size_t i = 0; i < ref.size(); ++i) {
+        INFO(names[i]);
+        const double scale = std::max(1.0, test::max_abs(ref[i]));
+        CHECK(test::max_abs_diff(ref[i], win[i]) < 1e-12 * scale);
+      }
+    }
+  }
+
+  TEST_CASE("Winograd gradcheck and float32 accuracy") {
+    Conv2dOptions o;
+    o.padding = {1, 1};
+    o.algorithm = ConvAlgorithm::winograd;
+    check_grad([&](const Ts& t) { return conv2d(t[0], t[1], t[2], o); },
+               {randn64({2, 3, 5, 6}, 21), randn64({4, 3, 3, 3}, 22), randn64({4}, 23)});
+    // float32 at a ResNet stage-1 shape: within a few ulps of im2col relative to the output scale.
+    Generator g(5);
+    Tensor x = Tensor::randn({4, 16, 32, 32}, g), w = Tensor::randn({16, 16, 3, 3}, g);
+    Conv2dOptions im2col_opt = o;
+    im2col_opt.algorithm = ConvAlgorithm::im2col;
+    Tensor ref = conv2d(x, w, Tensor(), im2col_opt), win = conv2d(x, w, Tensor(), o);
+    CHECK(test::max_abs_diff(ref, win) < 2e-5 * test::max_abs(ref));
+  }
+
+  TEST_CASE("Winograd forced where it does not apply is an error") {
+    Conv2dOptions o;
+    o.stride = {2, 2};
+    o.padding = {1, 1};
+    o.algorithm = ConvAlgorithm::winograd;
+    CHECK_THROWS_WITH_AS(
+        conv2d(Tensor::zeros({1, 2, 8, 8}), Tensor::zeros({4, 2, 3, 3}), Tensor(), o),
+        doctest::Contains("Winograd needs a 3x3 kernel, stride 1, padding 1"), Error);
   }
 }

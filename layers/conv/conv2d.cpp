@@ -11,6 +11,7 @@
 #include "core/parallel.hpp"
 #include "core/scratch.hpp"
 #include "layers/conv/im2col.hpp"
+#include "layers/conv/winograd.hpp"
 
 namespace nl {
 namespace {
@@ -47,6 +48,7 @@ struct ConvShape {
   int64_t n, c_in, h, w, c_out, out_h, out_w, groups;
   ConvGeometry g;  // per group
   bool direct;     // 1x1, stride 1, no padding: the image already is the column matrix
+  bool winograd;   // 3x3, stride 1, padding 1: Winograd F(2x2, 3x3) instead of im2col
   int64_t block;   // images per GEMM (and per dW partial sum)
 };
 
@@ -79,6 +81,12 @@ ConvShape conv_shape(const Tensor& x, const Tensor& w, const Tensor& b, const Co
   s.g = {s.c_in / s.groups, s.h,         s.w,          kh,           kw,
          o.stride[0],       o.stride[1], o.padding[0], o.padding[1], o.dilation[0],
          o.dilation[1],     s.out_h,     s.out_w};
+  const bool winograd_fits = kh == 3 && kw == 3 && o.stride == std::array<int64_t, 2>{1, 1} &&
+                             o.padding == std::array<int64_t, 2>{1, 1} &&
+                             o.dilation == std::array<int64_t, 2>{1, 1} && o.groups == 1;
+  check(o.algorithm != ConvAlgorithm::winograd || winograd_fits, "conv2d",
+        "Winograd needs a 3x3 kernel, stride 1, padding 1, dilation 1 and groups 1");
+  s.winograd = winograd_fits && o.algorithm != ConvAlgorithm::im2col;
   s.direct = kh == 1 && kw == 1 && o.stride[0] == 1 && o.stride[1] == 1 && o.padding[0] == 0 &&
              o.padding[1] == 0;
   const int64_t cols = s.out_h * s.out_w;
@@ -120,7 +128,38 @@ void scatter_planes(const T* mat, const BlockView<T>& v, int64_t n0, int64_t nb,
 }
 
 template <typename T>
+void add_bias(const ConvShape& s, int64_t n0, int64_t n1, const T* b, T* y) {
+  const int64_t cols = s.out_h * s.out_w;
+  for (int64_t n = n0; n < n1; ++n)
+    for (int64_t c = 0; c < s.c_out; ++c) {
+      T* o = y + (n * s.c_out + c) * cols;
+      for (int64_t i = 0; i < cols; ++i) o[i] += b[c];
+    }
+}
+
+template <typename T>
+void bias_grad(const ConvShape& s, int64_t n0, int64_t n1, const T* dy, T* db) {
+  const int64_t cols = s.out_h * s.out_w;
+  for (int64_t n = n0; n < n1; ++n)
+    for (int64_t c = 0; c < s.c_out; ++c) {
+      const T* d = dy + (n * s.c_out + c) * cols;
+      T acc = 0;
+      for (int64_t i = 0; i < cols; ++i) acc += d[i];
+      db[c] += acc;
+    }
+}
+
+WinogradShape winograd_shape(const ConvShape& s) {
+  return {s.n, s.c_in, s.c_out, s.h, s.w};
+}
+
+template <typename T>
 void forward_kernel(const ConvShape& s, const T* x, const T* w, const T* b, T* y) {
+  if (s.winograd) {
+    winograd_conv3x3(winograd_shape(s), x, w, false, y);
+    if (b) parallel_for(s.n, 1, [&](int64_t n0, int64_t n1) { add_bias(s, n0, n1, b, y); });
+    return;
+  }
   const BlockView<T> v{s};
   const int64_t rows = v.rows(), cols = v.cols(), cout_g = v.cout_g();
   const int64_t blocks = (s.n + s.block - 1) / s.block;
@@ -149,12 +188,7 @@ void forward_kernel(const ConvShape& s, const T* x, const T* w, const T* b, T* y
           scatter_planes(out, v, n0, nb, g, y);
         }
       }
-      if (b)
-        for (int64_t n = n0; n < n0 + nb; ++n)
-          for (int64_t c = 0; c < s.c_out; ++c) {
-            T* o = y + (n * s.c_out + c) * cols;
-            for (int64_t i = 0; i < cols; ++i) o[i] += b[c];
-          }
+      if (b) add_bias(s, n0, n0 + nb, b, y);
     }
   };
   if (tiled)
@@ -167,6 +201,13 @@ void forward_kernel(const ConvShape& s, const T* x, const T* w, const T* b, T* y
 template <typename T>
 void backward_kernel(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db,
                      bool need_dx, bool need_dw, bool need_db) {
+  if (s.winograd) {
+    if (need_dx)  // the input gradient is the convolution of dy with the flipped filters
+      winograd_conv3x3(WinogradShape{s.n, s.c_out, s.c_in, s.h, s.w}, dy, w, true, dx);
+    if (need_dw) winograd_conv3x3_weight_grad(winograd_shape(s), x, dy, dw);
+    if (need_db) std::fill(db, db + s.c_out, T(0)), bias_grad(s, 0, s.n, dy, db);
+    return;
+  }
   const BlockView<T> v{s};
   const int64_t rows = v.rows(), cols = v.cols(), cout_g = v.cout_g();
   const int64_t w_numel = s.c_out * rows;
@@ -208,14 +249,7 @@ void backward_kernel(const ConvShape& s, const T* x, const T* w, const T* dy, T*
           }
         }
       }
-      if (need_db)
-        for (int64_t n = n0; n < n0 + nb; ++n)
-          for (int64_t c = 0; c < s.c_out; ++c) {
-            const T* d = dy + (n * s.c_out + c) * cols;
-            T acc = 0;
-            for (int64_t i = 0; i < cols; ++i) acc += d[i];
-            db_part[blk * s.c_out + c] += acc;
-          }
+      if (need_db) bias_grad(s, n0, n0 + nb, dy, db_part.data() + blk * s.c_out);
     }
   };
   if (tiled)

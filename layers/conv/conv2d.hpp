@@ -1,4 +1,6 @@
-// 2-D convolution (cross-correlation, as in PyTorch) by im2col + GEMM.
+// 2-D convolution (cross-correlation, as in PyTorch) by im2col + GEMM, or for 3x3 kernels with
+// stride 1 and padding 1 by Winograd F(2x2, 3x3) (layers/conv/winograd.hpp, 2.25x fewer
+// multiplications; forward, input gradient and weight gradient).
 //
 //   x: (N, C_in, H, W)   weight: (C_out, C_in/groups, kh, kw)   bias: (C_out) or undefined
 //   out: (N, C_out, OH, OW),  OH = (H + 2*pad - dil*(kh-1) - 1) / stride + 1
@@ -14,9 +16,15 @@
 
 namespace nl {
 
+// automatic: Winograd where it applies (3x3, stride 1, padding 1, dilation 1, groups 1), else
+// im2col. The other two force one algorithm (tests compare them; winograd throws where it does
+// not apply).
+enum class ConvAlgorithm { automatic, im2col, winograd };
+
 struct Conv2dOptions {
   std::array<int64_t, 2> stride{1, 1}, padding{0, 0}, dilation{1, 1};
   int64_t groups = 1;
+  ConvAlgorithm algorithm = ConvAlgorithm::automatic;
 };
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& opt);

@@ -37,16 +37,10 @@ std::vector<int64_t> StatLayout::plane_stats() const {
 
 namespace {
 
-// The per-plane loops, each compiled three times (target_clones): for AVX-512, for AVX2 and for
-// the baseline x86-64, chosen when the program loads, so one binary uses the wide vectors where
-// the CPU has them. All clones do the same IEEE operations in the same order (8 fixed lanes, and
-// this file is compiled with -ffp-contract=off so no clone fuses a multiply-add): results are
-// bit-identical on every machine.
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-#define NL_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define NL_VECTOR_CLONES
-#endif
+// The per-plane loops, each compiled three times (NL_VECTOR_CLONES, core/simd.hpp): for
+// AVX-512, for AVX2 and for the baseline x86-64. All clones do the same IEEE operations in the
+// same order (8 fixed lanes, and this file is compiled with -ffp-contract=off so no clone fuses a
+// multiply-add): results are bit-identical on every machine.
 
 // Two passes in double (the mean, then squared deviations), each a simd::reduce_sum: fixed
 // lanes that vectorise and keep the result deterministic.

@@ -1,0 +1,362 @@
+#include "layers/conv/winograd.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "core/blas.hpp"
+#include "core/parallel.hpp"
+#include "core/scratch.hpp"
+#include "core/simd.hpp"
+
+namespace nl {
+namespace {
+
+constexpr int64_t kPositions = 16;  // the 4x4 Winograd-domain tile
+// Tiles one GEMM should cover at least: small late-stage maps put several images side by side
+// (as im2col does with kMinGemmColumns). Depends only on the shape, so results are identical for
+// any thread count.
+constexpr int64_t kMinTileColumns = 512;
+// With fewer image blocks than this, blocks run one after another and each block's 16 GEMMs and
+// its transforms are split over the threads instead.
+constexpr int64_t kMinBlocksForBatchParallelism = 16;
+
+// The 1-D pieces of the three transforms; the 2-D ones apply them to rows, then to columns.
+// B^T d:  (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+template <typename T>
+inline void bt4(T a0, T a1, T a2, T a3, T* o) {
+  o[0] = a0 - a2, o[1] = a1 + a2, o[2] = a2 - a1, o[3] = a1 - a3;
+}
+// A^T m:  (m0 + m1 + m2, m1 - m2 - m3)
+template <typename T>
+inline void at4(T m0, T m1, T m2, T m3, T* o) {
+  o[0] = m0 + m1 + m2, o[1] = m1 - m2 - m3;
+}
+// G g:  (g0, (g0 + g1 + g2)/2, (g0 - g1 + g2)/2, g2)
+template <typename T>
+inline void g3(T g0, T g1, T g2, T* o) {
+  o[0] = g0, o[1] = T(0.5) * (g0 + g1 + g2), o[2] = T(0.5) * (g0 - g1 + g2), o[3] = g2;
+}
+// G^T u, the adjoint of g3:  (u0 + (u1 + u2)/2, (u1 - u2)/2, (u1 + u2)/2 + u3)
+template <typename T>
+inline void gt4(T u0, T u1, T u2, T u3, T* o) {
+  o[0] = u0 + T(0.5) * (u1 + u2), o[1] = T(0.5) * (u1 - u2), o[2] = T(0.5) * (u1 + u2) + u3;
+}
+// A y, the adjoint of at4:  (y0, y0 + y1, y0 - y1, -y1)
+template <typename T>
+inline void a2(T y0, T y1, T* o) {
+  o[0] = y0, o[1] = y0 + y1, o[2] = y0 - y1, o[3] = -y1;
+}
+
+struct Plan {
+  WinogradShape s;
+  int64_t tiles_h, tiles_w, tiles;  // output tiles per image
+  int64_t block, blocks;            // images per block, number of blocks
+  bool batch_parallel;
+  int64_t plane() const { return s.height * s.width; }
+  int64_t padded_h() const { return 2 * tiles_h + 2; }  // one zero row above, >= one below
+};
+
+Plan make_plan(const WinogradShape& s) {
+  Plan p{s, (s.height + 1) / 2, (s.width + 1) / 2, 0, 0, 0, false};
+  p.tiles = p.tiles_h * p.tiles_w;
+  p.block = std::clamp<int64_t>(kMinTileColumns / p.tiles, 1, 16);
+  p.blocks = (s.n + p.block - 1) / p.block;
+  p.batch_parallel = p.blocks >= kMinBlocksForBatchParallelism;
+  return p;
+}
+
+// Runs body(i0, i1) over [0, count): split over the threads, or in one call.
+template <typename F>
+void for_range(bool parallel, int64_t count, const F& body) {
+  if (parallel)
+    parallel_for(count, 1, body);
+  else
+    body(0, count);
+}
+
+// U[xi][o][i] = (G g G^T)[xi] for filter g = w[o][i] (or rot180(w[i][o]) with flip_transpose).
+template <typename T>
+void filter_transform(const Plan& p, const T* w, bool flip_transpose, T* u) {
+  const int64_t outs = p.s.out_channels, ins = p.s.in_channels;
+  parallel_for(outs * ins, 64, [&](int64_t f0, int64_t f1) {
+    for (int64_t f = f0; f < f1; ++f) {
+      const int64_t o = f / ins, i = f % ins;
+      T g[9];
+      if (flip_transpose) {
+        const T* src = w + (i * outs + o) * 9;
+        for (int k = 0; k < 9; ++k) g[k] = src[8 - k];
+      } else {
+        std::memcpy(g, w + (o * ins + i) * 9, sizeof g);
+      }
+      T rows[4][3], cols[4];
+      for (int c = 0; c < 3; ++c) {
+        T r[4];
+        g3(g[c], g[3 + c], g[6 + c], r);
+        for (int k = 0; k < 4; ++k) rows[k][c] = r[k];
+      }
+      for (int r = 0; r < 4; ++r) {
+        g3(rows[r][0], rows[r][1], rows[r][2], cols);
+        for (int c = 0; c < 4; ++c) u[(r * 4 + c) * outs * ins + f] = cols[c];
+      }
+    }
+  });
+}
+
+// Copies one H x W plane, zero-padded by `pad` above and left (and with zeros up to the tile grid
+// below and right), split into its even and odd columns: even[r][k] = padded[r][2k],
+// odd[r][k] = padded[r][2k + 1]. A tile starting at column 2 tx then reads even[tx], odd[tx],
+// even[tx + 1], odd[tx + 1]: unit stride in tx, so the tile loops below vectorise.
+template <typename T>
+[[gnu::always_inline]] inline void split_padded_plane(const Plan& p, const T* plane, int64_t pad,
+                                                      T* even, T* odd) {
+  const int64_t half = p.tiles_w + 1, w = p.s.width;
+  // Columns 2k - pad (even) and 2k + 1 - pad (odd) inside [0, w).
+  const int64_t e_lo = (pad + 1) / 2, e_hi = (w + pad + 1) / 2, o_hi = (w + pad) / 2;
+  for (int64_t r = 0; r < p.padded_h(); ++r) {
+    T* e = even + r * half;
+    T* o = odd + r * half;
+    const int64_t y = r - pad;
+    if (y < 0 || y >= p.s.height) {
+      std::fill(e, e + half, T(0));
+      std::fill(o, o + half, T(0));
+      continue;
+    }
+    const T* src = plane + y * w;
+    std::fill(e, e + e_lo, T(0));
+    for (int64_t k = e_lo; k < e_hi; ++k) e[k] = src[2 * k - pad];
+    std::fill(e + e_hi, e + half, T(0));
+    for (int64_t k = 0; k < o_hi; ++k) o[k] = src[2 * k + 1 - pad];
+    std::fill(o + o_hi, o + half, T(0));
+  }
+}
+
+// V[xi][t] = (B^T d B)[xi] for every tile t of one plane; V positions are `stride` apart.
+template <typename T>
+[[gnu::always_inline]] inline void input_transform(const Plan& p, const T* plane, T* v,
+                                                   int64_t stride, T* even, T* odd) {
+  split_padded_plane(p, plane, 1, even, odd);
+  const int64_t half = p.tiles_w + 1, tw = p.tiles_w;
+  for (int64_t ty = 0; ty < p.tiles_h; ++ty) {
+    T* __restrict out = v + ty * tw;
+    const T* __restrict e0 = even + 2 * ty * half;
+    const T* __restrict o0 = odd + 2 * ty * half;
+#pragma GCC ivdep
+    for (int64_t tx = 0; tx < tw; ++tx) {
+      T db[4][4], col[4];
+      for (int i = 0; i < 4; ++i)  // d B, row by row
+        bt4(e0[i * half + tx], o0[i * half + tx], e0[i * half + tx + 1], o0[i * half + tx + 1],
+            db[i]);
+      for (int j = 0; j < 4; ++j) {  // then B^T (d B), column by column
+        bt4(db[0][j], db[1][j], db[2][j], db[3][j], col);
+        for (int i = 0; i < 4; ++i) out[(i * 4 + j) * stride + tx] = col[i];
+      }
+    }
+  }
+}
+
+// Z[xi][t] = (A dY A^T)[xi] for every 2x2 tile of one output-gradient plane.
+template <typename T>
+[[gnu::always_inline]] inline void output_grad_transform(const Plan& p, const T* plane, T* z,
+                                                         int64_t stride, T* even, T* odd) {
+  split_padded_plane(p, plane, 0, even, odd);
+  const int64_t half = p.tiles_w + 1, tw = p.tiles_w;
+  for (int64_t ty = 0; ty < p.tiles_h; ++ty) {
+    T* __restrict out = z + ty * tw;
+    const T* __restrict e0 = even + 2 * ty * half;
+    const T* __restrict o0 = odd + 2 * ty * half;
+#pragma GCC ivdep
+    for (int64_t tx = 0; tx < tw; ++tx) {
+      T ya[2][4], col[4];
+      a2(e0[tx], o0[tx], ya[0]);  // dY A^T, row by row
+      a2(e0[half + tx], o0[half + tx], ya[1]);
+      for (int j = 0; j < 4; ++j) {  // then A (dY A^T), column by column
+        a2(ya[0][j], ya[1][j], col);
+        for (int i = 0; i < 4; ++i) out[(i * 4 + j) * stride + tx] = col[i];
+      }
+    }
+  }
+}
+
+// One output plane from M[xi][t]: Y = A^T m A per tile, cropped to H x W. A tile row gives the
+// even and odd output columns of two output rows, interleaved on the way out.
+template <typename T>
+[[gnu::always_inline]] inline void output_transform(const Plan& p, const T* m, int64_t stride,
+                                                    T* plane, T* rows) {
+  const int64_t tw = p.tiles_w, w = p.s.width;
+  T* __restrict e0 = rows;  // output row 2 ty: even, odd columns; then row 2 ty + 1
+  T* __restrict o0 = rows + tw;
+  T* __restrict e1 = rows + 2 * tw;
+  T* __restrict o1 = rows + 3 * tw;
+  T* __restrict pair = rows + 4 * tw;
+  for (int64_t ty = 0; ty < p.tiles_h; ++ty) {
+    const T* __restrict in = m + ty * tw;
+#pragma GCC ivdep
+    for (int64_t tx = 0; tx < tw; ++tx) {
+      T am[2][4], r[2];
+      for (int j = 0; j < 4; ++j) {  // A^T m, column by column
+        at4(in[j * stride + tx], in[(4 + j) * stride + tx], in[(8 + j) * stride + tx],
+            in[(12 + j) * stride + tx], r);
+        am[0][j] = r[0], am[1][j] = r[1];
+      }
+      at4(am[0][0], am[0][1], am[0][2], am[0][3], r);  // then (A^T m) A, row by row
+      e0[tx] = r[0], o0[tx] = r[1];
+      at4(am[1][0], am[1][1], am[1][2], am[1][3], r);
+      e1[tx] = r[0], o1[tx] = r[1];
+    }
+    for (int64_t r = 0; r < 2 && 2 * ty + r < p.s.height; ++r) {
+      const T* e = r ? e1 : e0;
+      const T* o = r ? o1 : o0;
+      // Even widths interleave straight into the plane; odd ones through `pair`, then cropped.
+      T* __restrict dst = w == 2 * tw ? plane + (2 * ty + r) * w : pair;
+      for (int64_t tx = 0; tx < tw; ++tx) dst[2 * tx] = e[tx], dst[2 * tx + 1] = o[tx];
+      if (dst == pair) std::memcpy(plane + (2 * ty + r) * w, pair, w * sizeof(T));
+    }
+  }
+}
+
+// The per-plane transforms for float and double, each compiled for AVX-512, AVX2 and baseline
+// x86-64 (NL_VECTOR_CLONES). Only additions and halvings: every clone gives the same bits.
+#define NL_WINOGRAD_PLANE_KERNELS(T)                                                               \
+  NL_VECTOR_CLONES void input_transform_plane(const Plan& p, const T* plane, T* v, int64_t stride, \
+                                              T* even, T* odd) {                                   \
+    input_transform(p, plane, v, stride, even, odd);                                               \
+  }                                                                                                \
+  NL_VECTOR_CLONES void output_grad_transform_plane(const Plan& p, const T* plane, T* z,           \
+                                                    int64_t stride, T* even, T* odd) {             \
+    output_grad_transform(p, plane, z, stride, even, odd);                                         \
+  }                                                                                                \
+  NL_VECTOR_CLONES void output_transform_plane(const Plan& p, const T* m, int64_t stride,          \
+                                               T* plane, T* rows) {                                \
+    output_transform(p, m, stride, plane, rows);                                                   \
+  }
+NL_WINOGRAD_PLANE_KERNELS(float)
+NL_WINOGRAD_PLANE_KERNELS(double)
+#undef NL_WINOGRAD_PLANE_KERNELS
+
+// Distance between the 16 Winograd-domain matrices of one block: the matrix size plus a skew of
+// one cache line, so the 16 streams a transform writes (or reads) per tile do not all map to the
+// same cache set when the matrix size is a power of two.
+inline int64_t position_stride(int64_t rows, int64_t cols) {
+  return rows * cols + 16;
+}
+
+// V for the images [n0, n0 + nb) of x: [xi][channel][image tile], matrices position_stride apart,
+// `cols` = nb * tiles. With dy_side, Z = A dY A^T of the output gradient instead.
+template <typename T>
+void input_transform_block(const Plan& p, const T* x, int64_t channels, int64_t n0, int64_t nb,
+                           bool parallel, T* v, bool dy_side) {
+  const int64_t cols = nb * p.tiles, stride = position_stride(channels, cols);
+  for_range(parallel, channels * nb, [&](int64_t j0, int64_t j1) {
+    const int64_t half = p.padded_h() * (p.tiles_w + 1);
+    T* even = thread_scratch<T, 2>(2 * half);
+    for (int64_t j = j0; j < j1; ++j) {
+      const int64_t c = j / nb, b = j % nb;
+      const T* plane = x + ((n0 + b) * channels + c) * p.plane();
+      T* dst = v + c * cols + b * p.tiles;
+      if (dy_side)
+        output_grad_transform_plane(p, plane, dst, stride, even, even + half);
+      else
+        input_transform_plane(p, plane, dst, stride, even, even + half);
+    }
+  });
+}
+
+// The block's 16 products C[xi] = A[xi] op(B[xi]), split over the threads when `parallel`.
+template <typename T>
+void position_gemms(bool parallel, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a,
+                    int64_t a_stride, int64_t lda, const T* b, int64_t b_stride, int64_t ldb,
+                    T beta, T* c, int64_t c_stride, int64_t ldc) {
+  for_range(parallel, kPositions, [&](int64_t x0, int64_t x1) {
+    for (int64_t xi = x0; xi < x1; ++xi)
+      gemm<T>(false, trans_b, m, n, k, T(1), a + xi * a_stride, lda, b + xi * b_stride, ldb, beta,
+              c + xi * c_stride, ldc);
+  });
+}
+
+}  // namespace
+
+template <typename T>
+void winograd_conv3x3(const WinogradShape& s, const T* x, const T* w, bool flip_transpose, T* y) {
+  const Plan p = make_plan(s);
+  const int64_t ins = s.in_channels, outs = s.out_channels;
+  std::vector<T> u(kPositions * outs * ins);
+  filter_transform(p, w, flip_transpose, u.data());
+  const bool inner = !p.batch_parallel;
+  auto run_block = [&](int64_t blk) {
+    const int64_t n0 = blk * p.block, nb = std::min(p.block, s.n - n0), cols = nb * p.tiles;
+    const int64_t v_stride = position_stride(ins, cols), m_stride = position_stride(outs, cols);
+    T* v = thread_scratch<T, 0>(kPositions * position_stride(ins, p.block * p.tiles));
+    T* m = thread_scratch<T, 1>(kPositions * position_stride(outs, p.block * p.tiles));
+    input_transform_block(p, x, ins, n0, nb, inner, v, false);
+    position_gemms<T>(inner, false, outs, cols, ins, u.data(), outs * ins, ins, v, v_stride, cols,
+                      T(0), m, m_stride, cols);
+    for_range(inner, outs * nb, [&](int64_t j0, int64_t j1) {
+      T* rows = thread_scratch<T, 3>(6 * p.tiles_w);
+      for (int64_t j = j0; j < j1; ++j) {
+        const int64_t o = j / nb, b = j % nb;
+        output_transform_plane(p, m + o * cols + b * p.tiles, m_stride,
+                               y + ((n0 + b) * outs + o) * p.plane(), rows);
+      }
+    });
+  };
+  for_range(p.batch_parallel, p.blocks, [&](int64_t b0, int64_t b1) {
+    for (int64_t blk = b0; blk < b1; ++blk) run_block(blk);
+  });
+}
+
+template <typename T>
+void winograd_conv3x3_weight_grad(const WinogradShape& s, const T* x, const T* dy, T* dw) {
+  const Plan p = make_plan(s);
+  const int64_t ins = s.in_channels, outs = s.out_channels, u_numel = kPositions * outs * ins;
+  const bool inner = !p.batch_parallel;
+  // Batch-parallel: one dU partial per block, summed in block order afterwards. Otherwise the
+  // blocks run in order and accumulate into partial 0. Either way the summation order depends
+  // only on the shape.
+  std::vector<T> du_part((p.batch_parallel ? p.blocks : 1) * u_numel, T(0));
+  auto run_block = [&](int64_t blk) {
+    const int64_t n0 = blk * p.block, nb = std::min(p.block, s.n - n0), cols = nb * p.tiles;
+    const int64_t v_stride = position_stride(ins, cols), z_stride = position_stride(outs, cols);
+    T* v = thread_scratch<T, 0>(kPositions * position_stride(ins, p.block * p.tiles));
+    T* z = thread_scratch<T, 1>(kPositions * position_stride(outs, p.block * p.tiles));
+    input_transform_block(p, x, ins, n0, nb, inner, v, false);
+    input_transform_block(p, dy, outs, n0, nb, inner, z, true);
+    T* du = du_part.data() + (p.batch_parallel ? blk * u_numel : 0);
+    // dU[xi] += Z[xi] V[xi]^T
+    position_gemms<T>(inner, true, outs, ins, cols, z, z_stride, cols, v, v_stride, cols, T(1), du,
+                      outs * ins, ins);
+  };
+  for_range(p.batch_parallel, p.blocks, [&](int64_t b0, int64_t b1) {
+    for (int64_t blk = b0; blk < b1; ++blk) run_block(blk);
+  });
+  for (int64_t blk = 1; blk < (p.batch_parallel ? p.blocks : 1); ++blk)
+    for (int64_t i = 0; i < u_numel; ++i) du_part[i] += du_part[blk * u_numel + i];
+  // dw = G^T dU G per filter.
+  const T* du = du_part.data();
+  parallel_for(outs * ins, 64, [&](int64_t f0, int64_t f1) {
+    for (int64_t f = f0; f < f1; ++f) {
+      T rows[3][4], out[3];
+      for (int c = 0; c < 4; ++c) {
+        T r[3];
+        gt4(du[c * outs * ins + f], du[(4 + c) * outs * ins + f], du[(8 + c) * outs * ins + f],
+            du[(12 + c) * outs * ins + f], r);
+        for (int k = 0; k < 3; ++k) rows[k][c] = r[k];
+      }
+      for (int r = 0; r < 3; ++r) {
+        gt4(rows[r][0], rows[r][1], rows[r][2], rows[r][3], out);
+        for (int c = 0; c < 3; ++c) dw[f * 9 + r * 3 + c] = out[c];
+      }
+    }
+  });
+}
+
+template void winograd_conv3x3<float>(const WinogradShape&, const float*, const float*, bool,
+                                      float*);
+template void winograd_conv3x3<double>(const WinogradShape&, const double*, const double*, bool,
+                                       double*);
+template void winograd_conv3x3_weight_grad<float>(const WinogradShape&, const float*, const float*,
+                                                  float*);
+template void winograd_conv3x3_weight_grad<double>(const WinogradShape&, const double*,
+                                                   const double*, double*);
+
+}  // namespace nl
