@@ -113,12 +113,13 @@ int main(int argc, char** argv) {
     for (int i = 0; i < iters; ++i) (*net)(x);
     const double infer_s = std::chrono::duration<double>(clock::now() - t0).count();
     std::printf(
-        "{\"model\": \"%s\", \"norm\": \"%s\", \"conv\": \"%s\", \"batch_size\": %d, \"threads\": %d, "
+        "{\"model\": \"%s\", \"norm\": \"%s\", \"conv\": \"%s\", \"batch_size\": %d, \"threads\": "
+        "%d, "
         "\"train_img_per_s\": %.1f, \"infer_img_per_s\": %.1f, \"peak_rss_mib\": %.1f, "
         "\"train_step_ms_by_layer\": %s, \"optimizer_step_ms\": %.2f}\n",
-        model.c_str(), norm.c_str(), conv.c_str(), batch, nl::num_threads(), iters * batch / train_s,
-        iters * batch / infer_s, peak_rss_kib() / 1024.0, breakdown.c_str(),
-        1e3 * optimizer_s / std::max(profile_iters, 1));
+        model.c_str(), norm.c_str(), conv.c_str(), batch, nl::num_threads(),
+        iters * batch / train_s, iters * batch / infer_s, peak_rss_kib() / 1024.0,
+        breakdown.c_str(), 1e3 * optimizer_s / std::max(profile_iters, 1));
   } catch (const std::exception& e) {
     std::cerr << "bench: " << e.what() << "\n";
     return 1;

@@ -14,9 +14,11 @@ namespace {
 
 constexpr int64_t kPositions = 16;  // the 4x4 Winograd-domain tile
 // Tiles one GEMM should cover at least: small late-stage maps put several images side by side
-// (as im2col does with kMinGemmColumns). Depends only on the shape, so results are identical for
-// any thread count.
-constexpr int64_t kMinTileColumns = 512;
+// (as im2col does with kMinGemmColumns). Small enough that a block's V and M (16 x channels x
+// tiles each) stay in L2 between the transforms and the GEMMs: 128 measured fastest of
+// 64/128/256/512 for ResNet-20 (docs/performance.md). Depends only on the shape, so results are
+// identical for any thread count.
+constexpr int64_t kMinTileColumns = 128;
 // With fewer image blocks than this, blocks run one after another and each block's 16 GEMMs and
 // its transforms are split over the threads instead.
 constexpr int64_t kMinBlocksForBatchParallelism = 16;
