@@ -136,7 +136,17 @@ Tensor pow(const Tensor& a, double p) {
 Tensor relu(const Tensor& a) {
   Tensor out = un(Unary::relu, a);
   return record(out, "relu", {a}, [y = out.detach()](const Tensor& g) {
-    return Grads{bin(Binary::mul, g, un(Unary::step, y))};
+    return Grads{bin(Binary::relu_backward, g, y)};
+  });
+}
+
+// relu(a + b) in one pass each way, for residual joins: both inputs receive 1[y > 0] g.
+Tensor add_relu(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape()) return relu(add(a, b));  // broadcasting: the two-op form
+  Tensor out = bin(Binary::add_relu, a, b);
+  return record(out, "add_relu", {a, b}, [y = out.detach()](const Tensor& g) {
+    Tensor gy = bin(Binary::relu_backward, g, y);
+    return Grads{gy, gy};
   });
 }
 

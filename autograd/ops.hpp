@@ -24,6 +24,7 @@ Tensor abs(const Tensor& a);
 Tensor square(const Tensor& a);
 Tensor pow(const Tensor& a, double exponent);
 Tensor relu(const Tensor& a);
+Tensor add_relu(const Tensor& a, const Tensor& b);  // relu(a + b), fused
 Tensor leaky_relu(const Tensor& a, double slope = 0.01);
 Tensor sigmoid(const Tensor& a);
 Tensor tanh(const Tensor& a);

@@ -83,6 +83,10 @@ void binary_typed(Binary op, const Tensor& a, const Tensor& b, Tensor& out) {
       return run_binary<T>(a, b, out, [](T x, T y) { return T(x <= y); });
     case Binary::eq:
       return run_binary<T>(a, b, out, [](T x, T y) { return T(x == y); });
+    case Binary::add_relu:
+      return run_binary<T>(a, b, out, [](T x, T y) { return x + y > T(0) ? x + y : T(0); });
+    case Binary::relu_backward:
+      return run_binary<T>(a, b, out, [](T g, T y) { return y > T(0) ? g : T(0); });
   }
 }
 

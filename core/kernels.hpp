@@ -8,7 +8,23 @@
 
 namespace nl::kernels {
 
-enum class Binary { add, sub, mul, div, maximum, minimum, gt, ge, lt, le, eq };
+// add_relu = max(a + b, 0) (a residual join, one pass); relu_backward(g, y) = y > 0 ? g : 0
+// (ReLU's backward read off its output, one pass, no mask tensor).
+enum class Binary {
+  add,
+  sub,
+  mul,
+  div,
+  maximum,
+  minimum,
+  gt,
+  ge,
+  lt,
+  le,
+  eq,
+  add_relu,
+  relu_backward
+};
 enum class Unary {
   neg,
   exp,

@@ -46,6 +46,28 @@ using f32x16 = float __attribute__((vector_size(64)));
   return v;
 }
 // The low and high 8 lanes of a float vector, widened to double.
+// even[k] = p[2k], odd[k] = p[2k + 1] for k < n: splits interleaved pairs (one AVX-512 permute
+// per 16 pairs where the target has it).
+[[gnu::always_inline]] inline void deinterleave(const float* p, int64_t n, float* even,
+                                                float* odd) {
+  using i32x16 = int32_t __attribute__((vector_size(64)));
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16) {
+    const f32x16 a = load16(p + 2 * k), b = load16(p + 2 * k + 16);
+    const f32x16 e =
+        __builtin_shuffle(a, b, i32x16{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30});
+    const f32x16 o =
+        __builtin_shuffle(a, b, i32x16{1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31});
+    std::memcpy(even + k, &e, sizeof e);
+    std::memcpy(odd + k, &o, sizeof o);
+  }
+  for (; k < n; ++k) even[k] = p[2 * k], odd[k] = p[2 * k + 1];
+}
+[[gnu::always_inline]] inline void deinterleave(const double* p, int64_t n, double* even,
+                                                double* odd) {
+  for (int64_t k = 0; k < n; ++k) even[k] = p[2 * k], odd[k] = p[2 * k + 1];
+}
+
 [[gnu::always_inline]] inline f64x8 widen_low(f32x16 v) {
   return __builtin_convertvector(__builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7), f64x8);
 }

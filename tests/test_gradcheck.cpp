@@ -20,6 +20,9 @@ TEST_SUITE("gradcheck") {
     Tensor pos = add(abs(randn64({4}, 4, false)), 0.5).detach().requires_grad_();
     check_grad([](const Ts& t) { return div(t[0], t[1]); }, {a, pos});
     check_grad([](const Ts& t) { return maximum(t[0], t[1]); }, {a, c});
+    check_grad([](const Ts& t) { return add_relu(t[0], t[1]); },  // fused residual join
+               {a, randn64({3, 4}, 7)});
+    check_grad([](const Ts& t) { return add_relu(t[0], t[1]); }, {a, b});  // broadcast fallback
     check_grad([](const Ts& t) { return t[0] * 3.0 + 1.0; }, {a});
   }
 

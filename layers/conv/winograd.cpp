@@ -112,9 +112,10 @@ void filter_transform(const Plan& p, const T* w, bool flip_transpose, T* u) {
 template <typename T>
 [[gnu::always_inline]] inline void split_padded_plane(const Plan& p, const T* plane, int64_t pad,
                                                       T* even, T* odd) {
-  const int64_t half = p.tiles_w + 1, w = p.s.width;
-  // Columns 2k - pad (even) and 2k + 1 - pad (odd) inside [0, w).
-  const int64_t e_lo = (pad + 1) / 2, e_hi = (w + pad + 1) / 2, o_hi = (w + pad) / 2;
+  const int64_t half = p.tiles_w + 1, w = p.s.width, pairs = w / 2, odd_width = w % 2;
+  // Entries [0, e_end) of `even` and [0, o_end) of `odd` come from the row, the rest are zero.
+  const int64_t e_end = pad ? pairs + 1 : pairs + odd_width,
+                o_end = pad ? pairs + odd_width : pairs;
   for (int64_t r = 0; r < p.padded_h(); ++r) {
     T* e = even + r * half;
     T* o = odd + r * half;
@@ -125,11 +126,16 @@ template <typename T>
       continue;
     }
     const T* src = plane + y * w;
-    std::fill(e, e + e_lo, T(0));
-    for (int64_t k = e_lo; k < e_hi; ++k) e[k] = src[2 * k - pad];
-    std::fill(e + e_hi, e + half, T(0));
-    for (int64_t k = 0; k < o_hi; ++k) o[k] = src[2 * k + 1 - pad];
-    std::fill(o + o_hi, o + half, T(0));
+    if (pad) {  // padded column 2k is x = 2k - 1: odd x go to even[k + 1], even x to odd[k]
+      e[0] = T(0);
+      simd::deinterleave(src, pairs, o, e + 1);
+      if (odd_width) o[pairs] = src[w - 1];
+    } else {
+      simd::deinterleave(src, pairs, e, o);
+      if (odd_width) e[pairs] = src[w - 1];
+    }
+    std::fill(e + e_end, e + half, T(0));
+    std::fill(o + o_end, o + half, T(0));
   }
 }
 

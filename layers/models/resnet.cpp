@@ -89,13 +89,12 @@ Tensor BasicBlock::forward(const Tensor& x) {
     out = bn1_has_act_ ? add(out, bias1b_) : relu(add(out, bias1b_));
     out = (*bn2_)((*conv2_)(add(out, bias2a_)));
     out = add(mul(out, scale_), bias2b_);
-    return relu(add(out, shortcut_ ? (*shortcut_)(xa) : x));
+    return add_relu(out, shortcut_ ? (*shortcut_)(xa) : x);
   }
   Tensor out = norm_act(bn1_, bn1_has_act_, (*conv1_)(x));
   out = (*bn2_)((*conv2_)(out));
   if (residual_ == "skipinit") out = mul(out, skip_gain_);
-  out = add(out, shortcut_ ? (*shortcut_)(x) : x);
-  return relu(out);
+  return add_relu(out, shortcut_ ? (*shortcut_)(x) : x);
 }
 
 ResNet::ResNet(const ResNetOptions& o) : options(o) {
