@@ -61,8 +61,10 @@ int main(int argc, char** argv) {
   app.add_option("--iters", iters);
   app.add_option("--warmup", warmup);
   std::string conv = "auto";
-  app.add_option("--conv", conv, "convolution algorithm: auto (Winograd where it applies) | im2col")
-      ->check(CLI::IsMember({"auto", "im2col"}));
+  app.add_option("--conv", conv,
+                 "convolution algorithm: auto (Winograd where it applies) | im2col | winograd_2x2 "
+                 "(F(2x2) Winograd instead of F(4x4) on the 3x3 stride-1 convolutions)")
+      ->check(CLI::IsMember({"auto", "im2col", "winograd_2x2"}));
   app.add_option("--profile-iters", profile_iters,
                  "extra profiled training steps for the per-layer breakdown (0 = none)");
   CLI11_PARSE(app, argc, argv);
@@ -70,10 +72,12 @@ int main(int argc, char** argv) {
     nl::set_num_threads(threads);
     nl::manual_seed(0);
     auto net = nl::make_model(model, width, norm);
-    if (conv == "im2col")
-      for (auto& [name, m] : net->named_modules())
-        if (auto* c = dynamic_cast<nl::Conv2d*>(m.get()))
-          c->options.algorithm = nl::ConvAlgorithm::im2col;
+    for (auto& [name, m] : net->named_modules())
+      if (auto* c = dynamic_cast<nl::Conv2d*>(m.get())) {
+        if (conv == "im2col") c->options.algorithm = nl::ConvAlgorithm::im2col;
+        if (conv == "winograd_2x2" && c->kernel_size == 3 && c->options.stride[0] == 1)
+          c->options.algorithm = nl::ConvAlgorithm::winograd_2x2;
+      }
     nl::ParamGroup group;
     group.params = net->parameters();
     group.lr = 0.01;

@@ -68,6 +68,30 @@ using f32x16 = float __attribute__((vector_size(64)));
   for (int64_t k = 0; k < n; ++k) even[k] = p[2 * k], odd[k] = p[2 * k + 1];
 }
 
+// Transposes a 16 x 16 float matrix held as 16 row vectors, in registers: for each bit s of the
+// index (8, 4, 2, 1), rows r and r + s swap their off-diagonal s x s blocks; transposing swaps
+// the row and column bits, one bit at a time. 64 two-register shuffles.
+[[gnu::always_inline]] inline void transpose16(f32x16 (&v)[16]) {
+  using i32x16 = int32_t __attribute__((vector_size(64)));
+  auto step = [&](int s, i32x16 lo, i32x16 hi) {
+    for (int r = 0; r < 16; ++r)
+      if (!(r & s)) {
+        const f32x16 a = v[r], b = v[r + s];
+        v[r] = __builtin_shuffle(a, b, lo);
+        v[r + s] = __builtin_shuffle(a, b, hi);
+      }
+  };
+  // lo[j] = j & s ? 16 + j - s : j;   hi[j] = j & s ? 16 + j : j + s
+  step(8, i32x16{0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23},
+       i32x16{8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31});
+  step(4, i32x16{0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27},
+       i32x16{4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31});
+  step(2, i32x16{0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29},
+       i32x16{2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31});
+  step(1, i32x16{0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30},
+       i32x16{1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31});
+}
+
 [[gnu::always_inline]] inline f64x8 widen_low(f32x16 v) {
   return __builtin_convertvector(__builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7), f64x8);
 }

@@ -1,5 +1,5 @@
 // Conv2d: gradcheck over a grid of geometries, batching of small maps, determinism, errors, and
-// Winograd F(2x2, 3x3) against im2col.
+// Winograd F(2x2, 3x3) and F(4x4, 3x3) against im2col.
 #include <doctest/doctest.h>
 
 #include "autograd/ops.hpp"
@@ -129,64 +129,85 @@ TEST_SUITE("conv") {
                          Error);
   }
 
-  // Winograd F(2x2, 3x3) must give im2col's results: forward, and through the hand-written
-  // adjoints, dL/dx, dL/dw and dL/db, in float64 (to rounding) over odd sizes and every blocking.
+  // Winograd F(2x2, 3x3) and F(4x4, 3x3) must give im2col's results: forward, and through the
+  // hand-written adjoints, dL/dx, dL/dw and dL/db, in float64 (to rounding) over odd sizes and
+  // every blocking. F(4x4) needs channel counts that are multiples of 16.
   TEST_CASE("Winograd matches im2col in forward and backward") {
     struct Case {
       int64_t n, cin, cout, h, w;
     };
     const Case cases[] = {
-        {3, 3, 5, 5, 7},     // odd sizes: partial tiles at the bottom and right edges
-        {2, 4, 2, 1, 1},     // a 1x1 map: every tap but the centre reads padding
-        {40, 2, 3, 3, 3},    // 4 tiles per image: 16 images per block, 3 blocks, split inside
-        {300, 2, 2, 2, 2},   // 1 tile per image: 19 blocks, run in parallel over blocks
-        {2, 16, 32, 12, 10}  // more channels than tiles
+        {3, 3, 5, 5, 7},      // odd sizes: partial tiles at the bottom and right edges
+        {2, 4, 2, 1, 1},      // a 1x1 map: every tap but the centre reads padding
+        {40, 2, 3, 3, 3},     // 4 tiles per image: 16 images per block, 3 blocks, split inside
+        {300, 2, 2, 2, 2},    // 1 tile per image: 19 blocks, run in parallel over blocks
+        {2, 16, 32, 12, 10},  // more channels than tiles
+        {3, 16, 16, 9, 13},   // F(4x4): partial tiles in both directions
+        {40, 32, 16, 4, 4},   // F(4x4): 1 tile per image, 16 images per block, 3 blocks
+        {300, 16, 16, 1, 2},  // F(4x4) forced on a map smaller than its tile: 19 parallel blocks
     };
-    for (const Case& c : cases) {
-      INFO("n=", c.n, " cin=", c.cin, " cout=", c.cout, " h=", c.h, " w=", c.w);
-      Tensor x = randn64({c.n, c.cin, c.h, c.w}, 11), w = randn64({c.cout, c.cin, 3, 3}, 12);
-      Tensor b = randn64({c.cout}, 13), dy = randn64({c.n, c.cout, c.h, c.w}, 14, false);
-      auto run = [&](ConvAlgorithm algorithm) {
-        Conv2dOptions o;
-        o.padding = {1, 1};
-        o.algorithm = algorithm;
-        for (Tensor* t : {&x, &w, &b}) t->zero_grad();
-        Tensor y = conv2d(x, w, b, o);
-        sum(y * dy).backward();
-        return std::vector<Tensor>{y, x.grad(), w.grad(), b.grad()};
-      };
-      const auto ref = run(ConvAlgorithm::im2col), win = run(ConvAlgorithm::winograd);
-      const char* names[] = {"y", "dx", "dw", "db"};
-      for (size_t i = 0; i < ref.size(); ++i) {
-        INFO(names[i]);
-        const double scale = std::max(1.0, test::max_abs(ref[i]));
-        CHECK(test::max_abs_diff(ref[i], win[i]) < 1e-12 * scale);
+    for (const Case& c : cases)
+      for (ConvAlgorithm winograd : {ConvAlgorithm::winograd_2x2, ConvAlgorithm::winograd_4x4}) {
+        if (winograd == ConvAlgorithm::winograd_4x4 && (c.cin % 16 || c.cout % 16)) continue;
+        INFO("n=", c.n, " cin=", c.cin, " cout=", c.cout, " h=", c.h, " w=", c.w, " tile ",
+             winograd == ConvAlgorithm::winograd_2x2 ? 2 : 4);
+        Tensor x = randn64({c.n, c.cin, c.h, c.w}, 11), w = randn64({c.cout, c.cin, 3, 3}, 12);
+        Tensor b = randn64({c.cout}, 13), dy = randn64({c.n, c.cout, c.h, c.w}, 14, false);
+        auto run = [&](ConvAlgorithm algorithm) {
+          Conv2dOptions o;
+          o.padding = {1, 1};
+          o.algorithm = algorithm;
+          for (Tensor* t : {&x, &w, &b}) t->zero_grad();
+          Tensor y = conv2d(x, w, b, o);
+          sum(y * dy).backward();
+          return std::vector<Tensor>{y, x.grad(), w.grad(), b.grad()};
+        };
+        const auto ref = run(ConvAlgorithm::im2col), win = run(winograd);
+        const char* names[] = {"y", "dx", "dw", "db"};
+        for (size_t i = 0; i < ref.size(); ++i) {
+          INFO(names[i]);
+          const double scale = std::max(1.0, test::max_abs(ref[i]));
+          CHECK(test::max_abs_diff(ref[i], win[i]) < 1e-12 * scale);
+        }
       }
-    }
   }
 
   TEST_CASE("Winograd gradcheck and float32 accuracy") {
     Conv2dOptions o;
     o.padding = {1, 1};
-    o.algorithm = ConvAlgorithm::winograd;
+    o.algorithm = ConvAlgorithm::winograd_2x2;
     check_grad([&](const Ts& t) { return conv2d(t[0], t[1], t[2], o); },
                {randn64({2, 3, 5, 6}, 21), randn64({4, 3, 3, 3}, 22), randn64({4}, 23)});
-    // float32 at a ResNet stage-1 shape: within a few ulps of im2col relative to the output scale.
-    Generator g(5);
-    Tensor x = Tensor::randn({4, 16, 32, 32}, g), w = Tensor::randn({16, 16, 3, 3}, g);
-    Conv2dOptions im2col_opt = o;
-    im2col_opt.algorithm = ConvAlgorithm::im2col;
-    Tensor ref = conv2d(x, w, Tensor(), im2col_opt), win = conv2d(x, w, Tensor(), o);
-    CHECK(test::max_abs_diff(ref, win) < 2e-5 * test::max_abs(ref));
+    o.algorithm = ConvAlgorithm::winograd_4x4;
+    check_grad([&](const Ts& t) { return conv2d(t[0], t[1], t[2], o); },
+               {randn64({1, 16, 5, 6}, 24), randn64({16, 16, 3, 3}, 25), randn64({16}, 26)});
+    // float32 at a ResNet stage-1 shape, relative to the output scale: F(2x2) within a few ulps
+    // of im2col, F(4x4) (coefficients up to 8 and 1/24) within 1e-5.
+    for (const auto& [algorithm, tolerance] : {std::pair{ConvAlgorithm::winograd_2x2, 2e-6},
+                                               std::pair{ConvAlgorithm::winograd_4x4, 1e-5}}) {
+      Generator g(5);
+      Tensor x = Tensor::randn({4, 16, 32, 32}, g), w = Tensor::randn({16, 16, 3, 3}, g);
+      o.algorithm = ConvAlgorithm::im2col;
+      Tensor ref = conv2d(x, w, Tensor(), o);
+      o.algorithm = algorithm;
+      const double rel = test::max_abs_diff(ref, conv2d(x, w, Tensor(), o)) / test::max_abs(ref);
+      INFO("relative error ", rel);
+      CHECK(rel < tolerance);
+    }
   }
 
   TEST_CASE("Winograd forced where it does not apply is an error") {
     Conv2dOptions o;
     o.stride = {2, 2};
     o.padding = {1, 1};
-    o.algorithm = ConvAlgorithm::winograd;
+    o.algorithm = ConvAlgorithm::winograd_2x2;
     CHECK_THROWS_WITH_AS(
         conv2d(Tensor::zeros({1, 2, 8, 8}), Tensor::zeros({4, 2, 3, 3}), Tensor(), o),
         doctest::Contains("Winograd needs a 3x3 kernel, stride 1, padding 1"), Error);
+    o.stride = {1, 1};
+    o.algorithm = ConvAlgorithm::winograd_4x4;
+    CHECK_THROWS_WITH_AS(
+        conv2d(Tensor::zeros({1, 2, 8, 8}), Tensor::zeros({16, 2, 3, 3}), Tensor(), o),
+        doctest::Contains("F(4x4) needs channel counts that are multiples of 16"), Error);
   }
 }

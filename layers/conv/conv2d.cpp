@@ -46,10 +46,11 @@ void gemm_rows(bool tiled, bool trans_a, bool trans_b, int64_t m, int64_t n, int
 
 struct ConvShape {
   int64_t n, c_in, h, w, c_out, out_h, out_w, groups;
-  ConvGeometry g;  // per group
-  bool direct;     // 1x1, stride 1, no padding: the image already is the column matrix
-  bool winograd;   // 3x3, stride 1, padding 1: Winograd F(2x2, 3x3) instead of im2col
-  int64_t block;   // images per GEMM (and per dW partial sum)
+  ConvGeometry g;    // per group
+  bool direct;       // 1x1, stride 1, no padding: the image already is the column matrix
+  bool winograd;     // 3x3, stride 1, padding 1: Winograd instead of im2col
+  bool winograd_f4;  // F(4x4, 3x3) rather than F(2x2, 3x3)
+  int64_t block;     // images per GEMM (and per dW partial sum)
 };
 
 ConvShape conv_shape(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
@@ -84,9 +85,17 @@ ConvShape conv_shape(const Tensor& x, const Tensor& w, const Tensor& b, const Co
   const bool winograd_fits = kh == 3 && kw == 3 && o.stride == std::array<int64_t, 2>{1, 1} &&
                              o.padding == std::array<int64_t, 2>{1, 1} &&
                              o.dilation == std::array<int64_t, 2>{1, 1} && o.groups == 1;
-  check(o.algorithm != ConvAlgorithm::winograd || winograd_fits, "conv2d",
+  const bool forced =
+      o.algorithm == ConvAlgorithm::winograd_2x2 || o.algorithm == ConvAlgorithm::winograd_4x4;
+  check(!forced || winograd_fits, "conv2d",
         "Winograd needs a 3x3 kernel, stride 1, padding 1, dilation 1 and groups 1");
+  const bool f4_fits = winograd_f4_fits(s.c_in, s.c_out);
+  check(o.algorithm != ConvAlgorithm::winograd_4x4 || f4_fits, "conv2d",
+        "Winograd F(4x4) needs channel counts that are multiples of 16, got ", s.c_in, " -> ",
+        s.c_out);
   s.winograd = winograd_fits && o.algorithm != ConvAlgorithm::im2col;
+  s.winograd_f4 = s.winograd && f4_fits && o.algorithm != ConvAlgorithm::winograd_2x2 &&
+                  (o.algorithm == ConvAlgorithm::winograd_4x4 || std::min(s.h, s.w) >= 4);
   s.direct = kh == 1 && kw == 1 && o.stride[0] == 1 && o.stride[1] == 1 && o.padding[0] == 0 &&
              o.padding[1] == 0;
   const int64_t cols = s.out_h * s.out_w;
@@ -156,7 +165,10 @@ WinogradShape winograd_shape(const ConvShape& s) {
 template <typename T>
 void forward_kernel(const ConvShape& s, const T* x, const T* w, const T* b, T* y) {
   if (s.winograd) {
-    winograd_conv3x3(winograd_shape(s), x, w, false, y);
+    if (s.winograd_f4)
+      winograd_f4_conv3x3(winograd_shape(s), x, w, false, y);
+    else
+      winograd_conv3x3(winograd_shape(s), x, w, false, y);
     if (b) parallel_for(s.n, 1, [&](int64_t n0, int64_t n1) { add_bias(s, n0, n1, b, y); });
     return;
   }
@@ -202,9 +214,12 @@ template <typename T>
 void backward_kernel(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db,
                      bool need_dx, bool need_dw, bool need_db) {
   if (s.winograd) {
-    if (need_dx)  // the input gradient is the convolution of dy with the flipped filters
-      winograd_conv3x3(WinogradShape{s.n, s.c_out, s.c_in, s.h, s.w}, dy, w, true, dx);
-    if (need_dw) winograd_conv3x3_weight_grad(winograd_shape(s), x, dy, dw);
+    // The input gradient is the convolution of dy with the flipped filters.
+    const WinogradShape flipped{s.n, s.c_out, s.c_in, s.h, s.w};
+    if (need_dx && s.winograd_f4) winograd_f4_conv3x3(flipped, dy, w, true, dx);
+    if (need_dx && !s.winograd_f4) winograd_conv3x3(flipped, dy, w, true, dx);
+    if (need_dw && s.winograd_f4) winograd_f4_weight_grad(winograd_shape(s), x, dy, dw);
+    if (need_dw && !s.winograd_f4) winograd_conv3x3_weight_grad(winograd_shape(s), x, dy, dw);
     if (need_db) std::fill(db, db + s.c_out, T(0)), bias_grad(s, 0, s.n, dy, db);
     return;
   }

@@ -1,6 +1,6 @@
 // 2-D convolution (cross-correlation, as in PyTorch) by im2col + GEMM, or for 3x3 kernels with
-// stride 1 and padding 1 by Winograd F(2x2, 3x3) (layers/conv/winograd.hpp, 2.25x fewer
-// multiplications; forward, input gradient and weight gradient).
+// stride 1 and padding 1 by Winograd F(4x4, 3x3) or F(2x2, 3x3) (layers/conv/winograd.hpp; 4x
+// or 2.25x fewer multiplications; forward, input gradient and weight gradient).
 //
 //   x: (N, C_in, H, W)   weight: (C_out, C_in/groups, kh, kw)   bias: (C_out) or undefined
 //   out: (N, C_out, OH, OW),  OH = (H + 2*pad - dil*(kh-1) - 1) / stride + 1
@@ -16,10 +16,11 @@
 
 namespace nl {
 
-// automatic: Winograd where it applies (3x3, stride 1, padding 1, dilation 1, groups 1), else
-// im2col. The other two force one algorithm (tests compare them; winograd throws where it does
-// not apply).
-enum class ConvAlgorithm { automatic, im2col, winograd };
+// automatic: Winograd where it applies (3x3, stride 1, padding 1, dilation 1, groups 1): F(4x4)
+// when both channel counts are multiples of 16 and the map is at least 4x4, else F(2x2); im2col
+// for every other shape. The others force one algorithm (tests compare them; the Winograd ones
+// throw where they do not apply).
+enum class ConvAlgorithm { automatic, im2col, winograd_2x2, winograd_4x4 };
 
 struct Conv2dOptions {
   std::array<int64_t, 2> stride{1, 1}, padding{0, 0}, dilation{1, 1};

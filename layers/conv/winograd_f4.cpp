@@ -1,0 +1,344 @@
+// Winograd F(4x4, 3x3), vectorised over channels: the fast path for 3x3, stride-1, padding-1
+// convolutions whose channel counts are multiples of 16 (all but the first convolution of a CIFAR
+// ResNet). The math is winograd_f4_tile.hpp's; the adjoints for the backward passes are those of
+// winograd.hpp's F(2x2) (docs/conv2d.md).
+//
+// Layout. Each image block's planes are copied, 16 channels at a time, into a zero-padded
+// channels-last buffer, so a tile's pixel is one vector of 16 channels and every transform runs
+// on whole vectors whatever the map size (8x8 maps have only 2x2 tiles: vectorising over tiles
+// would leave most lanes empty). The Winograd-domain matrices are tile-major,
+// V[xi] = (tiles x C_in), M[xi] = (tiles x C_out), so the transforms read and write contiguous
+// channel vectors and the GEMMs take transposed operands:
+//   forward  M[xi] = V[xi] U[xi]^T           (tiles x C_out)
+//   weight   dU[xi] += Z[xi]^T V[xi]          (C_out x C_in), Z = A dY A^T
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "core/blas.hpp"
+#include "core/parallel.hpp"
+#include "core/scratch.hpp"
+#include "core/simd.hpp"
+#include "layers/conv/winograd.hpp"
+#include "layers/conv/winograd_f4_tile.hpp"
+
+namespace nl {
+namespace {
+
+using winograd::apply_2d;
+using winograd::F4x3;
+
+constexpr int kGroup = 16;                 // channels per vector
+constexpr int kA = F4x3::a, kM = F4x3::m;  // 6x6 input tiles, 4x4 output tiles
+constexpr int64_t kPositions = kA * kA;
+// Tiles per GEMM at least (several small maps side by side), and the block count from which
+// blocks run in parallel rather than one at a time with their inner loops split.
+constexpr int64_t kMinTileRows = 128;
+constexpr int64_t kMinBlocksForBatchParallelism = 16;
+
+template <typename T>
+struct VecOf;
+template <>
+struct VecOf<float> {
+  using type = float __attribute__((vector_size(64)));
+};
+template <>
+struct VecOf<double> {
+  using type = double __attribute__((vector_size(128)));
+};
+
+template <typename V>
+[[gnu::always_inline]] inline V load(const void* p) {
+  V v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <typename V>
+[[gnu::always_inline]] inline void store(void* p, V v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+struct Plan {
+  WinogradShape s;
+  int64_t tiles_h, tiles_w, tiles;  // output tiles per image
+  int64_t padded_h, padded_w;       // the zero-padded channels-last buffer
+  int64_t block, blocks;
+  bool batch_parallel;
+  int64_t plane() const { return s.height * s.width; }
+};
+
+Plan make_plan(const WinogradShape& s) {
+  Plan p;
+  p.s = s;
+  p.tiles_h = (s.height + kM - 1) / kM, p.tiles_w = (s.width + kM - 1) / kM;
+  p.tiles = p.tiles_h * p.tiles_w;
+  p.padded_h = kM * p.tiles_h + 2, p.padded_w = kM * p.tiles_w + 2;
+  p.block = std::clamp<int64_t>(kMinTileRows / p.tiles, 1, 16);
+  p.blocks = (s.n + p.block - 1) / p.block;
+  p.batch_parallel = p.blocks >= kMinBlocksForBatchParallelism;
+  return p;
+}
+
+// Matrices of one block are one cache line more than their size apart (see winograd.cpp).
+inline int64_t position_stride(int64_t rows, int64_t cols) {
+  return rows * cols + 16;
+}
+
+template <typename F>
+void for_range(bool parallel, int64_t count, const F& body) {
+  if (parallel)
+    parallel_for(count, 1, body);
+  else
+    body(0, count);
+}
+
+// buf[(y + pad) * padded_w + x + pad][c] = planes[c][y][x] for 16 planes `plane_stride` apart;
+// zero elsewhere. For float, 16 pixels at a time go through an in-register 16 x 16 transpose
+// (the plane is walked as one flat run of pixels, so narrow maps fill the vectors too).
+template <typename T>
+[[gnu::always_inline]] inline void to_channels_last(const Plan& p, const T* planes,
+                                                    int64_t plane_stride, int64_t pad, T* buf) {
+  const int64_t h = p.s.height, w = p.s.width, pw = p.padded_w;
+  for (int64_t r = 0; r < p.padded_h; ++r) {  // the zero border
+    T* row = buf + r * pw * kGroup;
+    const int64_t y = r - pad;
+    if (y < 0 || y >= h) {
+      std::fill(row, row + pw * kGroup, T(0));
+      continue;
+    }
+    std::fill(row, row + pad * kGroup, T(0));
+    std::fill(row + (w + pad) * kGroup, row + pw * kGroup, T(0));
+  }
+  auto dst = [&](int64_t pixel) {
+    return buf + ((pixel / w + pad) * pw + pixel % w + pad) * kGroup;
+  };
+  int64_t p0 = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    for (; p0 + 16 <= h * w; p0 += 16) {
+      simd::f32x16 v[16];
+      for (int c = 0; c < kGroup; ++c) v[c] = simd::load16(planes + c * plane_stride + p0);
+      simd::transpose16(v);
+      for (int k = 0; k < 16; ++k) store(dst(p0 + k), v[k]);
+    }
+  }
+  for (; p0 < h * w; ++p0)
+    for (int c = 0; c < kGroup; ++c) dst(p0)[c] = planes[c * plane_stride + p0];
+}
+
+// The inverse for output tiles: planes[c][y][x] = buf[y * (4 tiles_w) + x][c], cropped to H x W.
+template <typename T>
+[[gnu::always_inline]] inline void from_channels_last(const Plan& p, const T* buf, T* planes,
+                                                      int64_t plane_stride) {
+  const int64_t h = p.s.height, w = p.s.width, bw = kM * p.tiles_w;
+  auto src = [&](int64_t pixel) { return buf + ((pixel / w) * bw + pixel % w) * kGroup; };
+  int64_t p0 = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    for (; p0 + 16 <= h * w; p0 += 16) {
+      simd::f32x16 v[16];
+      for (int k = 0; k < 16; ++k) v[k] = simd::load16(src(p0 + k));
+      simd::transpose16(v);
+      for (int c = 0; c < kGroup; ++c) store(planes + c * plane_stride + p0, v[c]);
+    }
+  }
+  for (; p0 < h * w; ++p0)
+    for (int c = 0; c < kGroup; ++c) planes[c * plane_stride + p0] = src(p0)[c];
+}
+
+// Transforms the 16 channels starting at `planes` of one image into V (x side, padding 1:
+// B^T d B) or Z (dy side, no padding: A dY A^T). Column `col` of tile row t of each matrix.
+template <typename T>
+[[gnu::always_inline]] inline void tiles_in(const Plan& p, const T* planes, int64_t plane_stride,
+                                            bool dy_side, T* buf, T* out, int64_t row0, int64_t ld,
+                                            int64_t stride) {
+  using V = typename VecOf<T>::type;
+  to_channels_last(p, planes, plane_stride, dy_side ? 0 : 1, buf);
+  const int64_t pw = p.padded_w;
+  for (int64_t ty = 0; ty < p.tiles_h; ++ty)
+    for (int64_t tx = 0; tx < p.tiles_w; ++tx) {
+      const T* base = buf + (kM * ty * pw + kM * tx) * kGroup;
+      V t[kA][kA];
+      if (dy_side) {
+        V y[kM][kM];
+        for (int i = 0; i < kM; ++i)
+          for (int c = 0; c < kM; ++c) y[i][c] = load<V>(base + (i * pw + c) * kGroup);
+        apply_2d<kM, kA>([](const V* i, V* o) { F4x3::output_adj(i, o); }, y, t);
+      } else {
+        V d[kA][kA];
+        for (int i = 0; i < kA; ++i)
+          for (int c = 0; c < kA; ++c) d[i][c] = load<V>(base + (i * pw + c) * kGroup);
+        apply_2d<kA, kA>([](const V* i, V* o) { F4x3::data(i, o); }, d, t);
+      }
+      T* dst = out + (row0 + ty * p.tiles_w + tx) * ld;
+      for (int xi = 0; xi < kPositions; ++xi) store(dst + xi * stride, t[xi / kA][xi % kA]);
+    }
+}
+
+// Output tiles Y = A^T x A of 16 output channels of one image, from M rows [row0, row0 + tiles).
+template <typename T>
+[[gnu::always_inline]] inline void tiles_out(const Plan& p, const T* m, int64_t row0, int64_t ld,
+                                             int64_t stride, T* buf, T* planes,
+                                             int64_t plane_stride) {
+  using V = typename VecOf<T>::type;
+  const int64_t bw = kM * p.tiles_w;
+  for (int64_t ty = 0; ty < p.tiles_h; ++ty)
+    for (int64_t tx = 0; tx < p.tiles_w; ++tx) {
+      const T* src = m + (row0 + ty * p.tiles_w + tx) * ld;
+      V x[kA][kA], y[kM][kM];
+      for (int xi = 0; xi < kPositions; ++xi) x[xi / kA][xi % kA] = load<V>(src + xi * stride);
+      apply_2d<kA, kM>([](const V* i, V* o) { F4x3::output(i, o); }, x, y);
+      for (int r = 0; r < kM; ++r)
+        for (int q = 0; q < kM; ++q)
+          store(buf + ((kM * ty + r) * bw + kM * tx + q) * kGroup, y[r][q]);
+    }
+  from_channels_last(p, buf, planes, plane_stride);
+}
+
+// Kernels compiled for AVX-512, AVX2 and baseline x86-64; -ffp-contract=off keeps their bits
+// identical.
+#define NL_WINOGRAD_F4_KERNELS(T)                                                               \
+  NL_VECTOR_CLONES void tiles_in_kernel(const Plan& p, const T* planes, int64_t plane_stride,   \
+                                        bool dy_side, T* buf, T* out, int64_t row0, int64_t ld, \
+                                        int64_t stride) {                                       \
+    tiles_in(p, planes, plane_stride, dy_side, buf, out, row0, ld, stride);                     \
+  }                                                                                             \
+  NL_VECTOR_CLONES void tiles_out_kernel(const Plan& p, const T* m, int64_t row0, int64_t ld,   \
+                                         int64_t stride, T* buf, T* planes,                     \
+                                         int64_t plane_stride) {                                \
+    tiles_out(p, m, row0, ld, stride, buf, planes, plane_stride);                               \
+  }
+NL_WINOGRAD_F4_KERNELS(float)
+NL_WINOGRAD_F4_KERNELS(double)
+#undef NL_WINOGRAD_F4_KERNELS
+
+// V (or Z) of the block's images [n0, n0 + nb): [xi][image tile][channel], `stride` apart.
+template <typename T>
+void transform_in_block(const Plan& p, const T* x, int64_t channels, int64_t n0, int64_t nb,
+                        bool parallel, bool dy_side, T* out, int64_t stride) {
+  const int64_t groups = channels / kGroup;
+  for_range(parallel, nb * groups, [&](int64_t j0, int64_t j1) {
+    T* buf = thread_scratch<T, 2>(p.padded_h * p.padded_w * kGroup);
+    for (int64_t j = j0; j < j1; ++j) {
+      const int64_t b = j / groups, g = j % groups;
+      tiles_in_kernel(p, x + ((n0 + b) * channels + g * kGroup) * p.plane(), p.plane(), dy_side,
+                      buf, out + g * kGroup, b * p.tiles, channels, stride);
+    }
+  });
+}
+
+template <typename T>
+void transform_out_block(const Plan& p, const T* m, int64_t stride, int64_t n0, int64_t nb,
+                         bool parallel, T* y) {
+  const int64_t outs = p.s.out_channels, groups = outs / kGroup;
+  for_range(parallel, nb * groups, [&](int64_t j0, int64_t j1) {
+    T* buf = thread_scratch<T, 3>(kM * p.tiles_h * kM * p.tiles_w * kGroup);
+    for (int64_t j = j0; j < j1; ++j) {
+      const int64_t b = j / groups, g = j % groups;
+      tiles_out_kernel(p, m + g * kGroup, b * p.tiles, outs, stride, buf,
+                       y + ((n0 + b) * outs + g * kGroup) * p.plane(), p.plane());
+    }
+  });
+}
+
+template <typename T>
+void positions_gemm(bool parallel, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                    const T* a, int64_t a_stride, int64_t lda, const T* b, int64_t b_stride,
+                    int64_t ldb, T beta, T* c, int64_t c_stride, int64_t ldc) {
+  for_range(parallel, kPositions, [&](int64_t x0, int64_t x1) {
+    for (int64_t xi = x0; xi < x1; ++xi)
+      gemm<T>(trans_a, trans_b, m, n, k, T(1), a + xi * a_stride, lda, b + xi * b_stride, ldb, beta,
+              c + xi * c_stride, ldc);
+  });
+}
+
+// U[xi][o][i] = (G g G^T)[xi], g = w[o][i] or rot180(w[i][o]) with flip_transpose.
+template <typename T>
+std::vector<T> filter_transform(const WinogradShape& s, const T* w, bool flip_transpose) {
+  const int64_t outs = s.out_channels, ins = s.in_channels;
+  std::vector<T> u(kPositions * outs * ins);
+  parallel_for(outs * ins, 64, [&](int64_t f0, int64_t f1) {
+    for (int64_t f = f0; f < f1; ++f) {
+      const int64_t o = f / ins, i = f % ins;
+      const T* src = flip_transpose ? w + (i * outs + o) * 9 : w + f * 9;
+      T g[3][3], t[kA][kA];
+      for (int k = 0; k < 9; ++k) g[k / 3][k % 3] = flip_transpose ? src[8 - k] : src[k];
+      apply_2d<3, kA>([](const T* i, T* o) { F4x3::filter(i, o); }, g, t);
+      for (int xi = 0; xi < kPositions; ++xi) u[xi * outs * ins + f] = t[xi / kA][xi % kA];
+    }
+  });
+  return u;
+}
+
+}  // namespace
+
+bool winograd_f4_fits(int64_t in_channels, int64_t out_channels) {
+  return in_channels % kGroup == 0 && out_channels % kGroup == 0;
+}
+
+template <typename T>
+void winograd_f4_conv3x3(const WinogradShape& s, const T* x, const T* w, bool flip_transpose,
+                         T* y) {
+  const Plan p = make_plan(s);
+  const int64_t ins = s.in_channels, outs = s.out_channels;
+  const std::vector<T> u = filter_transform(s, w, flip_transpose);
+  const bool inner = !p.batch_parallel;
+  auto run_block = [&](int64_t blk) {
+    const int64_t n0 = blk * p.block, nb = std::min(p.block, s.n - n0), rows = nb * p.tiles;
+    const int64_t v_stride = position_stride(rows, ins), m_stride = position_stride(rows, outs);
+    T* v = thread_scratch<T, 0>(kPositions * position_stride(p.block * p.tiles, ins));
+    T* m = thread_scratch<T, 1>(kPositions * position_stride(p.block * p.tiles, outs));
+    transform_in_block(p, x, ins, n0, nb, inner, false, v, v_stride);
+    positions_gemm<T>(inner, false, true, rows, outs, ins, v, v_stride, ins, u.data(), outs * ins,
+                      ins, T(0), m, m_stride, outs);
+    transform_out_block(p, m, m_stride, n0, nb, inner, y);
+  };
+  for_range(p.batch_parallel, p.blocks, [&](int64_t b0, int64_t b1) {
+    for (int64_t blk = b0; blk < b1; ++blk) run_block(blk);
+  });
+}
+
+template <typename T>
+void winograd_f4_weight_grad(const WinogradShape& s, const T* x, const T* dy, T* dw) {
+  const Plan p = make_plan(s);
+  const int64_t ins = s.in_channels, outs = s.out_channels, u_numel = kPositions * outs * ins;
+  const bool inner = !p.batch_parallel;
+  // One dU partial per block when blocks run in parallel, summed in block order afterwards;
+  // otherwise blocks accumulate in order. The order depends only on the shape.
+  std::vector<T> du_part((p.batch_parallel ? p.blocks : 1) * u_numel, T(0));
+  auto run_block = [&](int64_t blk) {
+    const int64_t n0 = blk * p.block, nb = std::min(p.block, s.n - n0), rows = nb * p.tiles;
+    const int64_t v_stride = position_stride(rows, ins), z_stride = position_stride(rows, outs);
+    T* v = thread_scratch<T, 0>(kPositions * position_stride(p.block * p.tiles, ins));
+    T* z = thread_scratch<T, 1>(kPositions * position_stride(p.block * p.tiles, outs));
+    transform_in_block(p, x, ins, n0, nb, inner, false, v, v_stride);
+    transform_in_block(p, dy, outs, n0, nb, inner, true, z, z_stride);
+    T* du = du_part.data() + (p.batch_parallel ? blk * u_numel : 0);
+    positions_gemm<T>(inner, true, false, outs, ins, rows, z, z_stride, outs, v, v_stride, ins,
+                      T(1), du, outs * ins, ins);
+  };
+  for_range(p.batch_parallel, p.blocks, [&](int64_t b0, int64_t b1) {
+    for (int64_t blk = b0; blk < b1; ++blk) run_block(blk);
+  });
+  for (int64_t blk = 1; blk < (p.batch_parallel ? p.blocks : 1); ++blk)
+    for (int64_t i = 0; i < u_numel; ++i) du_part[i] += du_part[blk * u_numel + i];
+  const T* du = du_part.data();
+  parallel_for(outs * ins, 64, [&](int64_t f0, int64_t f1) {  // dw = G^T dU G per filter
+    for (int64_t f = f0; f < f1; ++f) {
+      T t[kA][kA], g[3][3];
+      for (int xi = 0; xi < kPositions; ++xi) t[xi / kA][xi % kA] = du[xi * outs * ins + f];
+      apply_2d<kA, 3>([](const T* i, T* o) { F4x3::filter_adj(i, o); }, t, g);
+      for (int k = 0; k < 9; ++k) dw[f * 9 + k] = g[k / 3][k % 3];
+    }
+  });
+}
+
+template void winograd_f4_conv3x3<float>(const WinogradShape&, const float*, const float*, bool,
+                                         float*);
+template void winograd_f4_conv3x3<double>(const WinogradShape&, const double*, const double*, bool,
+                                          double*);
+template void winograd_f4_weight_grad<float>(const WinogradShape&, const float*, const float*,
+                                             float*);
+template void winograd_f4_weight_grad<double>(const WinogradShape&, const double*, const double*,
+                                              double*);
+
+}  // namespace nl
