@@ -52,7 +52,7 @@ double sgemm_seconds(int threads, int64_t m, int64_t n, int64_t k, int iters) {
   return s;
 }
 
-void conv_bench(int64_t batch, int iters, ConvAlgorithm algorithm) {
+void conv_bench(int64_t batch, int iters, const std::string& algorithm) {
   struct Shape {
     int64_t cin, cout, k, stride, hw;
     int count;
@@ -64,7 +64,9 @@ void conv_bench(int64_t batch, int iters, ConvAlgorithm algorithm) {
   double total_flop = 0, total_s = 0, total_gemm_s = 0;
   for (const Shape& s : shapes) {
     Conv2d conv(s.cin, s.cout, s.k, s.stride, s.k / 2, false);
-    conv.options.algorithm = algorithm;
+    if (algorithm == "im2col") conv.options.algorithm = ConvAlgorithm::im2col;
+    if (algorithm == "winograd_2x2" && s.k == 3 && s.stride == 1)
+      conv.options.algorithm = ConvAlgorithm::winograd_2x2;
     Tensor x = Tensor::randn({batch, s.cin, s.hw, s.hw}, g);
     const int64_t oh = (s.hw + 2 * (s.k / 2) - s.k) / s.stride + 1;
     const int64_t m = s.cout, n = batch * oh * oh, k = s.cin * s.k * s.k;
@@ -212,16 +214,17 @@ int main(int argc, char** argv) {
   std::vector<std::string> norms = {"bn", "gn:groups=8", "ln", "in"};
   std::vector<int64_t> channels = {16, 32, 64};
   std::string conv_algorithm = "auto";
-  app.add_option("--conv", conv_algorithm, "conv: auto (Winograd where it applies) | im2col")
-      ->check(CLI::IsMember({"auto", "im2col"}));
+  app.add_option("--conv", conv_algorithm,
+                 "conv: auto (Winograd where it applies) | im2col | winograd_2x2 (F(2x2) instead "
+                 "of F(4x4))")
+      ->check(CLI::IsMember({"auto", "im2col", "winograd_2x2"}));
   app.add_option("--norms", norms, "norm: the specs to time (space-separated)");
   app.add_option("--channels", channels, "norm: 16 (32x32 map), 32 (16x16), 64 (8x8)")
       ->delimiter(',');
   CLI11_PARSE(app, argc, argv);
   set_num_threads(threads);
   if (what == "conv")
-    conv_bench(batch, iters,
-               conv_algorithm == "im2col" ? ConvAlgorithm::im2col : ConvAlgorithm::automatic);
+    conv_bench(batch, iters, conv_algorithm);
   else if (what == "norm")
     norm_bench(batch, iters, norms, channels);
   else if (what == "elementwise")
