@@ -93,7 +93,11 @@ ConvShape conv_shape(const Tensor& x, const Tensor& w, const Tensor& b, const Co
   check(o.algorithm != ConvAlgorithm::winograd_4x4 || f4_fits, "conv2d",
         "Winograd F(4x4) needs channel counts that are multiples of 16, got ", s.c_in, " -> ",
         s.c_out);
-  s.winograd = winograd_fits && o.algorithm != ConvAlgorithm::im2col;
+  // Few channels (an RGB input) leave the Winograd GEMMs too thin: im2col's forward measured
+  // 114 vs 47-78 GFLOP/s for ResNet's 3 -> 16 stem (docs/performance.md).
+  const bool enough_channels = std::min(s.c_in, s.c_out) >= 8;
+  s.winograd =
+      winograd_fits && (forced || (o.algorithm == ConvAlgorithm::automatic && enough_channels));
   s.winograd_f4 = s.winograd && f4_fits && o.algorithm != ConvAlgorithm::winograd_2x2 &&
                   (o.algorithm == ConvAlgorithm::winograd_4x4 || std::min(s.h, s.w) >= 4);
   s.direct = kh == 1 && kw == 1 && o.stride[0] == 1 && o.stride[1] == 1 && o.padding[0] == 0 &&

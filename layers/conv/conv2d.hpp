@@ -16,10 +16,10 @@
 
 namespace nl {
 
-// automatic: Winograd where it applies (3x3, stride 1, padding 1, dilation 1, groups 1): F(4x4)
-// when both channel counts are multiples of 16 and the map is at least 4x4, else F(2x2); im2col
-// for every other shape. The others force one algorithm (tests compare them; the Winograd ones
-// throw where they do not apply).
+// automatic: Winograd where it applies (3x3, stride 1, padding 1, dilation 1, groups 1, at least
+// 8 channels in and out): F(4x4) when both channel counts are multiples of 16 and the map is at
+// least 4x4, else F(2x2); im2col for every other shape. The others force one algorithm (tests
+// compare them; the Winograd ones throw where they do not apply).
 enum class ConvAlgorithm { automatic, im2col, winograd_2x2, winograd_4x4 };
 
 struct Conv2dOptions {
