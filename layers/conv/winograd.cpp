@@ -8,20 +8,15 @@
 #include "core/parallel.hpp"
 #include "core/scratch.hpp"
 #include "core/simd.hpp"
+#include "layers/conv/winograd_schedule.hpp"
 
 namespace nl {
 namespace {
 
+using winograd::BlockSchedule;
+using winograd::for_range;
+
 constexpr int64_t kPositions = 16;  // the 4x4 Winograd-domain tile
-// Tiles one GEMM should cover at least: small late-stage maps put several images side by side
-// (as im2col does with kMinGemmColumns). Small enough that a block's V and M (16 x channels x
-// tiles each) stay in L2 between the transforms and the GEMMs: 128 measured fastest of
-// 64/128/256/512 for ResNet-20 (docs/performance.md). Depends only on the shape, so results are
-// identical for any thread count.
-constexpr int64_t kMinTileColumns = 128;
-// With fewer image blocks than this, blocks run one after another and each block's 16 GEMMs and
-// its transforms are split over the threads instead.
-constexpr int64_t kMinBlocksForBatchParallelism = 16;
 
 // The 1-D pieces of the three transforms; the 2-D ones apply them to rows, then to columns.
 // B^T d:  (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
@@ -53,28 +48,16 @@ inline void a2(T y0, T y1, T* o) {
 struct Plan {
   WinogradShape s;
   int64_t tiles_h, tiles_w, tiles;  // output tiles per image
-  int64_t block, blocks;            // images per block, number of blocks
-  bool batch_parallel;
+  BlockSchedule blocks;
   int64_t plane() const { return s.height * s.width; }
   int64_t padded_h() const { return 2 * tiles_h + 2; }  // one zero row above, >= one below
 };
 
 Plan make_plan(const WinogradShape& s) {
-  Plan p{s, (s.height + 1) / 2, (s.width + 1) / 2, 0, 0, 0, false};
+  Plan p{s, (s.height + 1) / 2, (s.width + 1) / 2, 0, {}};
   p.tiles = p.tiles_h * p.tiles_w;
-  p.block = std::clamp<int64_t>(kMinTileColumns / p.tiles, 1, 16);
-  p.blocks = (s.n + p.block - 1) / p.block;
-  p.batch_parallel = p.blocks >= kMinBlocksForBatchParallelism;
+  p.blocks = BlockSchedule(s.n, p.tiles);
   return p;
-}
-
-// Runs body(i0, i1) over [0, count): split over the threads, or in one call.
-template <typename F>
-void for_range(bool parallel, int64_t count, const F& body) {
-  if (parallel)
-    parallel_for(count, 1, body);
-  else
-    body(0, count);
 }
 
 // U[xi][o][i] = (G g G^T)[xi] for filter g = w[o][i] (or rot180(w[i][o]) with flip_transpose).
@@ -287,15 +270,15 @@ void position_gemms(bool parallel, bool trans_b, int64_t m, int64_t n, int64_t k
 template <typename T>
 void winograd_conv3x3(const WinogradShape& s, const T* x, const T* w, bool flip_transpose, T* y) {
   const Plan p = make_plan(s);
-  const int64_t ins = s.in_channels, outs = s.out_channels;
+  const int64_t ins = s.in_channels, outs = s.out_channels, max_cols = p.blocks.block * p.tiles;
   std::vector<T> u(kPositions * outs * ins);
   filter_transform(p, w, flip_transpose, u.data());
-  const bool inner = !p.batch_parallel;
-  auto run_block = [&](int64_t blk) {
-    const int64_t n0 = blk * p.block, nb = std::min(p.block, s.n - n0), cols = nb * p.tiles;
+  const bool inner = p.blocks.split_inside();
+  p.blocks.for_each_block([&](int64_t n0, int64_t nb, int64_t) {
+    const int64_t cols = nb * p.tiles;
     const int64_t v_stride = position_stride(ins, cols), m_stride = position_stride(outs, cols);
-    T* v = thread_scratch<T, 0>(kPositions * position_stride(ins, p.block * p.tiles));
-    T* m = thread_scratch<T, 1>(kPositions * position_stride(outs, p.block * p.tiles));
+    T* v = thread_scratch<T, 0>(kPositions * position_stride(ins, max_cols));
+    T* m = thread_scratch<T, 1>(kPositions * position_stride(outs, max_cols));
     input_transform_block(p, x, ins, n0, nb, inner, v, false);
     position_gemms<T>(inner, false, outs, cols, ins, u.data(), outs * ins, ins, v, v_stride, cols,
                       T(0), m, m_stride, cols);
@@ -307,40 +290,27 @@ void winograd_conv3x3(const WinogradShape& s, const T* x, const T* w, bool flip_
                                y + ((n0 + b) * outs + o) * p.plane(), rows);
       }
     });
-  };
-  for_range(p.batch_parallel, p.blocks, [&](int64_t b0, int64_t b1) {
-    for (int64_t blk = b0; blk < b1; ++blk) run_block(blk);
   });
 }
 
 template <typename T>
 void winograd_conv3x3_weight_grad(const WinogradShape& s, const T* x, const T* dy, T* dw) {
   const Plan p = make_plan(s);
-  const int64_t ins = s.in_channels, outs = s.out_channels, u_numel = kPositions * outs * ins;
-  const bool inner = !p.batch_parallel;
-  // Batch-parallel: one dU partial per block, summed in block order afterwards. Otherwise the
-  // blocks run in order and accumulate into partial 0. Either way the summation order depends
-  // only on the shape.
-  std::vector<T> du_part((p.batch_parallel ? p.blocks : 1) * u_numel, T(0));
-  auto run_block = [&](int64_t blk) {
-    const int64_t n0 = blk * p.block, nb = std::min(p.block, s.n - n0), cols = nb * p.tiles;
-    const int64_t v_stride = position_stride(ins, cols), z_stride = position_stride(outs, cols);
-    T* v = thread_scratch<T, 0>(kPositions * position_stride(ins, p.block * p.tiles));
-    T* z = thread_scratch<T, 1>(kPositions * position_stride(outs, p.block * p.tiles));
-    input_transform_block(p, x, ins, n0, nb, inner, v, false);
-    input_transform_block(p, dy, outs, n0, nb, inner, z, true);
-    T* du = du_part.data() + (p.batch_parallel ? blk * u_numel : 0);
-    // dU[xi] += Z[xi] V[xi]^T
-    position_gemms<T>(inner, true, outs, ins, cols, z, z_stride, cols, v, v_stride, cols, T(1), du,
-                      outs * ins, ins);
-  };
-  for_range(p.batch_parallel, p.blocks, [&](int64_t b0, int64_t b1) {
-    for (int64_t blk = b0; blk < b1; ++blk) run_block(blk);
-  });
-  for (int64_t blk = 1; blk < (p.batch_parallel ? p.blocks : 1); ++blk)
-    for (int64_t i = 0; i < u_numel; ++i) du_part[i] += du_part[blk * u_numel + i];
+  const int64_t ins = s.in_channels, outs = s.out_channels, max_cols = p.blocks.block * p.tiles;
+  const bool inner = p.blocks.split_inside();
+  const std::vector<T> du =
+      p.blocks.sum_over_blocks<T>(kPositions * outs * ins, [&](int64_t n0, int64_t nb, T* acc) {
+        const int64_t cols = nb * p.tiles;
+        const int64_t v_stride = position_stride(ins, cols), z_stride = position_stride(outs, cols);
+        T* v = thread_scratch<T, 0>(kPositions * position_stride(ins, max_cols));
+        T* z = thread_scratch<T, 1>(kPositions * position_stride(outs, max_cols));
+        input_transform_block(p, x, ins, n0, nb, inner, v, false);
+        input_transform_block(p, dy, outs, n0, nb, inner, z, true);
+        // dU[xi] += Z[xi] V[xi]^T
+        position_gemms<T>(inner, true, outs, ins, cols, z, z_stride, cols, v, v_stride, cols, T(1),
+                          acc, outs * ins, ins);
+      });
   // dw = G^T dU G per filter.
-  const T* du = du_part.data();
   parallel_for(outs * ins, 64, [&](int64_t f0, int64_t f1) {
     for (int64_t f = f0; f < f1; ++f) {
       T rows[3][4], out[3];

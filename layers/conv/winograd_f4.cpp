@@ -22,20 +22,19 @@
 #include "core/simd.hpp"
 #include "layers/conv/winograd.hpp"
 #include "layers/conv/winograd_f4_tile.hpp"
+#include "layers/conv/winograd_schedule.hpp"
 
 namespace nl {
 namespace {
 
 using winograd::apply_2d;
+using winograd::BlockSchedule;
 using winograd::F4x3;
+using winograd::for_range;
 
 constexpr int kGroup = 16;                 // channels per vector
 constexpr int kA = F4x3::a, kM = F4x3::m;  // 6x6 input tiles, 4x4 output tiles
 constexpr int64_t kPositions = kA * kA;
-// Tiles per GEMM at least (several small maps side by side), and the block count from which
-// blocks run in parallel rather than one at a time with their inner loops split.
-constexpr int64_t kMinTileRows = 128;
-constexpr int64_t kMinBlocksForBatchParallelism = 16;
 
 template <typename T>
 struct VecOf;
@@ -63,8 +62,7 @@ struct Plan {
   WinogradShape s;
   int64_t tiles_h, tiles_w, tiles;  // output tiles per image
   int64_t padded_h, padded_w;       // the zero-padded channels-last buffer
-  int64_t block, blocks;
-  bool batch_parallel;
+  BlockSchedule blocks;
   int64_t plane() const { return s.height * s.width; }
 };
 
@@ -74,23 +72,13 @@ Plan make_plan(const WinogradShape& s) {
   p.tiles_h = (s.height + kM - 1) / kM, p.tiles_w = (s.width + kM - 1) / kM;
   p.tiles = p.tiles_h * p.tiles_w;
   p.padded_h = kM * p.tiles_h + 2, p.padded_w = kM * p.tiles_w + 2;
-  p.block = std::clamp<int64_t>(kMinTileRows / p.tiles, 1, 16);
-  p.blocks = (s.n + p.block - 1) / p.block;
-  p.batch_parallel = p.blocks >= kMinBlocksForBatchParallelism;
+  p.blocks = BlockSchedule(s.n, p.tiles);
   return p;
 }
 
 // Matrices of one block are one cache line more than their size apart (see winograd.cpp).
 inline int64_t position_stride(int64_t rows, int64_t cols) {
   return rows * cols + 16;
-}
-
-template <typename F>
-void for_range(bool parallel, int64_t count, const F& body) {
-  if (parallel)
-    parallel_for(count, 1, body);
-  else
-    body(0, count);
 }
 
 // buf[(y + pad) * padded_w + x + pad][c] = planes[c][y][x] for 16 planes `plane_stride` apart;
@@ -279,49 +267,37 @@ template <typename T>
 void winograd_f4_conv3x3(const WinogradShape& s, const T* x, const T* w, bool flip_transpose,
                          T* y) {
   const Plan p = make_plan(s);
-  const int64_t ins = s.in_channels, outs = s.out_channels;
+  const int64_t ins = s.in_channels, outs = s.out_channels, max_rows = p.blocks.block * p.tiles;
   const std::vector<T> u = filter_transform(s, w, flip_transpose);
-  const bool inner = !p.batch_parallel;
-  auto run_block = [&](int64_t blk) {
-    const int64_t n0 = blk * p.block, nb = std::min(p.block, s.n - n0), rows = nb * p.tiles;
+  const bool inner = p.blocks.split_inside();
+  p.blocks.for_each_block([&](int64_t n0, int64_t nb, int64_t) {
+    const int64_t rows = nb * p.tiles;
     const int64_t v_stride = position_stride(rows, ins), m_stride = position_stride(rows, outs);
-    T* v = thread_scratch<T, 0>(kPositions * position_stride(p.block * p.tiles, ins));
-    T* m = thread_scratch<T, 1>(kPositions * position_stride(p.block * p.tiles, outs));
+    T* v = thread_scratch<T, 0>(kPositions * position_stride(max_rows, ins));
+    T* m = thread_scratch<T, 1>(kPositions * position_stride(max_rows, outs));
     transform_in_block(p, x, ins, n0, nb, inner, false, v, v_stride);
     positions_gemm<T>(inner, false, true, rows, outs, ins, v, v_stride, ins, u.data(), outs * ins,
                       ins, T(0), m, m_stride, outs);
     transform_out_block(p, m, m_stride, n0, nb, inner, y);
-  };
-  for_range(p.batch_parallel, p.blocks, [&](int64_t b0, int64_t b1) {
-    for (int64_t blk = b0; blk < b1; ++blk) run_block(blk);
   });
 }
 
 template <typename T>
 void winograd_f4_weight_grad(const WinogradShape& s, const T* x, const T* dy, T* dw) {
   const Plan p = make_plan(s);
-  const int64_t ins = s.in_channels, outs = s.out_channels, u_numel = kPositions * outs * ins;
-  const bool inner = !p.batch_parallel;
-  // One dU partial per block when blocks run in parallel, summed in block order afterwards;
-  // otherwise blocks accumulate in order. The order depends only on the shape.
-  std::vector<T> du_part((p.batch_parallel ? p.blocks : 1) * u_numel, T(0));
-  auto run_block = [&](int64_t blk) {
-    const int64_t n0 = blk * p.block, nb = std::min(p.block, s.n - n0), rows = nb * p.tiles;
-    const int64_t v_stride = position_stride(rows, ins), z_stride = position_stride(rows, outs);
-    T* v = thread_scratch<T, 0>(kPositions * position_stride(p.block * p.tiles, ins));
-    T* z = thread_scratch<T, 1>(kPositions * position_stride(p.block * p.tiles, outs));
-    transform_in_block(p, x, ins, n0, nb, inner, false, v, v_stride);
-    transform_in_block(p, dy, outs, n0, nb, inner, true, z, z_stride);
-    T* du = du_part.data() + (p.batch_parallel ? blk * u_numel : 0);
-    positions_gemm<T>(inner, true, false, outs, ins, rows, z, z_stride, outs, v, v_stride, ins,
-                      T(1), du, outs * ins, ins);
-  };
-  for_range(p.batch_parallel, p.blocks, [&](int64_t b0, int64_t b1) {
-    for (int64_t blk = b0; blk < b1; ++blk) run_block(blk);
-  });
-  for (int64_t blk = 1; blk < (p.batch_parallel ? p.blocks : 1); ++blk)
-    for (int64_t i = 0; i < u_numel; ++i) du_part[i] += du_part[blk * u_numel + i];
-  const T* du = du_part.data();
+  const int64_t ins = s.in_channels, outs = s.out_channels, max_rows = p.blocks.block * p.tiles;
+  const bool inner = p.blocks.split_inside();
+  const std::vector<T> du =
+      p.blocks.sum_over_blocks<T>(kPositions * outs * ins, [&](int64_t n0, int64_t nb, T* acc) {
+        const int64_t rows = nb * p.tiles;
+        const int64_t v_stride = position_stride(rows, ins), z_stride = position_stride(rows, outs);
+        T* v = thread_scratch<T, 0>(kPositions * position_stride(max_rows, ins));
+        T* z = thread_scratch<T, 1>(kPositions * position_stride(max_rows, outs));
+        transform_in_block(p, x, ins, n0, nb, inner, false, v, v_stride);
+        transform_in_block(p, dy, outs, n0, nb, inner, true, z, z_stride);
+        positions_gemm<T>(inner, true, false, outs, ins, rows, z, z_stride, outs, v, v_stride, ins,
+                          T(1), acc, outs * ins, ins);  // dU[xi] += Z[xi]^T V[xi]
+      });
   parallel_for(outs * ins, 64, [&](int64_t f0, int64_t f1) {  // dw = G^T dU G per filter
     for (int64_t f = f0; f < f1; ++f) {
       T t[kA][kA], g[3][3];
