@@ -1,5 +1,6 @@
 // Elementwise kernels: one templated loop per arity, the operation chosen outside the loop.
 #include <cmath>
+#include <iterator>
 
 #include "core/kernels.hpp"
 #include "core/strided.hpp"
@@ -8,8 +9,11 @@ namespace nl::kernels {
 namespace {
 
 const char* binary_name(Binary op) {
-  static const char* names[] = {"add", "sub", "mul", "div", "maximum", "minimum",
-                                "gt",  "ge",  "lt",  "le",  "eq"};
+  static constexpr const char* names[] = {"add",     "sub",      "mul",          "div", "maximum",
+                                          "minimum", "gt",       "ge",           "lt",  "le",
+                                          "eq",      "add_relu", "relu_backward"};
+  static_assert(std::size(names) == static_cast<size_t>(Binary::relu_backward) + 1,
+                "one name per Binary op, in enum order");
   return names[static_cast<int>(op)];
 }
 
