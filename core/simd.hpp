@@ -9,6 +9,7 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 // These helpers are always inlined into kernels compiled for a target; the psABI note about
 // passing 64-byte vectors between functions of different targets never applies.
@@ -46,18 +47,35 @@ using f32x16 = float __attribute__((vector_size(64)));
   return v;
 }
 // The low and high 8 lanes of a float vector, widened to double.
+// Lane permutations of two 16-float vectors with indices computed at compile time
+// (__builtin_shufflevector: GCC >= 12 and Clang). Index i < 16 picks a[i], else b[i - 16].
+template <size_t... J>
+[[gnu::always_inline]] inline f32x16 pick_even(f32x16 a, f32x16 b, std::index_sequence<J...>) {
+  return __builtin_shufflevector(a, b, (2 * J)...);
+}
+template <size_t... J>
+[[gnu::always_inline]] inline f32x16 pick_odd(f32x16 a, f32x16 b, std::index_sequence<J...>) {
+  return __builtin_shufflevector(a, b, (2 * J + 1)...);
+}
+// The two halves of the block swap of transpose16 at bit S (see there).
+template <int S, size_t... J>
+[[gnu::always_inline]] inline f32x16 swap_low(f32x16 a, f32x16 b, std::index_sequence<J...>) {
+  return __builtin_shufflevector(a, b, ((J & S) ? 16 + J - S : J)...);
+}
+template <int S, size_t... J>
+[[gnu::always_inline]] inline f32x16 swap_high(f32x16 a, f32x16 b, std::index_sequence<J...>) {
+  return __builtin_shufflevector(a, b, ((J & S) ? 16 + J : J + S)...);
+}
+
 // even[k] = p[2k], odd[k] = p[2k + 1] for k < n: splits interleaved pairs (one AVX-512 permute
 // per 16 pairs where the target has it).
 [[gnu::always_inline]] inline void deinterleave(const float* p, int64_t n, float* even,
                                                 float* odd) {
-  using i32x16 = int32_t __attribute__((vector_size(64)));
+  constexpr auto lanes = std::make_index_sequence<16>{};
   int64_t k = 0;
   for (; k + 16 <= n; k += 16) {
     const f32x16 a = load16(p + 2 * k), b = load16(p + 2 * k + 16);
-    const f32x16 e =
-        __builtin_shuffle(a, b, i32x16{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30});
-    const f32x16 o =
-        __builtin_shuffle(a, b, i32x16{1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31});
+    const f32x16 e = pick_even(a, b, lanes), o = pick_odd(a, b, lanes);
     std::memcpy(even + k, &e, sizeof e);
     std::memcpy(odd + k, &o, sizeof o);
   }
@@ -71,25 +89,21 @@ using f32x16 = float __attribute__((vector_size(64)));
 // Transposes a 16 x 16 float matrix held as 16 row vectors, in registers: for each bit s of the
 // index (8, 4, 2, 1), rows r and r + s swap their off-diagonal s x s blocks; transposing swaps
 // the row and column bits, one bit at a time. 64 two-register shuffles.
+template <int S>
+[[gnu::always_inline]] inline void transpose16_step(f32x16 (&v)[16]) {
+  constexpr auto lanes = std::make_index_sequence<16>{};
+  for (int r = 0; r < 16; ++r)
+    if (!(r & S)) {
+      const f32x16 a = v[r], b = v[r + S];
+      v[r] = swap_low<S>(a, b, lanes);
+      v[r + S] = swap_high<S>(a, b, lanes);
+    }
+}
 [[gnu::always_inline]] inline void transpose16(f32x16 (&v)[16]) {
-  using i32x16 = int32_t __attribute__((vector_size(64)));
-  auto step = [&](int s, i32x16 lo, i32x16 hi) {
-    for (int r = 0; r < 16; ++r)
-      if (!(r & s)) {
-        const f32x16 a = v[r], b = v[r + s];
-        v[r] = __builtin_shuffle(a, b, lo);
-        v[r + s] = __builtin_shuffle(a, b, hi);
-      }
-  };
-  // lo[j] = j & s ? 16 + j - s : j;   hi[j] = j & s ? 16 + j : j + s
-  step(8, i32x16{0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23},
-       i32x16{8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31});
-  step(4, i32x16{0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27},
-       i32x16{4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31});
-  step(2, i32x16{0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29},
-       i32x16{2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31});
-  step(1, i32x16{0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30},
-       i32x16{1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31});
+  transpose16_step<8>(v);
+  transpose16_step<4>(v);
+  transpose16_step<2>(v);
+  transpose16_step<1>(v);
 }
 
 [[gnu::always_inline]] inline f64x8 widen_low(f32x16 v) {
