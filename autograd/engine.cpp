@@ -159,9 +159,11 @@ void Tensor::backward(const Tensor& grad_in) const {
     }
     if (t->retains_grad) accumulate(t->grad, g);
     std::shared_ptr<Node> node = std::move(t->grad_fn);  // frees the graph as we go
-    const auto started = std::chrono::steady_clock::now();
+    const bool timed = profiler::enabled();              // read the clock only while profiling
+    const auto started =
+        timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     std::vector<Tensor> grads = node->backward(g);
-    if (profiler::enabled())
+    if (timed)
       profiler::add_backward(
           node->layer,
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
