@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "apps/common/checkpoint.hpp"
 #include "apps/common/training.hpp"
 #include "core/parallel.hpp"
 #include "layers/models/resnet.hpp"
@@ -20,16 +21,26 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     nl::set_num_threads(threads);
-    nl::apps::Checkpoint ck = nl::apps::load_checkpoint(checkpoint);
-    const auto& cfg = ck.meta.at("config");
-    auto data = nl::apps::load_cifar(data_dir);
-    const nl::ModelOptions options{cfg.at("width"), cfg.at("norm"), int(data.test->num_classes()),
-                                   false, cfg.value("residual", std::string("plain"))};
-    auto model = nl::make_model(cfg.at("model"), options);
-    model->load_state_dict(ck.model);
-    const auto mean = ck.meta.at("mean").get<std::vector<float>>(),
-               sd = ck.meta.at("std").get<std::vector<float>>();
-    const auto r = nl::apps::evaluate(*model, *data.test, mean, sd);
+    const nl::apps::Checkpoint ck = nl::apps::load_checkpoint(checkpoint);
+    const auto cfg = nl::apps::TrainConfig::from_json(ck.meta.at("config"));
+    const auto data = nl::apps::load_cifar(data_dir, /*test_only=*/true);
+    // The model's outputs are in the order of the classes it was trained on: a test folder
+    // with other classes (or the same names in another order) would be scored wrongly.
+    if (ck.meta.contains("classes"))
+      nl::apps::check_same_classes(ck.meta["classes"].get<std::vector<std::string>>(),
+                                   data.test->class_names(),
+                                   checkpoint + " (the classes it was trained on) and " + data_dir);
+    const auto norm = nl::apps::checkpoint_normalization(ck, data.test->channels());
+    nl::apps::check_finite_state(ck.model, checkpoint);
+    const nl::ModelOptions options{cfg.width, cfg.norm, int(data.test->num_classes()), false,
+                                   cfg.residual};
+    auto model = nl::make_model(cfg.model, options);
+    try {
+      model->load_state_dict(ck.model);
+    } catch (const nl::Error& e) {
+      throw nl::Error(checkpoint + ": " + e.what());
+    }
+    const auto r = nl::apps::evaluate(*model, *data.test, norm.mean, norm.std);
     std::printf("%s: test accuracy %.2f%%, loss %.4f on %lld images\n\n", checkpoint.c_str(),
                 100 * r.accuracy, r.loss, (long long)data.test->size());
     const auto& names = data.test->class_names();

@@ -11,8 +11,10 @@
 #include "apps/common/probe.hpp"
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "apps/common/groupsweep.hpp"
 #include "apps/common/ics.hpp"
@@ -35,6 +37,7 @@ int main(int argc, char** argv) {
   nl::apps::IcsConfig ics;
   ics.run.steps = 200;
   ics.run.every = 25;
+  const std::string experiments = "depth, similarity, gradnorm, power, groupsweep, landscape, ics";
   for (const char* experiment :
        {"depth", "similarity", "gradnorm", "power", "groupsweep", "landscape", "ics"}) {
     CLI::App* sub =
@@ -68,7 +71,17 @@ int main(int argc, char** argv) {
     }
     sub->callback([&config, experiment] { config.experiment = experiment; });
   }
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 says only "A subcommand is required" for a misspelt experiment: name it.
+    if (argc > 1 && argv[1][0] != '-' && !app.get_subcommands().size() && e.get_exit_code() != 0) {
+      std::cerr << "probe: unknown experiment '" << argv[1] << "'; choose one of " << experiments
+                << "\n";
+      return 2;
+    }
+    return app.exit(e);
+  }
   try {
     nl::set_num_threads(threads);
     std::vector<nl::apps::ProbeRow> rows;
@@ -98,12 +111,33 @@ int main(int argc, char** argv) {
       auto data = nl::apps::load_cifar(data_dir);
       rows = nl::apps::run_probe(config, *data.train);
     }
-    std::cout << nl::apps::probe_summary(rows);
+    // A run that diverged (or a measurement that came out NaN/inf) is reported, not averaged:
+    // its rows stay in the CSV, the summary leaves them out and the exit code says so.
+    std::map<std::string, std::string> diverged;  // "norm residual" -> where
+    for (const auto& r : rows)
+      if (r.metric == "diverged" || !std::isfinite(r.value))
+        diverged.emplace(r.norm + " " + r.residual,
+                         r.metric == "diverged"
+                             ? "training diverged at step " + std::to_string(r.index)
+                             : r.metric + " is non-finite at step/index " +
+                                   std::to_string(r.index) +
+                                   (r.layer.empty() ? "" : " (" + r.layer + ")"));
+    std::vector<nl::apps::ProbeRow> finite;
+    for (const auto& r : rows)
+      if (!diverged.count(r.norm + " " + r.residual)) finite.push_back(r);
+    std::cout << nl::apps::probe_summary(finite);
     if (!out.empty()) {
       std::filesystem::create_directories(out);
       const std::string path = out + "/" + config.experiment + ".csv";
       nl::apps::write_probe_csv(path, config.experiment, rows);
       std::cout << "wrote " << path << "\n";
+    }
+    if (!diverged.empty()) {
+      for (const auto& [run, where] : diverged)
+        std::cerr << "probe " << config.experiment << ": " << run << ": " << where << "\n";
+      std::cerr << "probe: " << diverged.size()
+                << " run(s) diverged; left out of the summary (lower --lr?)\n";
+      return 3;
     }
   } catch (const std::exception& e) {
     std::cerr << "probe: " << e.what() << "\n";

@@ -3,9 +3,12 @@
 //   train --norm gn:groups=8 --epochs 30 --out runs/gn8
 //   train --list-norms
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
+#include "apps/common/checkpoint.hpp"
+#include "apps/common/run_checks.hpp"
 #include "apps/common/training.hpp"
 #include "layers/norm/factory.hpp"
 
@@ -16,6 +19,26 @@ std::string default_data_dir() {
     if (std::filesystem::is_directory(p)) return p;
   return "";
 }
+// Resuming continues the checkpoint's run: every run-defining setting not given on the command
+// line is taken from the checkpoint; those given must equal it (run_training checks).
+nl::apps::TrainConfig settings_for_resume(const CLI::App& app, const nl::apps::TrainConfig& c) {
+  const nl::apps::Checkpoint ck = nl::apps::load_checkpoint(c.resume);
+  const nlohmann::json& saved = ck.meta.at("config");
+  nlohmann::json merged = c.to_json();
+  auto keys = nl::apps::run_defining_settings();
+  keys.push_back("data");
+  for (const std::string& key : keys) {
+    std::string flag = "--" + key;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    if (saved.contains(key) && app.count(flag) == 0) merged[key] = saved[key];
+  }
+  nl::apps::TrainConfig r = nl::apps::TrainConfig::from_json(merged);
+  r.out = c.out, r.resume = c.resume, r.threads = c.threads, r.progress = c.progress;
+  if (!std::filesystem::is_directory(r.data) && std::filesystem::is_directory(c.data))
+    r.data = c.data;  // the checkpoint's data path is gone (another machine): use the default
+  return r;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -27,9 +50,14 @@ int main(int argc, char** argv) {
   c.data = default_data_dir();
   CLI::App app{"normlab train: ResNet/VGG on CIFAR-10 with any normalizer"};
   bool list = false;
+  // A flag given twice takes its last value, as in most command lines (handy after a pasted
+  // command: `... --batch-size 64`).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--data", c.data, "image folder (train/, test/) or CIFAR-10 binary folder");
   app.add_option("--model", c.model, "resnet20|resnet32|resnet44|resnet56|resnet110|vgg<depth>");
-  app.add_option("--width", c.width, "base width w (stages w, 2w, 4w)")->check(CLI::Range(1, 4096));
+  app.add_option("--width", c.width,
+                 "base width w (stages w, 2w, 4w); runs that would not fit in memory are refused")
+      ->check(CLI::Range(1, 4096));
   app.add_option("--norm", c.norm, "normalizer spec, e.g. bn, gn:groups=8, ln (see --list-norms)");
   app.add_option("--residual", c.residual,
                  "ResNet remedy for training without (or with) normalization: plain, skipinit "
@@ -56,11 +84,16 @@ int main(int argc, char** argv) {
   app.add_option("--seed", c.seed);
   app.add_option("--threads", c.threads, "0 = all cores")->check(CLI::NonNegativeNumber);
   app.add_option("--train-limit", c.train_limit,
-                 "train on a fixed random subset of N images (0 = all)");
+                 "train on a fixed random subset of N images (0 = all)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--test-limit", c.test_limit,
-                 "test on a fixed random subset of N images (0 = all)");
+                 "test on a fixed random subset of N images (0 = all)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--out", c.out, "folder for metrics.jsonl, config.json and checkpoints");
-  app.add_option("--resume", c.resume, "checkpoint to continue from")->check(CLI::ExistingFile);
+  app.add_option("--resume", c.resume,
+                 "checkpoint to continue from; settings not given are taken from it, settings "
+                 "given must equal its own")
+      ->check(CLI::ExistingFile);
   app.add_flag("--list-norms", list, "print the available normalizers and exit");
   CLI11_PARSE(app, argc, argv);
   if (list) {
@@ -70,6 +103,7 @@ int main(int argc, char** argv) {
   if (app.count("--epochs") && !app.count("--train-limit")) c.train_limit = 0;
   if (app.count("--epochs") && !app.count("--test-limit")) c.test_limit = 0;
   try {
+    if (!c.resume.empty()) c = settings_for_resume(app, c);
     const double acc = nl::apps::run_training(c);
     std::printf("final test accuracy %.2f%%\n", 100 * acc);
   } catch (const nl::apps::DivergenceError& e) {

@@ -69,47 +69,71 @@ void save_safetensors(const std::string& path, const SafetensorsFile& file) {
 }
 
 SafetensorsFile load_safetensors(const std::string& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) throw Error(path + ": cannot open (no such file)");
+  if (!std::filesystem::is_regular_file(status))
+    throw Error(path + ": not a regular file (a directory, pipe or device), not a checkpoint");
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   if (!f) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
-  const uint64_t size = uint64_t(f.tellg());
+  const auto size = f.tellg();
+  if (size < 0) throw Error(path + ": cannot read its size");
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
   f.seekg(0);
+  if (!bytes.empty() && !f.read(reinterpret_cast<char*>(bytes.data()), size))
+    throw Error(path + ": read failed");
+  return parse_safetensors(path, bytes.data(), bytes.size());
+}
+
+SafetensorsFile parse_safetensors(const std::string& name, const uint8_t* bytes, size_t size) {
   uint64_t header_len = 0;
-  if (size < 8 || !f.read(reinterpret_cast<char*>(&header_len), 8))
-    throw Error(path + ": too short to be a safetensors file");
+  if (size < 8) throw Error(name + ": too short to be a safetensors file");
+  std::memcpy(&header_len, bytes, 8);
   if (header_len > size - 8)
-    throw Error(path + ": header length " + std::to_string(header_len) + " exceeds the file size");
-  std::string text(header_len, '\0');
-  f.read(text.data(), std::streamsize(header_len));
+    throw Error(name + ": header length " + std::to_string(header_len) + " exceeds the file size");
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(text);
+    header = nlohmann::json::parse(bytes + 8, bytes + 8 + header_len);
   } catch (const std::exception& e) {
-    throw Error(path + ": bad JSON header (" + e.what() + ")");
+    throw Error(name + ": bad JSON header (" + e.what() + ")");
   }
+  if (!header.is_object()) throw Error(name + ": the JSON header is not an object");
   const uint64_t data_start = 8 + header_len, data_size = size - data_start;
   SafetensorsFile out;
-  for (const auto& [name, entry] : header.items()) {
-    if (name == "__metadata__") {
-      for (const auto& [k, v] : entry.items()) out.metadata[k] = v.get<std::string>();
+  for (const auto& [key, entry] : header.items()) {
+    if (key == "__metadata__") {
+      if (!entry.is_object()) throw Error(name + ": __metadata__ is not an object");
+      for (const auto& [k, v] : entry.items()) {
+        if (!v.is_string()) throw Error(name + ": __metadata__ entry '" + k + "' is not a string");
+        out.metadata[k] = v.get<std::string>();
+      }
       continue;
     }
     try {
+      if (!entry.is_object()) throw Error("entry is not an object");
       const std::string dt = entry.at("dtype").get<std::string>();
       if (dt != "F32" && dt != "F64") throw Error("unsupported dtype " + dt);
       const DType dtype = dt == "F32" ? DType::f32 : DType::f64;
-      const Shape shape = entry.at("shape").get<Shape>();
+      const auto dims = entry.at("shape").get<std::vector<int64_t>>();
+      // Dimensions are checked one by one so that their product cannot overflow.
+      uint64_t count = 1;
+      for (int64_t d : dims) {
+        if (d < 0) throw Error("negative dimension in the shape");
+        if (d != 0 && count > data_size / uint64_t(d)) throw Error("shape larger than the file");
+        count *= uint64_t(d);
+      }
+      const Shape shape(dims.begin(), dims.end());
       const auto offs = entry.at("data_offsets").get<std::vector<uint64_t>>();
       if (offs.size() != 2 || offs[0] > offs[1] || offs[1] > data_size)
         throw Error("data_offsets outside the file");
-      if (offs[1] - offs[0] != uint64_t(numel_of(shape)) * dtype_size(dtype))
+      if (offs[1] - offs[0] != count * dtype_size(dtype))
         throw Error("data_offsets do not match shape " + shape_str(shape));
       Tensor t = Tensor::empty(shape, dtype);
-      f.seekg(std::streamoff(data_start + offs[0]));
-      if (!f.read(static_cast<char*>(t.impl().storage->data), std::streamsize(offs[1] - offs[0])))
-        throw Error("truncated data");
-      out.tensors[name] = t;
+      if (count > 0)
+        std::memcpy(t.impl().storage->data, bytes + data_start + offs[0], offs[1] - offs[0]);
+      out.tensors[key] = t;
     } catch (const std::exception& e) {
-      throw Error(path + ": tensor '" + name + "': " + e.what());
+      throw Error(name + ": tensor '" + key + "': " + e.what());
     }
   }
   return out;

@@ -3,6 +3,8 @@
 // {string: string}}, then the raw little-endian tensor bytes. PyTorch and NumPy users read it
 // with `safetensors.torch.load_file` / `safetensors.numpy.load_file`.
 #pragma once
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -20,5 +22,7 @@ struct SafetensorsFile {
 void save_safetensors(const std::string& path, const SafetensorsFile& file);
 // Throws naming the file and what is wrong (truncated, bad header, unknown dtype, ...).
 SafetensorsFile load_safetensors(const std::string& path);
+// The same from bytes in memory (`name` is used in messages); exposed for the fuzzer.
+SafetensorsFile parse_safetensors(const std::string& name, const uint8_t* bytes, size_t size);
 
 }  // namespace nl

@@ -96,17 +96,21 @@ std::map<std::string, Tensor> Module::state_dict() const {
 
 void Module::load_state_dict(const std::map<std::string, Tensor>& state) {
   NoGradGuard no_grad;
+  // Everything is checked before anything is copied, so a refused state leaves the model as it
+  // was (strict, as PyTorch's load_state_dict(strict=True)).
   auto own = state_dict();
   for (auto& [name, t] : own) {
     auto it = state.find(name);
-    check(it != state.end(), "load_state_dict", "missing key '", name, "'");
+    check(it != state.end(), "load_state_dict", "missing key '", name,
+          "' (was the state saved from another model or normalizer?)");
     check(it->second.shape() == t.shape(), "load_state_dict", "'", name, "' has shape ",
           shape_str(it->second.shape()), " in the checkpoint but ", shape_str(t.shape()),
           " in the model");
-    t.copy_(it->second);
   }
   for (auto& [name, _] : state)
-    check(own.count(name) > 0, "load_state_dict", "unexpected key '", name, "'");
+    check(own.count(name) > 0, "load_state_dict", "unexpected key '", name,
+          "' (was the state saved from another model or normalizer?)");
+  for (auto& [name, t] : own) t.copy_(state.at(name));
 }
 
 void Module::zero_grad() {

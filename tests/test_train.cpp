@@ -139,10 +139,17 @@ TEST_SUITE("train") {
     c.stop_after_epoch = 1;
     apps::run_training(c);  // one good epoch and its checkpoint
     const fs::path ck = data / "run" / "checkpoint.safetensors";
+    // A run whose learning rate blows up in epoch 2: the checkpoint records the same setting,
+    // so that resuming is allowed.
+    SafetensorsFile f = load_safetensors(ck.string());
+    auto meta = nlohmann::json::parse(f.metadata["normlab"]);
+    meta["config"]["lr"] = 1e8;
+    f.metadata["normlab"] = meta.dump();
+    save_safetensors(ck.string(), f);
     const auto before = fs::last_write_time(ck);
     c.stop_after_epoch = 0;
     c.resume = ck.string();
-    c.lr = 1e8;  // the resumed schedule now blows up in epoch 2
+    c.lr = 1e8;
     std::string message;
     try {
       apps::run_training(c);

@@ -8,8 +8,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
+#include "apps/common/run_checks.hpp"
 #include "autograd/node.hpp"
 #include "autograd/ops.hpp"
 #include "core/init.hpp"
@@ -52,7 +54,28 @@ json TrainConfig::to_json() const {
           {"git_commit", NORMLAB_GIT_COMMIT}};
 }
 
-Datasets load_cifar(const std::string& dir) {
+TrainConfig TrainConfig::from_json(const json& j) {
+  TrainConfig c;
+  const auto take = [&](const char* key, auto& field) {
+    if (!j.contains(key)) return;
+    try {
+      field = j.at(key).get<std::remove_reference_t<decltype(field)>>();
+    } catch (const std::exception&) {
+      throw Error(std::string("config field '") + key +
+                  "' has the wrong type: " + j.at(key).dump());
+    }
+  };
+  take("data", c.data), take("model", c.model), take("width", c.width), take("norm", c.norm);
+  take("residual", c.residual), take("kaiming_normal", c.kaiming_normal);
+  take("epochs", c.epochs), take("batch_size", c.batch_size), take("lr", c.lr);
+  take("momentum", c.momentum), take("nesterov", c.nesterov), take("wd", c.wd);
+  take("wd_skip_norm_bias", c.wd_skip_norm_bias), take("agc", c.agc);
+  take("schedule", c.schedule), take("optimizer", c.optimizer), take("pct_start", c.pct_start);
+  take("seed", c.seed), take("train_limit", c.train_limit), take("test_limit", c.test_limit);
+  return c;
+}
+
+Datasets load_cifar(const std::string& dir, bool test_only) {
   const std::string how =
       "Get CIFAR-10 from https://www.cs.toronto.edu/~kriz/cifar.html (binary version, extract "
       "cifar-10-batches-bin/) and pass --data DIR, or use an image folder with train/<class>/ "
@@ -60,19 +83,31 @@ Datasets load_cifar(const std::string& dir) {
   if (dir.empty()) throw Error("no data folder given. " + how);
   if (!fs::is_directory(dir)) throw Error(dir + ": data folder not found. " + how);
   Datasets d;
+  const fs::path train_dir = fs::path(dir) / "train", test_dir = fs::path(dir) / "test";
   if (data::is_cifar10_binary_dir(dir)) {
-    d.train = std::make_unique<data::Cifar10Binary>(dir, true);
+    if (!test_only) d.train = std::make_unique<data::Cifar10Binary>(dir, true);
     d.test = std::make_unique<data::Cifar10Binary>(dir, false);
-  } else if (fs::is_directory(fs::path(dir) / "train") &&
-             fs::is_directory(fs::path(dir) / "test")) {
-    d.train = std::make_unique<data::ImageFolder>((fs::path(dir) / "train").string());
-    d.test = std::make_unique<data::ImageFolder>((fs::path(dir) / "test").string());
+  } else if (fs::is_directory(test_dir) && (test_only || fs::is_directory(train_dir))) {
+    if (test_only) {
+      d.test = std::make_unique<data::ImageFolder>(test_dir.string());
+      return d;
+    }
+    d.train = std::make_unique<data::ImageFolder>(train_dir.string());
+    // The test images must have the training images' size: decode them against it, so that
+    // the message names the first test file that differs.
+    data::ImageFolderOptions test_options;
+    test_options.expect_width = int(d.train->width());
+    test_options.expect_height = int(d.train->height());
+    d.test = std::make_unique<data::ImageFolder>(test_dir.string(), test_options);
   } else {
     throw Error(dir +
                 ": neither a CIFAR-10 binary folder (data_batch_1.bin ...) nor an image "
-                "folder with train/ and test/. " +
-                how);
+                "folder with " +
+                (test_only ? "test/" : "train/ and test/") + ". " + how);
   }
+  if (d.train)
+    check_same_classes(d.train->class_names(), d.test->class_names(),
+                       dir + ": train/ and test/ (class folders)");
   return d;
 }
 
@@ -221,6 +256,7 @@ EvalResult evaluate(Module& model, const data::ImageSet& set, const std::vector<
   EvalResult r;
   const int64_t k = set.num_classes();
   r.confusion.assign(k, std::vector<int64_t>(k, 0));
+  check(k >= 1, "evaluate", "the test set has no classes");
   double loss_sum = 0;
   int64_t correct = 0;
   for (int64_t start = 0; start < set.size(); start += batch_size) {
@@ -228,6 +264,12 @@ EvalResult evaluate(Module& model, const data::ImageSet& set, const std::vector<
     std::vector<int64_t> labels(n);
     for (int64_t i = 0; i < n; ++i) labels[i] = set.label(start + i);
     Tensor logits = model(normalized_batch(set, start, n, mean, std));
+    check(logits.dim() == 2 && logits.size(0) == n && logits.size(1) == k, "evaluate",
+          "the model gives outputs of shape ", shape_str(logits.shape()), " for ", n, " images of ",
+          k, " classes (was it built for another number of classes?)");
+    check(all_finite(logits), "evaluate", "the model's output is NaN or infinite for test images ",
+          start, "..", start + n - 1,
+          " (non-finite parameters or running statistics? a diverged checkpoint?)");
     loss_sum += cross_entropy(logits, labels).item() * n;
     const Tensor pred = argmax(logits, 1);
     for (int64_t i = 0; i < n; ++i) {
@@ -242,34 +284,16 @@ EvalResult evaluate(Module& model, const data::ImageSet& set, const std::vector<
   return r;
 }
 
-void save_checkpoint(const std::string& path, const Module& model,
-                     const std::map<std::string, Tensor>& optimizer, const json& meta) {
-  SafetensorsFile f;
-  for (auto& [k, t] : model.state_dict()) f.tensors["model." + k] = t;
-  for (auto& [k, t] : optimizer) f.tensors["optimizer." + k] = t;
-  f.metadata["normlab"] = meta.dump();
-  save_safetensors(path, f);
-}
-
-Checkpoint load_checkpoint(const std::string& path) {
-  SafetensorsFile f = load_safetensors(path);
-  Checkpoint c;
-  for (auto& [k, t] : f.tensors) {
-    if (k.rfind("model.", 0) == 0)
-      c.model[k.substr(6)] = t;
-    else if (k.rfind("optimizer.", 0) == 0)
-      c.optimizer[k.substr(10)] = t;
-  }
-  auto it = f.metadata.find("normlab");
-  if (it == f.metadata.end())
-    throw Error(path + ": not a normlab checkpoint (no 'normlab' metadata)");
-  c.meta = json::parse(it->second);
-  return c;
-}
-
 double run_training(const TrainConfig& cfg) {
-  check(cfg.epochs >= 1 && cfg.batch_size >= 2, "train", "epochs must be >= 1 and batch size >= 2");
+  check_settings(cfg);
   set_num_threads(cfg.threads);
+  // Everything that can be refused is checked before the first file is written.
+  const fs::path out = prepare_output_folder(cfg.out);
+  std::optional<Checkpoint> ck;
+  if (!cfg.resume.empty()) {
+    ck = load_checkpoint(cfg.resume);
+    check_resume_compatible(*ck, cfg);
+  }
   const auto t_load = std::chrono::steady_clock::now();
   Datasets data = load_cifar(cfg.data);
   data.train->keep_subset(cfg.train_limit);
@@ -282,6 +306,26 @@ double run_training(const TrainConfig& cfg) {
   std::printf("data: %lld train / %lld test images from %s (%.1f s); mean %.4f %.4f %.4f\n",
               (long long)data.train->size(), (long long)data.test->size(), cfg.data.c_str(), load_s,
               mean[0], mean[1], mean[2]);
+  if (ck) {
+    if (ck->meta.contains("classes"))
+      check_same_classes(ck->meta["classes"].get<std::vector<std::string>>(),
+                         data.train->class_names(),
+                         cfg.resume + " (the classes it was trained on) and " + cfg.data);
+    const InputNormalization saved = checkpoint_normalization(*ck, data.train->channels());
+    check(saved.mean == mean && saved.std == sd, "train --resume", cfg.resume,
+          " was trained on images with another per-channel mean/std than ", cfg.data,
+          " gives now (another training set?)");
+  }
+
+  check_memory_budget(cfg, data.train->num_classes());
+  const int64_t steps = data.train->size() / cfg.batch_size;
+  check(steps >= 1, "train", "--batch-size ", cfg.batch_size, " is larger than the ",
+        data.train->size(), " training images (--train-limit ", cfg.train_limit, ")");
+  check(cfg.schedule != "onecycle" || steps * cfg.epochs >= 2, "train", "the run has only ",
+        steps * cfg.epochs, " optimizer step (--epochs ", cfg.epochs, " x ", steps,
+        " batch of --batch-size ", cfg.batch_size, " from ", data.train->size(),
+        " training images); the one-cycle schedule needs at least 2: raise --epochs or "
+        "--train-limit, or lower --batch-size");
 
   manual_seed(cfg.seed);
   const ModelOptions model_options{cfg.width, cfg.norm, int(data.train->num_classes()),
@@ -293,35 +337,38 @@ double run_training(const TrainConfig& cfg) {
   data::DataLoader loader(
       *data.train,
       {.batch_size = cfg.batch_size, .shuffle = true, .drop_last = true, .seed = cfg.seed}, aug);
-  const int64_t steps = loader.batches_per_epoch();
-  check(steps >= 1, "train", "fewer training images (", data.train->size(), ") than one batch (",
-        cfg.batch_size, ")");
   auto sched = make_schedule(*opt, cfg, steps * cfg.epochs);
   std::printf("model: %s, %lld parameters, norm %s, %d threads\n", model->describe().c_str(),
               (long long)model->num_parameters(), cfg.norm.c_str(), num_threads());
 
   int64_t start_epoch = 0;
-  if (!cfg.resume.empty()) {
-    Checkpoint ck = load_checkpoint(cfg.resume);
-    model->load_state_dict(ck.model);
-    opt->load_state_dict(ck.optimizer);
-    sched->set_step(ck.meta.at("schedule_step").get<int64_t>());
-    start_epoch = ck.meta.at("epoch").get<int64_t>() + 1;
+  if (ck) {
+    check_finite_state(ck->model, cfg.resume);
+    check_finite_state(ck->optimizer, cfg.resume);
+    try {
+      model->load_state_dict(ck->model);
+      opt->load_state_dict(ck->optimizer);
+    } catch (const Error& e) {
+      throw Error(cfg.resume + ": " + e.what());
+    }
+    sched->set_step(ck->meta.at("schedule_step").get<int64_t>());
+    start_epoch = ck->meta.at("epoch").get<int64_t>() + 1;
     std::printf("resumed from %s after epoch %lld\n", cfg.resume.c_str(), (long long)start_epoch);
   }
-  fs::path out;
-  std::string previous_metrics;
-  if (!cfg.out.empty()) {
-    out = cfg.out;
-    fs::create_directories(out);
-    if (start_epoch > 0) previous_metrics = metrics_until(out / "metrics.jsonl", start_epoch);
-    std::ofstream(out / "config.json") << cfg.to_json().dump(2) << "\n";
-    std::ofstream(out / "metrics.jsonl") << previous_metrics;
+  if (!out.empty()) {
+    const std::string previous =
+        start_epoch > 0 ? metrics_until(out / "metrics.jsonl", start_epoch) : "";
+    write_text_atomically(out / "config.json", cfg.to_json().dump(2) + "\n");
+    write_text_atomically(out / "metrics.jsonl", previous);
   }
   const bool tty = cfg.progress && isatty(fileno(stdout));
   double final_acc = 0;
   const int64_t last_epoch =
       cfg.stop_after_epoch > 0 ? std::min(cfg.stop_after_epoch, cfg.epochs) : cfg.epochs;
+  if (start_epoch >= last_epoch)
+    std::printf("nothing to train: the checkpoint has done %lld of %d epochs\n",
+                (long long)start_epoch, cfg.epochs);
+  if (ck) final_acc = ck->meta.value("test_acc", 0.0);
   for (int64_t epoch = start_epoch; epoch < last_epoch; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     model->train();
@@ -391,7 +438,7 @@ double run_training(const TrainConfig& cfg) {
         ev.loss, 100.0 * ev.accuracy, seconds, seen / train_s);
     std::fflush(stdout);
     if (!out.empty()) {
-      std::ofstream(out / "metrics.jsonl", std::ios::app) << m.dump() << "\n";
+      append_line(out / "metrics.jsonl", m.dump());
       json meta = {{"epoch", epoch},
                    {"schedule_step", sched->step_count()},
                    {"config", cfg.to_json()},

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/checkpoint.hpp"
 #include "data/image_set.hpp"
 #include "layers/module.hpp"
 #include "layers/optim/optimizer.hpp"
@@ -42,13 +43,22 @@ struct TrainConfig {
   bool progress = true;      // progress bar when stdout is a terminal
 
   nlohmann::json to_json() const;
+  // The settings of a saved to_json() record (a checkpoint's config); fields it lacks keep
+  // their defaults. Throws naming a field of the wrong type.
+  static TrainConfig from_json(const nlohmann::json& j);
 };
+
+// The settings that define a run, as to_json() names them: resuming requires every one of them
+// to equal the checkpoint's (threads, data path and output folder may change).
+const std::vector<std::string>& run_defining_settings();
 
 struct Datasets {
   std::unique_ptr<data::ImageSet> train, test;
 };
 // Detects the layout of `dir` and loads it; throws with a message saying how to get CIFAR-10.
-Datasets load_cifar(const std::string& dir);
+// The two splits must have the same class names and image size (else an error listing the
+// difference). With test_only, train/ is neither needed nor read (d.train stays empty).
+Datasets load_cifar(const std::string& dir, bool test_only = false);
 
 // Images `indices` of `set` as a float (N, C, H, W) batch: pixel/255, then (v - mean) / std per
 // channel.
@@ -73,14 +83,5 @@ double run_training(const TrainConfig& config);
 struct DivergenceError : Error {
   using Error::Error;
 };
-
-// Checkpoint helpers shared with apps/evaluate.
-struct Checkpoint {
-  std::map<std::string, Tensor> model, optimizer;
-  nlohmann::json meta;  // config, epoch, schedule step, normalization statistics
-};
-void save_checkpoint(const std::string& path, const Module& model,
-                     const std::map<std::string, Tensor>& optimizer, const nlohmann::json& meta);
-Checkpoint load_checkpoint(const std::string& path);
 
 }  // namespace nl::apps

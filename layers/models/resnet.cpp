@@ -5,6 +5,7 @@
 #include "autograd/ops.hpp"
 #include "core/init.hpp"
 #include "layers/conv/conv2d.hpp"
+#include "layers/models/model_memory.hpp"
 #include "layers/models/vgg.hpp"
 #include "layers/norm/factory.hpp"
 #include "layers/norm/weight/weight_normalizer.hpp"
@@ -160,18 +161,10 @@ ModulePtr make_model(const std::string& name, int width, const std::string& norm
 }
 
 ModulePtr make_model(const std::string& name, const ModelOptions& o) {
-  auto number = [&](size_t prefix) -> int {
-    try {
-      size_t pos = 0;
-      const int d = std::stoi(name.substr(prefix), &pos);
-      if (pos == name.size() - prefix) return d;
-    } catch (const std::exception&) {
-    }
-    throw Error("make_model: cannot read the depth in '" + name + "'");
-  };
-  if (name.rfind("resnet", 0) == 0) {
+  const ModelName m = parse_model_name(name);
+  if (m.family == "resnet") {
     ResNetOptions r;
-    r.depth = number(6);
+    r.depth = m.depth;
     r.width = o.width;
     r.num_classes = o.num_classes;
     r.norm = o.norm;
@@ -179,14 +172,11 @@ ModulePtr make_model(const std::string& name, const ModelOptions& o) {
     r.residual = o.residual;
     return std::make_shared<ResNet>(r);
   }
-  if (name.rfind("vgg", 0) == 0) {
-    check(o.residual == "plain", "make_model", "'", name, "' has no residual blocks, so --",
-          o.residual, " does not apply");
-    auto vgg = std::make_shared<VGG>(number(3), o.width, o.norm, o.num_classes);
-    if (o.kaiming_normal) kaiming_normal_convs(*vgg);
-    return vgg;
-  }
-  throw Error("make_model: unknown model '" + name + "' (use resnet20|32|44|56|110 or vgg<depth>)");
+  check(o.residual == "plain", "make_model", "'", name, "' has no residual blocks, so --",
+        o.residual, " does not apply");
+  auto vgg = std::make_shared<VGG>(m.depth, o.width, o.norm, o.num_classes);
+  if (o.kaiming_normal) kaiming_normal_convs(*vgg);
+  return vgg;
 }
 
 }  // namespace nl

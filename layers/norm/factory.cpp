@@ -33,6 +33,28 @@
 namespace nl {
 namespace {
 
+// The values an option accepts: [lo, hi], either end open. NaN is never in range.
+struct Range {
+  double lo, hi;
+  bool lo_open = false, hi_open = false;
+  bool contains(double v) const {
+    return (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
+  }
+  std::string str() const {
+    const auto num = [](double v) {
+      std::ostringstream os;
+      os << v;
+      return os.str();
+    };
+    return std::string(lo_open ? "(" : "[") + num(lo) + ", " + num(hi) + (hi_open ? ")" : "]");
+  }
+};
+constexpr double kInf = std::numeric_limits<double>::infinity();
+const Range kPositive{0, kInf, true, true};      // eps, scales
+const Range kNonNegative{0, kInf, false, true};  // clip limits, step counts
+const Range kUnit{0, 1};                         // moving-average momenta, mixing weights
+const Range kEps{0, 1, true, false};             // variance floors
+
 // Typed access to a spec's arguments; remembers which were read so leftovers are reported.
 class Args {
  public:
@@ -42,17 +64,32 @@ class Args {
         spec_(spec) {}
   const Shape spatial;            // {H, W} of the slot, when the model knows it
   const bool activation_follows;  // a ReLU comes right after the slot
-  double number(const std::string& key, double fallback) {
+  // The value of `key` (or `fallback`), which must lie in `range`.
+  double number(const std::string& key, double fallback, const Range& range) {
     used_.insert(key);
     auto it = spec_.args.find(key);
     if (it == spec_.args.end()) return fallback;
+    double v = 0;
     try {
       size_t pos = 0;
-      const double v = std::stod(it->second, &pos);
-      if (pos == it->second.size()) return v;
+      v = std::stod(it->second, &pos);
+      if (pos != it->second.size()) throw std::invalid_argument("trailing characters");
     } catch (const std::exception&) {
+      throw Error("norm spec '" + spec_.str() + "': " + key + "=" + it->second +
+                  " is not a number");
     }
-    throw Error("norm spec '" + spec_.str() + "': " + key + "=" + it->second + " is not a number");
+    if (!range.contains(v))
+      throw Error("norm spec '" + spec_.str() + "': " + key + "=" + it->second +
+                  " is out of range; " + key + " must be in " + range.str());
+    return v;
+  }
+  // A positive whole number (group counts, window sizes).
+  int64_t count(const std::string& key, int64_t fallback) {
+    const double v = number(key, double(fallback), Range{1, 1e9});
+    if (v != double(int64_t(v)))
+      throw Error("norm spec '" + spec_.str() + "': " + key + " must be a positive integer, got " +
+                  text(key));
+    return int64_t(v);
   }
   std::string text(const std::string& key) {
     used_.insert(key);
@@ -86,22 +123,17 @@ struct Entry {
   std::function<NormSlot(Args&, int64_t)> build;
 };
 
-int64_t as_count(double v, const char* what) {
-  check(v >= 1 && v == static_cast<int64_t>(v), "norm spec", what, " must be a positive integer");
-  return static_cast<int64_t>(v);
-}
-
 const std::string kBatchNormArgs =
     "eps=1e-5 momentum=0.1|none affine=true track_running_stats=true frozen=false";
 
 // The options every BatchNorm relative shares, on top of the variant's own.
 BatchNormOptions batch_norm_options(Args& a, BatchNormOptions o) {
-  o.eps = a.number("eps", 1e-5);
+  o.eps = a.number("eps", 1e-5, kEps);
   // momentum=none: cumulative moving average, like PyTorch's momentum=None
   if (a.text("momentum") == "none")
     o.momentum.reset();
   else
-    o.momentum = a.number("momentum", 0.1);
+    o.momentum = a.number("momentum", 0.1, kUnit);
   o.affine = a.flag("affine", true);
   o.track_running_stats = a.flag("track_running_stats", true);
   o.frozen = a.flag("frozen", false);
@@ -133,14 +165,14 @@ const std::vector<Entry>& registry() {
         "Ghost BatchNorm: training statistics per virtual batch of B' samples"},
        [](Args& a, int64_t c) {
          BatchNormOptions o;
-         o.virtual_batch = as_count(a.number("virtual_batch", 32), "virtual_batch");
+         o.virtual_batch = a.count("virtual_batch", 32);
          return batch_norm_slot(a, c, o);
        }},
       {{"bgn", "groups=8 " + kBatchNormArgs,
         "Batch Group Normalization: over (N, C/G channels, H, W) per group"},
        [](Args& a, int64_t c) {
          BatchNormOptions o;
-         o.groups = as_count(a.number("groups", 8), "groups");
+         o.groups = a.count("groups", 8);
          return batch_norm_slot(a, c, o);
        }},
       {{"vn", kBatchNormArgs, "Variance Normalization: BatchNorm without mean subtraction"},
@@ -161,20 +193,20 @@ const std::vector<Entry>& registry() {
         "Batch Renormalization: BatchNorm corrected by clipped r, d towards the running stats"},
        [](Args& a, int64_t c) {
          BatchRenormOptions o;
-         o.r_max = a.number("r_max", o.r_max);
-         o.d_max = a.number("d_max", o.d_max);
-         o.warmup_start = a.number("warmup_start", o.warmup_start);
-         o.r_ramp_end = a.number("r_ramp_end", o.r_ramp_end);
-         o.d_ramp_end = a.number("d_ramp_end", o.d_ramp_end);
-         o.eps = a.number("eps", o.eps);
-         o.momentum = a.number("momentum", o.momentum);
+         o.r_max = a.number("r_max", o.r_max, Range{1, kInf, false, true});
+         o.d_max = a.number("d_max", o.d_max, kNonNegative);
+         o.warmup_start = a.number("warmup_start", o.warmup_start, kNonNegative);
+         o.r_ramp_end = a.number("r_ramp_end", o.r_ramp_end, kNonNegative);
+         o.d_ramp_end = a.number("d_ramp_end", o.d_ramp_end, kNonNegative);
+         o.eps = a.number("eps", o.eps, kEps);
+         o.momentum = a.number("momentum", o.momentum, kUnit);
          o.affine = a.flag("affine", true);
          return NormSlot{std::make_shared<BatchRenorm>(c, o)};
        }},
       {{"bcn", "groups=8 " + kBatchNormArgs,
         "Batch-Channel Normalization: BatchNorm, then GroupNorm with a per-group affine"},
        [](Args& a, int64_t c) {
-         const int64_t groups = as_count(a.number("groups", 8), "groups");
+         const int64_t groups = a.count("groups", 8);
          const BatchNormOptions o = batch_norm_options(a, {});
          return NormSlot{std::make_shared<BatchChannelNorm>(c, groups, o, o.eps)};
        }},
@@ -186,19 +218,17 @@ const std::vector<Entry>& registry() {
       {{"gn", "groups=8 | group_size=S, eps=1e-5 affine=true",
         "GroupNorm: per sample over groups of C/G channels and (H,W)"},
        [](Args& a, int64_t c) {
-         const double eps = a.number("eps", 1e-5);
+         const double eps = a.number("eps", 1e-5, kEps);
          const bool affine = a.flag("affine", true);
          if (a.has("group_size"))
-           return NormSlot{GroupNorm::with_group_size(
-               as_count(a.number("group_size", 1), "group_size"), c, eps, affine)};
-         return NormSlot{std::make_shared<GroupNorm>(as_count(a.number("groups", 8), "groups"), c,
-                                                     eps, affine)};
+           return NormSlot{GroupNorm::with_group_size(a.count("group_size", 1), c, eps, affine)};
+         return NormSlot{std::make_shared<GroupNorm>(a.count("groups", 8), c, eps, affine)};
        }},
       {{"ln", "eps=1e-5 affine=true elementwise=false",
         "LayerNorm of the papers: per sample over (C,H,W), per-channel affine (= GroupNorm(1)); "
         "ln:elementwise is PyTorch's LayerNorm([C,H,W]) with a per-element affine"},
        [](Args& a, int64_t c) {
-         const double eps = a.number("eps", 1e-5);
+         const double eps = a.number("eps", 1e-5, kEps);
          const bool affine = a.flag("affine", true);
          if (!a.flag("elementwise", false))
            return NormSlot{std::make_shared<GroupNorm>(1, c, eps, affine)};
@@ -217,11 +247,11 @@ const std::vector<Entry>& registry() {
          const bool ln = a.flag("ln", false);
          if (a.has("gn")) {
            check(!ln, "norm spec", "pn takes ln or gn=G, not both");
-           o.groups = as_count(a.number("gn", 1), "gn (the group count)");
+           o.groups = a.count("gn", 1);
          }
-         o.eps = a.number("eps", o.eps);
-         o.proxy_eps = a.number("proxy_eps", o.proxy_eps);
-         o.samples = as_count(a.number("samples", double(o.samples)), "samples");
+         o.eps = a.number("eps", o.eps, kEps);
+         o.proxy_eps = a.number("proxy_eps", o.proxy_eps, kEps);
+         o.samples = a.count("samples", o.samples);
          check(c % o.groups == 0, "ProxyNorm", "gn=", o.groups, " must divide ", c, " channels");
          // PN corrects the moments *after* an activation; where none follows (the last norm of
          // a residual branch, a shortcut) Graphcore's models keep the plain normalizer.
@@ -234,12 +264,12 @@ const std::vector<Entry>& registry() {
         "carried to the current conv weights by a Taylor step"},
        [](Args& a, int64_t c) {
          CrossIterationBNOptions o;
-         o.window = int64_t(a.number("window", double(o.window)));
-         o.burnin = int64_t(a.number("burnin", double(o.burnin)));
-         o.rho = a.number("rho", o.rho);
-         o.eps = a.number("eps", o.eps);
+         o.window = a.count("window", o.window);
+         o.burnin = int64_t(a.number("burnin", double(o.burnin), Range{0, 1e9}));
+         o.rho = a.number("rho", o.rho, kUnit);
+         o.eps = a.number("eps", o.eps, kEps);
          o.eps_outside = a.flag("eps_outside", false);
-         o.momentum = a.number("momentum", 0.1);
+         o.momentum = a.number("momentum", 0.1, kUnit);
          o.affine = a.flag("affine", true);
          auto cbn = std::make_shared<CrossIterationBatchNorm>(c, o);
          NormSlot slot{cbn};
@@ -250,8 +280,8 @@ const std::vector<Entry>& registry() {
         "Noisy BatchNorm (Santurkar et al.): BatchNorm, then a per-channel random affine redrawn "
         "every training step; an experiment (probe ics)"},
        [](Args& a, int64_t c) {
-         return NormSlot{
-             std::make_shared<NoisyBatchNorm>(c, a.number("shift", 1.0), a.number("scale", 2.0))};
+         return NormSlot{std::make_shared<NoisyBatchNorm>(c, a.number("shift", 1.0, kNonNegative),
+                                                          a.number("scale", 2.0, kNonNegative))};
        }},
       {{"online",
         "alpha_fwd=0.999 alpha_bkw=0.99 eps=1e-5 affine=true ecm=ls|ac|none clamp=5 ls_eps=1e-5",
@@ -259,13 +289,13 @@ const std::vector<Entry>& registry() {
         "control-variable backward; batch-size independent"},
        [](Args& a, int64_t c) {
          OnlineNormOptions o;
-         o.alpha_fwd = a.number("alpha_fwd", o.alpha_fwd);
-         o.alpha_bkw = a.number("alpha_bkw", o.alpha_bkw);
-         o.eps = a.number("eps", o.eps);
+         o.alpha_fwd = a.number("alpha_fwd", o.alpha_fwd, Range{0, 1, true, true});
+         o.alpha_bkw = a.number("alpha_bkw", o.alpha_bkw, Range{0, 1, true, true});
+         o.eps = a.number("eps", o.eps, kEps);
          o.affine = a.flag("affine", true);
          if (a.has("ecm")) o.ecm = a.text("ecm");
-         o.clamp = a.number("clamp", o.clamp);
-         o.ls_eps = a.number("ls_eps", o.ls_eps);
+         o.clamp = a.number("clamp", o.clamp, kPositive);
+         o.ls_eps = a.number("ls_eps", o.ls_eps, kEps);
          return NormSlot{std::make_shared<OnlineNorm>(c, o)};
        }},
       {{"lpbn", "p=1|2|inf eps=1e-5 momentum=0.1 affine=true",
@@ -273,9 +303,10 @@ const std::vector<Entry>& registry() {
        [](Args& a, int64_t c) {
          LpBatchNormOptions o;
          const std::string p = a.text("p");
-         o.p = p == "inf" ? std::numeric_limits<double>::infinity() : a.number("p", 1);
-         o.eps = a.number("eps", o.eps);
-         o.momentum = a.number("momentum", o.momentum);
+         o.p = p == "inf" ? std::numeric_limits<double>::infinity()
+                          : a.number("p", 1, Range{1, kInf, false, true});
+         o.eps = a.number("eps", o.eps, kEps);
+         o.momentum = a.number("momentum", o.momentum, kUnit);
          o.affine = a.flag("affine", true);
          return NormSlot{std::make_shared<LpBatchNorm>(c, o)};
        }},
@@ -283,8 +314,8 @@ const std::vector<Entry>& registry() {
         "Switchable Normalization: learned softmax mix of IN, LN and BN statistics"},
        [](Args& a, int64_t c) {
          SwitchableNormOptions o;
-         o.eps = a.number("eps", o.eps);
-         o.momentum = a.number("momentum", o.momentum);
+         o.eps = a.number("eps", o.eps, kEps);
+         o.momentum = a.number("momentum", o.momentum, kUnit);
          o.unbiased_instance_var = a.flag("unbiased", true);
          o.affine = a.flag("affine", true);
          return NormSlot{std::make_shared<SwitchableNorm>(c, o)};
@@ -293,42 +324,42 @@ const std::vector<Entry>& registry() {
         "LayerNorm2d (ConvNeXt): per sample and position over the C channels, per-channel affine"},
        [](Args& a, int64_t c) {
          LayerNorm2dOptions o;
-         o.eps = a.number("eps", 1e-6);
+         o.eps = a.number("eps", 1e-6, kEps);
          o.affine = o.bias = a.flag("affine", true);
          return NormSlot{std::make_shared<LayerNorm2d>(c, o)};
        }},
       {{"pono", "eps=1e-5", "Positional Normalization: per position over C, no affine"},
        [](Args& a, int64_t c) {
-         return NormSlot{
-             std::make_shared<LayerNorm2d>(c, positional_norm_options(a.number("eps", 1e-5)))};
+         return NormSlot{std::make_shared<LayerNorm2d>(
+             c, positional_norm_options(a.number("eps", 1e-5, kEps)))};
        }},
       {{"rms", "eps=1e-6 affine=true",
         "RMSNorm: per sample x / sqrt(mean_{C,H,W} x^2 + eps), per-channel gain, no bias"},
        [](Args& a, int64_t c) {
          return NormSlot{
-             std::make_shared<RMSNorm>(c, a.number("eps", 1e-6), a.flag("affine", true))};
+             std::make_shared<RMSNorm>(c, a.number("eps", 1e-6, kEps), a.flag("affine", true))};
        }},
       {{"rms2d", "eps=1e-6 affine=true",
         "RmsNorm2d (timm): per position x / sqrt(mean_C x^2 + eps), per-channel gain"},
        [](Args& a, int64_t c) {
          return NormSlot{std::make_shared<LayerNorm2d>(
-             c, rms_norm_2d_options(a.number("eps", 1e-6), a.flag("affine", true)))};
+             c, rms_norm_2d_options(a.number("eps", 1e-6, kEps), a.flag("affine", true)))};
        }},
       {{"lrn", "size=5 alpha=1e-4 beta=0.75 k=1",
         "Local Response Normalization (AlexNet): x / (k + alpha/n sum_window x^2)^beta"},
        [](Args& a, int64_t) {
          return NormSlot{std::make_shared<LocalResponseNorm>(
-             as_count(a.number("size", 5), "size"), a.number("alpha", 1e-4), a.number("beta", 0.75),
-             a.number("k", 1))};
+             a.count("size", 5), a.number("alpha", 1e-4, kNonNegative),
+             a.number("beta", 0.75, kNonNegative), a.number("k", 1, kPositive))};
        }},
       {{"in", "eps=1e-5 affine=true track_running_stats=false momentum=0.1",
         "InstanceNorm: per sample and channel over (H,W); affine on by default in models"},
        [](Args& a, int64_t c) {
          InstanceNormOptions o;
-         o.eps = a.number("eps", 1e-5);
+         o.eps = a.number("eps", 1e-5, kEps);
          o.affine = a.flag("affine", true);
          o.track_running_stats = a.flag("track_running_stats", false);
-         o.momentum = a.number("momentum", 0.1);
+         o.momentum = a.number("momentum", 0.1, kUnit);
          return NormSlot{std::make_shared<InstanceNorm2d>(c, o)};
        }},
       {{"frn", "eps=1e-6 tlu=true learned_eps=false",
@@ -339,14 +370,15 @@ const std::vector<Entry>& registry() {
          // slot normalizes only, as timm's norm-act layers with apply_act=False: the block's
          // ReLU comes after the residual add. The same holds for evob0 and evos0 below.
          const bool tlu = a.flag("tlu", true) && a.activation_follows;
-         return NormSlot{std::make_shared<FilterResponseNorm>(c, a.number("eps", 1e-6), tlu,
+         return NormSlot{std::make_shared<FilterResponseNorm>(c, a.number("eps", 1e-6, kEps), tlu,
                                                               a.flag("learned_eps", false)),
                          tlu};
        }},
       {{"evob0", "eps=1e-3 momentum=0.1",
         "EvoNorm-B0: x / max(sqrt(var_B+eps), v x + sqrt(var_HW+eps)); replaces the activation"},
        [](Args& a, int64_t c) {
-         const double eps = a.number("eps", 1e-3), momentum = a.number("momentum", 0.1);
+         const double eps = a.number("eps", 1e-3, kEps),
+                      momentum = a.number("momentum", 0.1, kUnit);
          if (!a.activation_follows) {  // x / sqrt(var_B + eps): Variance Normalization
            BatchNormOptions o{.eps = eps, .momentum = momentum};
            o.math.subtract_mean = false;
@@ -357,13 +389,13 @@ const std::vector<Entry>& registry() {
       {{"evos0", "groups=8 | group_size=S, eps=1e-5",
         "EvoNorm-S0: x sigmoid(v x) / group std; batch independent; replaces the activation"},
        [](Args& a, int64_t c) {
-         int64_t groups = as_count(a.number("groups", 8), "groups");
+         int64_t groups = a.count("groups", 8);
          if (a.has("group_size")) {
-           const int64_t size = as_count(a.number("group_size", 1), "group_size");
+           const int64_t size = a.count("group_size", 1);
            check(c % size == 0, "EvoNormS0", "group_size=", size, " must divide ", c, " channels");
            groups = c / size;
          }
-         const double eps = a.number("eps", 1e-5);
+         const double eps = a.number("eps", 1e-5, kEps);
          if (!a.activation_follows) {  // x / group std (not centred): GroupNorm without the mean
            auto gn = std::make_shared<GroupNorm>(groups, c, eps);
            gn->math.subtract_mean = false;
@@ -377,7 +409,7 @@ const std::vector<Entry>& registry() {
        [](Args& a, int64_t) {
          WeightNormalizerOptions o{.kind = WeightNormKind::ws};
          o.eps_outside = a.flag("eps_outside", false);
-         o.eps = a.number("eps", o.eps_outside ? 1e-5 : 1e-6);
+         o.eps = a.number("eps", o.eps_outside ? 1e-5 : 1e-6, kEps);
          return weight_slot(o);
        }},
       {{"sws", "eps=1e-6 gamma=1.7139",
@@ -385,8 +417,8 @@ const std::vector<Entry>& registry() {
         "sqrt(fan_in)"},
        [](Args& a, int64_t) {
          WeightNormalizerOptions o{.kind = WeightNormKind::sws};
-         o.eps = a.number("eps", o.eps);
-         o.gamma = a.number("gamma", o.gamma);
+         o.eps = a.number("eps", o.eps, kEps);
+         o.gamma = a.number("gamma", o.gamma, kPositive);
          return weight_slot(o);
        }},
       {{"wn", "crelu=false",
@@ -406,8 +438,7 @@ const std::vector<Entry>& registry() {
       {{"sn", "n_power_iterations=1",
         "Spectral Normalization: W / sigma_max(W), power iteration in training (weight side)"},
        [](Args& a, int64_t) {
-         const int iterations =
-             int(as_count(a.number("n_power_iterations", 1), "n_power_iterations"));
+         const int iterations = int(a.count("n_power_iterations", 1));
          return NormSlot{std::make_shared<Identity>(), false,
                          [iterations](const Tensor& raw) -> ModulePtr {
                            return std::make_shared<SpectralNorm>(raw, iterations);
@@ -430,10 +461,11 @@ NormSpec NormSpec::parse(const std::string& spec) {
   while (std::getline(rest, item, ',')) {
     if (item.empty()) continue;
     const auto eq = item.find('=');
-    if (eq == std::string::npos)
-      s.args[item] = "true";
-    else
-      s.args[item.substr(0, eq)] = item.substr(eq + 1);
+    const std::string key = item.substr(0, eq);
+    check(!key.empty(), "norm spec", "'", spec, "': an option without a name ('", item, "')");
+    check(s.args.count(key) == 0, "norm spec", "'", spec, "' sets '", key,
+          "' twice; give each option once");
+    s.args[key] = eq == std::string::npos ? "true" : item.substr(eq + 1);
   }
   return s;
 }

@@ -1,6 +1,8 @@
 #include "layers/optim/optimizer.hpp"
 
 #include <cmath>
+#include <cstdio>
+#include <tuple>
 
 #include "autograd/node.hpp"
 #include "core/parallel.hpp"
@@ -52,20 +54,58 @@ std::map<std::string, Tensor> Optimizer::state_dict() const {
 }
 
 void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state) {
-  state_.clear();
+  // Validate everything before changing anything: a checkpoint written for other parameter
+  // groups (e.g. --wd-skip-norm-bias splits them differently) must be refused, not indexed.
+  const auto setting = [&](size_t g, const char* name) -> const Tensor& {
+    auto it = state.find("group." + std::to_string(g) + "." + name);
+    check(it != state.end(), "Optimizer::load_state_dict", "the state has no '", name,
+          "' for parameter group ", g, " (it was saved for ", count_groups(state),
+          " group(s); this optimizer has ", groups_.size(), ")");
+    check(it->second.numel() == 1 && std::isfinite(it->second.item()), "Optimizer::load_state_dict",
+          "group.", g, ".", name, " must be one finite number");
+    return it->second;
+  };
+  check(count_groups(state) == groups_.size(), "Optimizer::load_state_dict", "the state has ",
+        count_groups(state), " parameter group(s), this optimizer has ", groups_.size(),
+        " (were the parameter groups built with other settings?)");
+  std::map<std::string, Tensor> buffers;
   for (auto& [k, t] : state) {
-    if (k.rfind("state.", 0) == 0) state_[k] = t.clone();
+    if (k.rfind("group.", 0) == 0 || k == "steps") continue;
+    size_t g = 0, i = 0;
+    char name[64] = {};
+    int used = 0;
+    const bool parsed = k.rfind("state.", 0) == 0 &&
+                        std::sscanf(k.c_str(), "state.%zu.%zu.%63s%n", &g, &i, name, &used) == 3 &&
+                        size_t(used) == k.size();
+    check(parsed, "Optimizer::load_state_dict", "unexpected entry '", k, "'");
+    check(g < groups_.size() && i < groups_[g].params.size(), "Optimizer::load_state_dict", "'", k,
+          "' names parameter ", i, " of group ", g, ", which has only ",
+          g < groups_.size() ? groups_[g].params.size() : 0, " parameter(s)");
+    const Tensor& p = groups_[g].params[i];
+    const bool scalar = std::string(name) == "step";
+    const Shape want = scalar ? Shape{} : p.shape();
+    check(t.shape() == want && t.dtype() == p.dtype(), "Optimizer::load_state_dict", "'", k,
+          "' has shape ", shape_str(t.shape()), " and dtype ", dtype_name(t.dtype()),
+          ", the parameter needs ", shape_str(want), " and ", dtype_name(p.dtype()));
+    buffers[k] = t.clone();
   }
-  for (size_t g = 0; g < groups_.size(); ++g) {
-    auto lr = state.find("group." + std::to_string(g) + ".lr");
-    auto mom = state.find("group." + std::to_string(g) + ".momentum");
-    check(lr != state.end() && mom != state.end(), "Optimizer::load_state_dict",
-          "missing the settings of parameter group ", g);
-    groups_[g].lr = lr->second.item();
-    groups_[g].momentum = mom->second.item();
-  }
+  std::vector<std::pair<double, double>> settings;
+  for (size_t g = 0; g < groups_.size(); ++g)
+    settings.emplace_back(setting(g, "lr").item(), setting(g, "momentum").item());
   auto st = state.find("steps");
+  check(st == state.end() || (st->second.numel() == 1 && st->second.item() >= 0),
+        "Optimizer::load_state_dict", "'steps' must be one non-negative number");
+
+  state_ = std::move(buffers);
+  for (size_t g = 0; g < groups_.size(); ++g)
+    std::tie(groups_[g].lr, groups_[g].momentum) = settings[g];
   steps_ = st == state.end() ? 0 : static_cast<int64_t>(st->second.item());
+}
+
+size_t Optimizer::count_groups(const std::map<std::string, Tensor>& state) {
+  size_t n = 0;
+  while (state.count("group." + std::to_string(n) + ".lr")) ++n;
+  return n;
 }
 
 namespace {

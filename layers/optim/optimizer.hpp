@@ -35,7 +35,9 @@ class Optimizer {
   std::vector<ParamGroup>& groups() { return groups_; }
 
   // Per-parameter buffers and each group's lr/momentum, as "state.<g>.<i>.<buffer>" and
-  // "group.<g>.lr" entries. load_state_dict throws naming a missing or mis-shaped entry.
+  // "group.<g>.lr" entries. load_state_dict checks the whole state first (group count, every
+  // buffer's parameter index, shape and dtype) and throws naming the first bad entry, leaving
+  // the optimizer unchanged.
   std::map<std::string, Tensor> state_dict() const;
   void load_state_dict(const std::map<std::string, Tensor>& state);
 
@@ -45,6 +47,7 @@ class Optimizer {
   // Lazily creates the named buffer (zeros like the parameter) for parameter i of group g.
   Tensor& buffer(size_t g, size_t i, const std::string& name, bool* created = nullptr,
                  bool scalar = false);
+  static size_t count_groups(const std::map<std::string, Tensor>& state);
   std::vector<ParamGroup> groups_;
   std::map<std::string, Tensor> state_;
   int64_t steps_ = 0;

@@ -1,0 +1,146 @@
+#include "apps/common/run_checks.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.hpp"
+#include "layers/models/model_memory.hpp"
+#include "layers/norm/factory.hpp"
+
+namespace nl::apps {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+void check_settings(const TrainConfig& c) {
+  check(c.epochs >= 1, "train", "--epochs must be >= 1, got ", c.epochs);
+  check(c.batch_size >= 2, "train", "--batch-size must be >= 2, got ", c.batch_size);
+  check(c.train_limit >= 0, "train", "--train-limit must be >= 0 (0 = all images), got ",
+        c.train_limit);
+  check(c.test_limit >= 0, "train", "--test-limit must be >= 0 (0 = all images), got ",
+        c.test_limit);
+  check(c.width >= 1, "train", "--width must be >= 1, got ", c.width);
+  check(c.stop_after_epoch >= 0, "train", "--stop-after-epoch must be >= 0");
+  check(std::isfinite(c.lr) && c.lr >= 0, "train", "--lr must be a finite number >= 0, got ", c.lr);
+  check(std::isfinite(c.wd) && c.wd >= 0, "train", "--wd must be a finite number >= 0");
+  check(c.momentum >= 0 && c.momentum < 1, "train", "--momentum must be in [0, 1), got ",
+        c.momentum);
+  check(c.pct_start > 0 && c.pct_start < 1, "train", "--pct-start must be in (0, 1)");
+  check(std::isfinite(c.agc) && c.agc >= 0, "train", "--agc must be >= 0 (0 = off)");
+  // Ghost BatchNorm with a virtual batch larger than the batch would silently be plain BN.
+  const NormSpec spec = NormSpec::parse(c.norm);
+  if (spec.name == "gbn") {
+    const auto it = spec.args.find("virtual_batch");
+    const double virtual_batch = it == spec.args.end() ? 32 : std::atof(it->second.c_str());
+    check(virtual_batch <= c.batch_size, "train", "--norm ", c.norm, ": the virtual batch (",
+          virtual_batch, ") is larger than --batch-size ", c.batch_size,
+          ", so every ghost batch would be the whole batch; use a smaller virtual_batch");
+  }
+}
+
+fs::path prepare_output_folder(const std::string& dir) {
+  if (dir.empty()) return {};
+  const fs::path out = dir;
+  std::error_code ec;
+  if (fs::exists(out, ec) && !fs::is_directory(out, ec))
+    throw Error(dir + ": --out must be a folder, and this is a file");
+  fs::create_directories(out, ec);
+  if (ec) throw Error(dir + ": cannot create the output folder (" + ec.message() + ")");
+  const fs::path probe = out / ".normlab-write-test";
+  {
+    std::ofstream f(probe);
+    if (!(f << "ok") || !f.flush())
+      throw Error(dir + ": the output folder is not writable (" + std::strerror(errno) + ")");
+  }
+  fs::remove(probe, ec);
+  const fs::path stale = out / "checkpoint.safetensors.tmp";
+  if (fs::exists(stale, ec)) {
+    std::printf("removing %s, left by an interrupted run\n", stale.c_str());
+    fs::remove(stale, ec);
+  }
+  return out;
+}
+
+const std::vector<std::string>& run_defining_settings() {
+  static const std::vector<std::string> keys = {"model",
+                                                "width",
+                                                "norm",
+                                                "residual",
+                                                "kaiming_normal",
+                                                "epochs",
+                                                "batch_size",
+                                                "lr",
+                                                "momentum",
+                                                "nesterov",
+                                                "wd",
+                                                "wd_skip_norm_bias",
+                                                "agc",
+                                                "schedule",
+                                                "optimizer",
+                                                "pct_start",
+                                                "seed",
+                                                "train_limit",
+                                                "test_limit"};
+  return keys;
+}
+
+void check_resume_compatible(const Checkpoint& ck, const TrainConfig& cfg) {
+  const json& saved = ck.meta.at("config");
+  const json now = cfg.to_json();
+  for (const std::string& key : run_defining_settings()) {
+    if (!saved.contains(key)) continue;  // older checkpoints lack a few settings
+    const json& a = saved[key];
+    const json& b = now[key];
+    const bool same =
+        (a.is_number() && b.is_number()) ? a.get<double>() == b.get<double>() : a == b;
+    if (same) continue;
+    std::string flag = "--" + key;
+    for (char& ch : flag)
+      if (ch == '_') ch = '-';
+    std::string hint;
+    if (key == "epochs")
+      hint =
+          " (the schedule spans all epochs, so a run of another length is a new run; the "
+          "checkpoint has done " +
+          std::to_string(ck.meta.at("epoch").get<int64_t>() + 1) + " epochs)";
+    throw Error(ck.path + ": cannot resume with " + flag + " " + b.dump() +
+                ": the checkpoint was trained with " + a.dump() + hint +
+                ". Resume with the checkpoint's settings (flags left out are taken from it), or "
+                "start a new run.");
+  }
+}
+
+void check_memory_budget(const TrainConfig& cfg, int64_t num_classes) {
+  const MemoryEstimate e =
+      estimate_training_memory(cfg.model, cfg.width, num_classes, cfg.batch_size);
+  const double available = available_memory_bytes();
+  if (available > 0 && e.total_bytes() > available)
+    throw Error("train: " + cfg.model + " at --width " + std::to_string(cfg.width) +
+                " and --batch-size " + std::to_string(cfg.batch_size) + " needs about " +
+                e.describe() + ", more than the " + format_bytes(available) +
+                " this machine has available; lower --width, --batch-size or the depth");
+}
+
+void write_text_atomically(const fs::path& file, const std::string& text) {
+  const fs::path tmp = file.string() + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!(f << text) || !f.flush())
+      throw Error(tmp.string() + ": cannot write (" + std::strerror(errno) + ")");
+  }
+  std::error_code ec;
+  fs::rename(tmp, file, ec);
+  if (ec) throw Error(file.string() + ": cannot replace (" + ec.message() + ")");
+}
+
+void append_line(const fs::path& file, const std::string& line) {
+  std::ofstream f(file, std::ios::app);
+  if (!(f << line << "\n") || !f.flush())
+    throw Error(file.string() + ": cannot append the metrics (" + std::strerror(errno) + ")");
+}
+
+}  // namespace nl::apps
