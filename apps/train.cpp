@@ -39,6 +39,11 @@ nl::apps::TrainConfig settings_for_resume(const CLI::App& app, const nl::apps::T
   return r;
 }
 
+// "train: " before a message that does not already start with it.
+std::string prefixed(const std::string& prefix, const std::string& message) {
+  return message.rfind(prefix, 0) == 0 ? message : prefix + message;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -107,10 +112,10 @@ int main(int argc, char** argv) {
     const double acc = nl::apps::run_training(c);
     std::printf("final test accuracy %.2f%%\n", 100 * acc);
   } catch (const nl::apps::DivergenceError& e) {
-    std::cerr << "train: " << e.what() << "\n";
+    std::cerr << prefixed("train: ", e.what()) << "\n";
     return 3;
   } catch (const std::exception& e) {
-    std::cerr << "train: " << e.what() << "\n";
+    std::cerr << prefixed("train: ", e.what()) << "\n";
     return 2;
   }
 }

@@ -9,10 +9,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
 
-#include "apps/common/checkpoint.hpp"
 #include "core/error.hpp"
 #include "core/random.hpp"
 #include "core/safetensors.hpp"
