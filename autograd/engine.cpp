@@ -127,7 +127,10 @@ void accumulate(std::shared_ptr<TensorImpl>& slot, const Tensor& g) {
 
 }  // namespace
 
-void Tensor::backward(const Tensor& grad_in) const {
+void Tensor::backward(const Tensor& grad_in, bool retain_graph) const {
+  check(!impl().graph_freed, "backward",
+        "trying to backward through the graph a second time: the first backward() freed it. "
+        "Run the forward again, or pass retain_graph = true to the first backward()");
   check(requires_grad(), "backward",
         "the tensor does not require grad (was it computed under "
         "NoGradGuard, or from tensors without requires_grad?)");
@@ -154,12 +157,19 @@ void Tensor::backward(const Tensor& grad_in) const {
       if (replaced.defined()) g = replaced;
     }
     if (!t->grad_fn) {
+      check(!t->graph_freed, "backward",
+            "trying to backward through part of a graph a second time: an earlier backward() "
+            "freed it. Run the forward again, or pass retain_graph = true to that backward()");
       if (t->requires_grad) accumulate(t->grad, g);
       continue;
     }
     if (t->retains_grad) accumulate(t->grad, g);
-    std::shared_ptr<Node> node = std::move(t->grad_fn);  // frees the graph as we go
-    const bool timed = profiler::enabled();              // read the clock only while profiling
+    std::shared_ptr<Node> node = t->grad_fn;
+    if (!retain_graph) {  // free the graph as we go
+      t->grad_fn.reset();
+      t->graph_freed = true;
+    }
+    const bool timed = profiler::enabled();  // read the clock only while profiling
     const auto started =
         timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     std::vector<Tensor> grads = node->backward(g);

@@ -1,5 +1,6 @@
 #include <cmath>
 
+#include "core/init.hpp"
 #include "core/parallel.hpp"
 #include "core/random.hpp"
 #include "core/tensor.hpp"
@@ -76,6 +77,13 @@ Tensor Tensor::randn(const Shape& shape, Generator& gen, DType dtype) {
 Tensor Tensor::rand(const Shape& shape, Generator& gen, DType dtype) {
   return fill_random(shape, gen, dtype,
                      [](const Generator& g, uint64_t c) { return g.uniform_at(c); });
+}
+
+Tensor Tensor::randn(const Shape& shape, DType dtype) {
+  return randn(shape, default_generator(), dtype);
+}
+Tensor Tensor::rand(const Shape& shape, DType dtype) {
+  return rand(shape, default_generator(), dtype);
 }
 
 }  // namespace nl

@@ -45,6 +45,8 @@ struct TensorImpl {
   bool retains_grad = false;
   std::shared_ptr<TensorImpl> grad;
   std::shared_ptr<Node> grad_fn;
+  // Set when backward() freed grad_fn: a second backward through here is an error, not a leaf.
+  bool graph_freed = false;
   std::vector<GradHook> hooks;
 };
 
@@ -64,6 +66,10 @@ class Tensor {
                             DType dtype = DType::f32);
   static Tensor randn(const Shape& shape, Generator& gen, DType dtype = DType::f32);
   static Tensor rand(const Shape& shape, Generator& gen, DType dtype = DType::f32);
+  // From the global generator that manual_seed() seeds (core/init.hpp), like torch.randn:
+  // one seed makes a whole program reproducible, module initialisation included.
+  static Tensor randn(const Shape& shape, DType dtype = DType::f32);
+  static Tensor rand(const Shape& shape, DType dtype = DType::f32);
 
   // ---- metadata
   bool defined() const { return impl_ != nullptr; }
@@ -111,7 +117,10 @@ class Tensor {
   void zero_grad();
   // Shares storage, drops the autograd history: like torch's .detach().
   Tensor detach() const;
-  void backward(const Tensor& grad = Tensor()) const;
+  // Accumulates dL/dx into every leaf's grad(). The graph is freed as it is walked, as in
+  // PyTorch; retain_graph keeps it for another backward over the same graph. A second backward
+  // through a freed graph throws.
+  void backward(const Tensor& grad = Tensor(), bool retain_graph = false) const;
   void retain_grad();
   void register_hook(GradHook hook);
   const std::shared_ptr<Node>& grad_fn() const { return impl().grad_fn; }

@@ -70,4 +70,25 @@ double accuracy(const Tensor& logits, const std::vector<int64_t>& labels) {
   return labels.empty() ? 0.0 : double(correct) / labels.size();
 }
 
+std::vector<int64_t> label_indices(const Tensor& labels) {
+  check(labels.dim() == 1, "cross_entropy", "labels must be a 1-D tensor of class indices, got ",
+        shape_str(labels.shape()));
+  const std::vector<double> values = labels.to_vector();
+  std::vector<int64_t> out(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    check(values[i] >= 0 && values[i] == std::floor(values[i]) && values[i] < 9e15, "cross_entropy",
+          "label ", i, " is ", values[i], ", not a class index");
+    out[i] = int64_t(values[i]);
+  }
+  return out;
+}
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double label_smoothing) {
+  return cross_entropy(logits, label_indices(labels), label_smoothing);
+}
+
+double accuracy(const Tensor& logits, const Tensor& labels) {
+  return accuracy(logits, label_indices(labels));
+}
+
 }  // namespace nl

@@ -17,4 +17,11 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& labels,
 // Fraction of rows whose argmax equals the label.
 double accuracy(const Tensor& logits, const std::vector<int64_t>& labels);
 
+// The same with the labels as a tensor of N class indices (any dtype; each value must be a whole
+// number in [0, K)), as PyTorch's F.cross_entropy(logits, target) takes them.
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double label_smoothing = 0.0);
+double accuracy(const Tensor& logits, const Tensor& labels);
+// The index vector of a label tensor; throws naming the first value that is not a class index.
+std::vector<int64_t> label_indices(const Tensor& labels);
+
 }  // namespace nl

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "apps/common/training.hpp"
 #include "autograd/node.hpp"
 #include "autograd/ops.hpp"
 #include "core/init.hpp"
@@ -124,29 +123,5 @@ TEST_SUITE("remedies") {
     plain.step();
     CHECK(test::max_abs_diff(a, b) < 1e-15);
     CHECK_THROWS_AS(SGD({{.params = {a}, .agc_clip = -1}}), Error);
-  }
-
-  TEST_CASE("training groups: AGC skips the classifier, Proxy Norm's gamma and beta skip decay") {
-    auto net = make_model("resnet8", {.width = 4, .norm = "pn:ln"});
-    const auto no_decay = net->no_weight_decay();
-    CHECK(no_decay.count("bn1.weight") == 1);
-    CHECK(no_decay.count("layer1.0.bn1.bias") == 1);
-    CHECK(no_decay.count("layer1.0.bn1.proxy_weight") == 0);
-    apps::TrainConfig config;
-    config.agc = 0.01;
-    const auto groups = apps::param_groups(*net, config);
-    size_t total = 0;
-    for (const ParamGroup& group : groups) {
-      total += group.params.size();
-      for (const Tensor& p : group.params) {
-        const bool is_fc = p.impl_ptr() == param(*net, "fc.weight").impl_ptr() ||
-                           p.impl_ptr() == param(*net, "fc.bias").impl_ptr();
-        const bool excluded = p.impl_ptr() == param(*net, "bn1.weight").impl_ptr();
-        CHECK((group.agc_clip == 0) == is_fc);
-        if (excluded) CHECK(group.weight_decay == 0);
-      }
-    }
-    CHECK(total == net->parameters().size());
-    CHECK(groups[0].weight_decay == config.wd);
   }
 }

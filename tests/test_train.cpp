@@ -53,6 +53,13 @@ apps::TrainConfig small_config(const fs::path& data, const fs::path& out) {
   return c;
 }
 
+Tensor named_param(const Module& m, const std::string& name) {
+  for (auto& [n, p] : m.named_parameters())
+    if (n == name) return p;
+  FAIL("no parameter ", name);
+  return {};
+}
+
 std::vector<nlohmann::json> read_metrics(const fs::path& file) {
   std::vector<nlohmann::json> out;
   std::ifstream f(file);
@@ -249,5 +256,29 @@ TEST_SUITE("train") {
     apps::TrainConfig c;
     c.data = "/nonexistent/cifar";
     CHECK_THROWS_WITH_AS(apps::run_training(c), doctest::Contains("cs.toronto.edu"), Error);
+  }
+
+  TEST_CASE("training groups: AGC skips the classifier, Proxy Norm's gamma and beta skip decay") {
+    auto net = make_model("resnet8", {.width = 4, .norm = "pn:ln"});
+    const auto no_decay = net->no_weight_decay();
+    CHECK(no_decay.count("bn1.weight") == 1);
+    CHECK(no_decay.count("layer1.0.bn1.bias") == 1);
+    CHECK(no_decay.count("layer1.0.bn1.proxy_weight") == 0);
+    apps::TrainConfig config;
+    config.agc = 0.01;
+    const auto groups = apps::param_groups(*net, config);
+    size_t total = 0;
+    for (const ParamGroup& group : groups) {
+      total += group.params.size();
+      for (const Tensor& p : group.params) {
+        const bool is_fc = p.impl_ptr() == named_param(*net, "fc.weight").impl_ptr() ||
+                           p.impl_ptr() == named_param(*net, "fc.bias").impl_ptr();
+        const bool excluded = p.impl_ptr() == named_param(*net, "bn1.weight").impl_ptr();
+        CHECK((group.agc_clip == 0) == is_fc);
+        if (excluded) CHECK(group.weight_decay == 0);
+      }
+    }
+    CHECK(total == net->parameters().size());
+    CHECK(groups[0].weight_decay == config.wd);
   }
 }

@@ -32,6 +32,9 @@ struct NormSlot {
   // Set by layers that read the layer feeding them (cbn differentiates its statistics w.r.t.
   // that convolution's weight).
   Binder bind;
+  // Set by attach_slot. A slot with a weight-side part or a binder refuses to run its forward
+  // until it has been attached, so `gn+ws` can never silently train as plain `gn`.
+  std::shared_ptr<bool> attached = std::make_shared<bool>(false);
 
   // NormSlot{module} and NormSlot{module, true} leave the rest empty.
   NormSlot(ModulePtr m = nullptr, bool activation = false, WeightNormalizerFactory wn = {},
@@ -54,6 +57,15 @@ void attach_slot(const NormSlot& slot, const ModulePtr& producer);
 // for shortcuts): layers that correct the post-activation moments (pn) need to know.
 NormSlot make_norm(const std::string& spec, int64_t channels, const Shape& spatial = {},
                    bool activation_follows = true);
+
+// The usual way to use a normalizer: the layer producing the features, then the normalizer,
+// then a ReLU unless the normalizer applies its own (FRN+TLU, EvoNorm, Proxy Norm), as one
+// Sequential, with any weight-side part attached to `producer` (a Conv2d or Linear). Nothing
+// can be forgotten: neither the activation nor the attachment.
+//   auto block = conv_norm_act("gn+ws:groups=8", std::make_shared<Conv2d>(3, 32, 3, 1, 1), 32);
+// activation = false leaves the ReLU out (e.g. before a residual add).
+ModulePtr conv_norm_act(const std::string& spec, const ModulePtr& producer, int64_t channels,
+                        const Shape& spatial = {}, bool activation = true);
 
 struct NormInfo {
   std::string name, arguments, description;
