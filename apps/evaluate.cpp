@@ -7,6 +7,7 @@
 #include "apps/common/checkpoint.hpp"
 #include "apps/common/training.hpp"
 #include "core/parallel.hpp"
+#include "core/safetensors.hpp"
 #include "layers/models/resnet.hpp"
 
 int main(int argc, char** argv) {
@@ -18,6 +19,10 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_option("--data", data_dir, "image folder or CIFAR-10 binary folder")->required();
   app.add_option("--threads", threads);
+  std::string dump_logits;
+  app.add_option("--dump-logits", dump_logits,
+                 "write the test set's logits (N x classes, float32), labels (int64) and class "
+                 "names to this safetensors file");
   CLI11_PARSE(app, argc, argv);
   try {
     nl::set_num_threads(threads);
@@ -40,7 +45,22 @@ int main(int argc, char** argv) {
     } catch (const nl::Error& e) {
       throw nl::Error(checkpoint + ": " + e.what());
     }
-    const auto r = nl::apps::evaluate(*model, *data.test, norm.mean, norm.std);
+    const auto r =
+        nl::apps::evaluate(*model, *data.test, norm.mean, norm.std, 500, !dump_logits.empty());
+    if (!dump_logits.empty()) {
+      nl::SafetensorsFile out;
+      out.tensors["logits"] = r.logits;
+      std::vector<double> labels(size_t(data.test->size()));
+      for (int64_t i = 0; i < data.test->size(); ++i)
+        labels[size_t(i)] = double(data.test->label(i));
+      out.tensors["labels"] = nl::Tensor::from_vector(labels, {data.test->size()}, nl::DType::f64);
+      out.int64_tensors.insert("labels");
+      out.metadata["classes"] = nlohmann::json(data.test->class_names()).dump();
+      out.metadata["checkpoint"] = checkpoint;
+      nl::save_safetensors(dump_logits, out);
+      std::printf("wrote %s (logits of %lld images)\n", dump_logits.c_str(),
+                  (long long)data.test->size());
+    }
     std::printf("%s: test accuracy %.2f%%, loss %.4f on %lld images\n\n", checkpoint.c_str(),
                 100 * r.accuracy, r.loss, (long long)data.test->size());
     const auto& names = data.test->class_names();

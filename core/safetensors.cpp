@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -32,10 +33,23 @@ void save_safetensors(const std::string& path, const SafetensorsFile& file) {
   if (!file.metadata.empty()) header["__metadata__"] = file.metadata;
   uint64_t offset = 0;
   std::vector<Tensor> ordered;
+  std::vector<std::vector<int64_t>> integers;  // the I64 payloads, in tensor order
   for (const auto& [name, t] : file.tensors) {
     const Tensor c = t.detach().contiguous();
-    const uint64_t bytes = uint64_t(c.numel()) * dtype_size(c.dtype());
-    header[name] = {{"dtype", c.dtype() == DType::f32 ? "F32" : "F64"},
+    const bool as_int64 = file.int64_tensors.count(name) > 0;
+    if (as_int64) {
+      std::vector<int64_t> values;
+      for (double v : c.to_vector()) {
+        check(v == std::floor(v) && std::abs(v) < 9.0e15, "save_safetensors", "'", name,
+              "' is stored as int64 but holds ", v);
+        values.push_back(int64_t(v));
+      }
+      integers.push_back(std::move(values));
+    }
+    const uint64_t bytes = uint64_t(c.numel()) * (as_int64 ? 8 : dtype_size(c.dtype()));
+    header[name] = {{"dtype", as_int64                  ? "I64"
+                              : c.dtype() == DType::f32 ? "F32"
+                                                        : "F64"},
                     {"shape", c.shape()},
                     {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
@@ -50,10 +64,18 @@ void save_safetensors(const std::string& path, const SafetensorsFile& file) {
     const uint64_t n = text.size();  // little-endian on every platform normlab targets
     write_all(fd, &n, 8, tmp);
     write_all(fd, text.data(), text.size(), tmp);
-    for (const Tensor& t : ordered)
+    size_t next_integer = 0, index = 0;
+    for (const auto& [name, _] : file.tensors) {
+      const Tensor& t = ordered[index++];
+      if (file.int64_tensors.count(name)) {
+        const auto& values = integers[next_integer++];
+        write_all(fd, values.data(), values.size() * sizeof(int64_t), tmp);
+        continue;
+      }
       write_all(
           fd, static_cast<const char*>(t.impl().storage->data) + t.offset() * dtype_size(t.dtype()),
           size_t(t.numel()) * dtype_size(t.dtype()), tmp);
+    }
     if (::fsync(fd) != 0) throw Error(tmp + ": fsync failed (" + std::strerror(errno) + ")");
   } catch (...) {
     ::close(fd);
@@ -112,8 +134,9 @@ SafetensorsFile parse_safetensors(const std::string& name, const uint8_t* bytes,
     try {
       if (!entry.is_object()) throw Error("entry is not an object");
       const std::string dt = entry.at("dtype").get<std::string>();
-      if (dt != "F32" && dt != "F64") throw Error("unsupported dtype " + dt);
-      const DType dtype = dt == "F32" ? DType::f32 : DType::f64;
+      if (dt != "F32" && dt != "F64" && dt != "I64") throw Error("unsupported dtype " + dt);
+      const bool int64 = dt == "I64";
+      const DType dtype = dt == "F32" ? DType::f32 : DType::f64;  // I64 is read into float64
       const auto dims = entry.at("shape").get<std::vector<int64_t>>();
       // Dimensions are checked one by one so that their product cannot overflow.
       uint64_t count = 1;
@@ -126,11 +149,20 @@ SafetensorsFile parse_safetensors(const std::string& name, const uint8_t* bytes,
       const auto offs = entry.at("data_offsets").get<std::vector<uint64_t>>();
       if (offs.size() != 2 || offs[0] > offs[1] || offs[1] > data_size)
         throw Error("data_offsets outside the file");
-      if (offs[1] - offs[0] != count * dtype_size(dtype))
+      if (offs[1] - offs[0] != count * (int64 ? 8 : dtype_size(dtype)))
         throw Error("data_offsets do not match shape " + shape_str(shape));
       Tensor t = Tensor::empty(shape, dtype);
-      if (count > 0)
+      if (int64) {
+        double* dst = t.data<double>();
+        for (uint64_t i = 0; i < count; ++i) {
+          int64_t v = 0;
+          std::memcpy(&v, bytes + data_start + offs[0] + 8 * i, 8);
+          dst[i] = double(v);
+        }
+        out.int64_tensors.insert(key);
+      } else if (count > 0) {
         std::memcpy(t.impl().storage->data, bytes + data_start + offs[0], offs[1] - offs[0]);
+      }
       out.tensors[key] = t;
     } catch (const std::exception& e) {
       throw Error(name + ": tensor '" + key + "': " + e.what());

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 
 #include "core/tensor.hpp"
@@ -15,6 +16,9 @@ namespace nl {
 struct SafetensorsFile {
   std::map<std::string, Tensor> tensors;
   std::map<std::string, std::string> metadata;
+  // Tensors stored as I64 (counters such as num_batches_tracked, as PyTorch writes them): saved
+  // from whole-number values, loaded as float64 tensors (exact below 2^53) and listed here.
+  std::set<std::string> int64_tensors;
 };
 
 // Writes atomically: a temporary file next to `path`, fsync, rename over `path`, fsync of the

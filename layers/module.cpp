@@ -31,7 +31,8 @@ Tensor& Module::register_parameter(const std::string& name, Tensor t) {
   return params_.back().second;
 }
 
-Tensor& Module::register_buffer(const std::string& name, Tensor t) {
+Tensor& Module::register_buffer(const std::string& name, Tensor t, bool counter) {
+  if (counter) counters_.insert(name);
   buffers_.emplace_back(name, t);
   return buffers_.back().second;
 }
@@ -91,6 +92,14 @@ std::map<std::string, Tensor> Module::state_dict() const {
   std::map<std::string, Tensor> out;
   for (auto& [n, t] : named_parameters()) out[n] = t.detach();
   for (auto& [n, t] : named_buffers()) out[n] = t.detach();
+  return out;
+}
+
+std::set<std::string> Module::counter_buffers() const {
+  std::set<std::string> out;
+  for (auto& [prefix, m] : named_modules())
+    for (const std::string& name : m->counters_)
+      out.insert(prefix.empty() ? name : prefix + "." + name);
   return out;
 }
 

@@ -47,6 +47,8 @@ class Module {
   // Parameters then buffers, by dotted name. load_state_dict copies values in place and throws
   // naming any missing, unexpected or mis-shaped entry (strict, like PyTorch's default).
   std::map<std::string, Tensor> state_dict() const;
+  // Dotted names of the buffers registered as counters (stored as int64 in checkpoints).
+  std::set<std::string> counter_buffers() const;
   void load_state_dict(const std::map<std::string, Tensor>& state);
 
   void zero_grad();
@@ -62,7 +64,9 @@ class Module {
 
  protected:
   Tensor& register_parameter(const std::string& name, Tensor t);
-  Tensor& register_buffer(const std::string& name, Tensor t);
+  // counter = true marks a buffer that holds a whole number (num_batches_tracked): checkpoints
+  // store it as int64, as PyTorch does.
+  Tensor& register_buffer(const std::string& name, Tensor t, bool counter = false);
   // Marks a registered parameter of this module as never weight-decayed.
   void exclude_from_weight_decay(const std::string& name);
   template <typename M>
@@ -82,6 +86,7 @@ class Module {
   std::vector<std::pair<std::string, ModulePtr>> children_;
   std::vector<ForwardHook> hooks_;
   std::set<std::string> no_decay_;
+  std::set<std::string> counters_;
 };
 
 }  // namespace nl

@@ -73,4 +73,39 @@ TEST_SUITE("library") {
     CHECK(Tensor::randn({5}).to_vector() == a);
     CHECK(Linear(3, 2).weight.to_vector() == wa);
   }
+
+  TEST_CASE("a normlab checkpoint loads into PyTorch's ResNet-20 and gives the same logits") {
+    // tests/fixtures/make_torch_interop.py: PyTorch loaded this checkpoint (written by train)
+    // with load_state_dict(strict=True) and computed eval-mode logits on 8 fixed inputs.
+    const std::string dir = std::string(NORMLAB_TEST_DIR) + "/fixtures/interop/";
+    const SafetensorsFile ck = load_safetensors(dir + "resnet20_bn.safetensors");
+    CHECK(ck.int64_tensors.count("model.bn1.num_batches_tracked") == 1);
+    std::map<std::string, Tensor> state;
+    for (const auto& [k, t] : ck.tensors)
+      if (k.rfind("model.", 0) == 0) state[k.substr(6)] = t;
+    auto model = make_model("resnet20", {.width = 4, .norm = "bn"});
+    model->load_state_dict(state);
+    model->eval();
+    const SafetensorsFile torch = load_safetensors(dir + "resnet20_bn_logits.safetensors");
+    NoGradGuard no_grad;
+    const Tensor logits = (*model)(torch.tensors.at("input"));
+    const double scale = test::max_abs(torch.tensors.at("logits"));
+    CHECK(scale > 0.01);
+    CHECK(test::max_abs_diff(logits, torch.tensors.at("logits")) < 1e-5 * std::max(1.0, scale));
+  }
+
+  TEST_CASE("hooks: (*m)(x) runs m's hooks; m->forward(x) skips only m's own, as in PyTorch") {
+    auto inner = std::make_shared<Linear>(3, 2);
+    auto outer = std::make_shared<Sequential>(std::vector<ModulePtr>{inner});
+    int inner_calls = 0, outer_calls = 0;
+    inner->register_forward_hook([&](Module&, const Tensor&, const Tensor&) { ++inner_calls; });
+    outer->register_forward_hook([&](Module&, const Tensor&, const Tensor&) { ++outer_calls; });
+    const Tensor x = Tensor::randn({4, 3});
+    (*outer)(x);
+    CHECK(inner_calls == 1);
+    CHECK(outer_calls == 1);
+    outer->forward(x);  // children are still called through operator(), so their hooks run
+    CHECK(inner_calls == 2);
+    CHECK(outer_calls == 1);
+  }
 }

@@ -92,6 +92,11 @@ TEST_SUITE("train") {
     model->load_state_dict(ck.model);
     CHECK(ck.meta["epoch"] == 1);
     CHECK(ck.optimizer.count("group.0.lr") == 1);
+    // Counters are stored as int64, as PyTorch writes num_batches_tracked.
+    const SafetensorsFile raw = load_safetensors((straight / "checkpoint.safetensors").string());
+    CHECK(raw.int64_tensors.count("model.bn1.num_batches_tracked") == 1);
+    CHECK(raw.int64_tensors.count("model.bn1.running_mean") == 0);
+    CHECK(raw.tensors.at("model.bn1.num_batches_tracked").item() == 2 * 10);  // 2 epochs x 10
 
     // Interrupt after epoch 1 (same 2-epoch schedule), then resume: identical metrics.
     apps::TrainConfig first = small_config(data, interrupted);

@@ -15,6 +15,7 @@ void save_checkpoint(const std::string& path, const Module& model,
                      const std::map<std::string, Tensor>& optimizer, const json& meta) {
   SafetensorsFile f;
   for (auto& [k, t] : model.state_dict()) f.tensors["model." + k] = t;
+  for (const std::string& k : model.counter_buffers()) f.int64_tensors.insert("model." + k);
   for (auto& [k, t] : optimizer) f.tensors["optimizer." + k] = t;
   f.metadata["normlab"] = meta.dump();
   save_safetensors(path, f);

@@ -249,7 +249,7 @@ std::string metrics_until(const fs::path& file, int64_t last_epoch) {
 }  // namespace
 
 EvalResult evaluate(Module& model, const data::ImageSet& set, const std::vector<float>& mean,
-                    const std::vector<float>& std, int batch_size) {
+                    const std::vector<float>& std, int batch_size, bool keep_logits) {
   NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
@@ -257,6 +257,7 @@ EvalResult evaluate(Module& model, const data::ImageSet& set, const std::vector<
   const int64_t k = set.num_classes();
   r.confusion.assign(k, std::vector<int64_t>(k, 0));
   check(k >= 1, "evaluate", "the test set has no classes");
+  if (keep_logits) r.logits = Tensor::empty({set.size(), k});
   double loss_sum = 0;
   int64_t correct = 0;
   for (int64_t start = 0; start < set.size(); start += batch_size) {
@@ -270,6 +271,7 @@ EvalResult evaluate(Module& model, const data::ImageSet& set, const std::vector<
     check(all_finite(logits), "evaluate", "the model's output is NaN or infinite for test images ",
           start, "..", start + n - 1,
           " (non-finite parameters or running statistics? a diverged checkpoint?)");
+    if (keep_logits) r.logits.narrow(0, start, n).copy_(logits);
     loss_sum += cross_entropy(logits, labels).item() * n;
     const Tensor pred = argmax(logits, 1);
     for (int64_t i = 0; i < n; ++i) {

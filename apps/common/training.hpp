@@ -68,9 +68,10 @@ Tensor normalized_images(const data::ImageSet& set, const std::vector<int64_t>& 
 struct EvalResult {
   double loss = 0, accuracy = 0;
   std::vector<std::vector<int64_t>> confusion;  // [true][predicted]
+  Tensor logits;                                // (N, classes), only when asked for
 };
 EvalResult evaluate(Module& model, const data::ImageSet& set, const std::vector<float>& mean,
-                    const std::vector<float>& std, int batch_size = 500);
+                    const std::vector<float>& std, int batch_size = 500, bool keep_logits = false);
 
 // The optimizer's parameter groups for `config`: weight decay off for what the layers exclude
 // (and for 1-D parameters with wd_skip_norm_bias), AGC (agc > 0) on all but the classifier.

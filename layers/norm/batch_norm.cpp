@@ -21,7 +21,8 @@ BatchNorm::BatchNorm(int64_t c, BatchNormOptions o, int dims)
       running_mean = register_buffer("running_mean", Tensor::zeros({stat_groups}));
     if (o.math.divide_std)
       running_var = register_buffer("running_var", Tensor::ones({stat_groups}));
-    num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}));
+    num_batches_tracked =
+        register_buffer("num_batches_tracked", Tensor::zeros({}), /*counter=*/true);
   }
 }
 

@@ -30,7 +30,7 @@ BatchRenorm::BatchRenorm(int64_t c, BatchRenormOptions o) : num_features(c), opt
   }
   running_mean = register_buffer("running_mean", Tensor::zeros({c}));
   running_var = register_buffer("running_var", Tensor::ones({c}));
-  num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}));
+  num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}), /*counter=*/true);
 }
 
 double BatchRenorm::r_max_at(double t) const {

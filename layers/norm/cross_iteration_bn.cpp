@@ -31,7 +31,7 @@ CrossIterationBatchNorm::CrossIterationBatchNorm(int64_t c, const CrossIteration
   }
   running_mean = register_buffer("running_mean", Tensor::zeros({c}));
   running_var = register_buffer("running_var", Tensor::ones({c}));
-  num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}));
+  num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}), /*counter=*/true);
   history_size = register_buffer("history_size", Tensor::zeros({}));
 }
 

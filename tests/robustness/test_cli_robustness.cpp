@@ -168,6 +168,16 @@ TEST_SUITE("robustness") {
     INFO(r.output);
     CHECK(r.rc == 0);
     CHECK(r.output.find("test accuracy") != std::string::npos);
+    // --dump-logits: the test set's logits, labels as int64, the class names.
+    const fs::path dump = data / "logits.safetensors";
+    const Run d = run("evaluate", (data / "A" / "checkpoint.safetensors").string() + " --data " +
+                                      data.string() + " --dump-logits " + dump.string());
+    CHECK(d.rc == 0);
+    const SafetensorsFile f = load_safetensors(dump.string());
+    CHECK(f.tensors.at("logits").shape() == Shape{40, 10});
+    CHECK(f.int64_tensors.count("labels") == 1);
+    CHECK(f.tensors.at("labels").to_vector()[39] == 9);
+    CHECK(f.metadata.at("classes").find("truck") != std::string::npos);
     fs::remove_all(data);
   }
 
