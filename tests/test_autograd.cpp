@@ -85,7 +85,7 @@ TEST_SUITE("autograd") {
     CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("scalar output"), Error);
   }
 
-  TEST_CASE("modules: names, state_dict round trip, forward hooks, train/eval") {
+  TEST_CASE("modules: names; state_dict round trip; forward hooks; train/eval") {
     Sequential net;
     net.emplace<Linear>(4, 3);
     net.emplace<Dropout>(0.5);

@@ -13,7 +13,7 @@ using test::randn64;
 using Ts = std::vector<Tensor>;
 
 TEST_SUITE("conv") {
-  TEST_CASE("gradcheck over stride, padding, dilation, groups and odd sizes") {
+  TEST_CASE("gradcheck over stride; padding; dilation; groups and odd sizes") {
     struct Case {
       int64_t n, cin, cout, h, w, k, stride, pad, dil, groups;
       bool bias;
@@ -93,7 +93,7 @@ TEST_SUITE("conv") {
     }
   }
 
-  TEST_CASE("small batches split each GEMM over output-row tiles, still deterministic") {
+  TEST_CASE("small batches split each GEMM over output-row tiles; still deterministic") {
     Generator g(4);
     Tensor x = Tensor::randn({2, 16, 10, 10}, g);  // 2 images: far fewer blocks than tiles
     Conv2d conv(16, 96, 3, 1, 1);                  // 96 output rows = 3 tiles; dX has 144 rows

@@ -120,7 +120,7 @@ TEST_SUITE("data") {
                          doctest::Contains("label 25 at byte offset 0"), Error);
   }
 
-  TEST_CASE("image folders: sorted classes, PNG and JPEG, statistics") {
+  TEST_CASE("image folders: sorted classes; PNG and JPEG; statistics") {
     TempDir dir("folder");
     fs::create_directories(dir.path / "b_cat");
     fs::create_directories(dir.path / "a_dog");
@@ -179,7 +179,7 @@ TEST_SUITE("data") {
                          doctest::Contains("huge.img"), Error);
   }
 
-  TEST_CASE("transforms: crop pads with zeros, flip mirrors, normalize, cutout") {
+  TEST_CASE("transforms: crop pads with zeros; flip mirrors; normalize; cutout") {
     FloatImage img{1, 2, 2, {1, 2, 3, 4}};
     Generator g(0);
     RandomHorizontalFlip(1.0)->apply(img, g);
@@ -204,7 +204,7 @@ TEST_SUITE("data") {
     CHECK(zeros <= 16);
   }
 
-  TEST_CASE("the loader is seeded, complete, and independent of the thread count") {
+  TEST_CASE("the loader is seeded; complete; and independent of the thread count") {
     Cifar10Binary set;
     auto bytes = cifar_records(50);
     set.append_records("mem", bytes.data(), bytes.size());

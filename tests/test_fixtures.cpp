@@ -99,7 +99,7 @@ void replay(const std::string& name, const std::vector<std::string>& inputs,
 }  // namespace
 
 TEST_SUITE("layers") {
-  TEST_CASE("conv, linear, pooling and cross entropy agree with PyTorch") {
+  TEST_CASE("conv; linear; pooling and cross entropy agree with PyTorch") {
     replay("conv2d_s2p1", {"x", "w", "b"}, [](auto& t) {
       Conv2dOptions o;
       o.stride = {2, 2}, o.padding = {1, 1};
@@ -163,7 +163,7 @@ TEST_SUITE("norm") {
     }
   }
 
-  TEST_CASE("Online Norm replays the paper's algorithm: streams, control process, two batches") {
+  TEST_CASE("Online Norm replays the paper's algorithm: streams; control process; two batches") {
     const json& c = cases().at("online");
     for (const Tol& tol : kTols) {
       CAPTURE(dtype_name(tol.dt));
@@ -219,7 +219,7 @@ TEST_SUITE("norm") {
     }
   }
 
-  TEST_CASE("adaptive gradient clipping agrees with a PyTorch reference, unit by unit") {
+  TEST_CASE("adaptive gradient clipping agrees with a PyTorch reference; unit by unit") {
     for (auto& [name, c] : cases().at("agc").items()) {
       CAPTURE(name);
       for (const Tol& tol : kTols) {
@@ -231,7 +231,7 @@ TEST_SUITE("norm") {
     }
   }
 
-  TEST_CASE("BatchNorm, GroupNorm, LayerNorm, InstanceNorm agree with PyTorch modules") {
+  TEST_CASE("BatchNorm; GroupNorm; LayerNorm; InstanceNorm agree with PyTorch modules") {
     struct Case {
       const char* name;
       std::function<std::shared_ptr<Module>()> make;
@@ -334,7 +334,7 @@ TEST_SUITE("norm") {
 }
 
 TEST_SUITE("optim") {
-  TEST_CASE("SGD, Adam and AdamW steps agree with torch.optim") {
+  TEST_CASE("SGD; Adam and AdamW steps agree with torch.optim") {
     struct Case {
       const char* name;
       std::function<std::unique_ptr<Optimizer>(Tensor&)> make;

@@ -17,7 +17,7 @@ using test::randn64;
 using Ts = std::vector<Tensor>;
 
 TEST_SUITE("layers") {
-  TEST_CASE("Linear: gradcheck of input, weight and bias; shape errors") {
+  TEST_CASE("Linear: gradcheck of input; weight and bias; shape errors") {
     Linear fc(4, 3);
     fc.to(DType::f64);
     Tensor x = randn64({5, 4}, 1);
@@ -50,7 +50,7 @@ TEST_SUITE("layers") {
     CHECK_THROWS_AS(max_pool2d(Tensor::zeros({2, 3}), 2, 2), Error);
   }
 
-  TEST_CASE("cross entropy: gradcheck, label smoothing, stability") {
+  TEST_CASE("cross entropy: gradcheck; label smoothing; stability") {
     Tensor z = randn64({4, 5}, 3);
     std::vector<int64_t> y{0, 4, 2, 2};
     check_grad([&](const Ts& t) { return cross_entropy(t[0], y); }, {z});

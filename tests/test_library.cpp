@@ -55,7 +55,7 @@ TEST_SUITE("library") {
     CHECK(w.grad().to_vector() == std::vector<double>{4, 4, 4});  // 2 w, twice
   }
 
-  TEST_CASE("labels as a tensor, as PyTorch takes them") {
+  TEST_CASE("labels as a tensor; as PyTorch takes them") {
     const Tensor logits = Tensor::randn({4, 3});
     const Tensor labels = Tensor::from_vector({0, 2, 1, 2}, {4});
     CHECK(cross_entropy(logits, labels).item() ==
@@ -94,7 +94,7 @@ TEST_SUITE("library") {
     CHECK(test::max_abs_diff(logits, torch.tensors.at("logits")) < 1e-5 * std::max(1.0, scale));
   }
 
-  TEST_CASE("hooks: (*m)(x) runs m's hooks; m->forward(x) skips only m's own, as in PyTorch") {
+  TEST_CASE("hooks: (*m)(x) runs m's hooks; m->forward(x) skips only m's own; as in PyTorch") {
     auto inner = std::make_shared<Linear>(3, 2);
     auto outer = std::make_shared<Sequential>(std::vector<ModulePtr>{inner});
     int inner_calls = 0, outer_calls = 0;

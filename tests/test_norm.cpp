@@ -28,7 +28,7 @@ void randomize_affine(Tensor& w, Tensor& b, uint64_t seed) {
 }  // namespace
 
 TEST_SUITE("norm") {
-  TEST_CASE("BatchNorm gradcheck in training and eval, 2d and 1d") {
+  TEST_CASE("BatchNorm gradcheck in training and eval; 2d and 1d") {
     BatchNorm bn(3);
     bn.to(DType::f64);
     randomize_affine(bn.weight, bn.bias, 1);
@@ -42,7 +42,7 @@ TEST_SUITE("norm") {
     check_grad([&](const Ts& t) { return bn1(t[0]); }, {randn64({6, 5}, 4), bn1.weight, bn1.bias});
   }
 
-  TEST_CASE("BatchNorm relatives: ghost, batch-group, variance-only, mean-only gradchecks") {
+  TEST_CASE("BatchNorm relatives: ghost; batch-group; variance-only; mean-only gradchecks") {
     const std::pair<const char*, BatchNormOptions> variants[] = {
         {"gbn", {.virtual_batch = 2}},
         {"bgn", {.groups = 2}},
@@ -74,7 +74,7 @@ TEST_SUITE("norm") {
                          Error);
   }
 
-  TEST_CASE("GroupNorm, LayerNorm and InstanceNorm gradchecks") {
+  TEST_CASE("GroupNorm; LayerNorm and InstanceNorm gradchecks") {
     Tensor x = randn64({3, 4, 3, 3}, 5);
     for (int64_t groups : {1, 2, 4}) {
       CAPTURE(groups);
@@ -94,7 +94,7 @@ TEST_SUITE("norm") {
     check_grad([&](const Ts& t) { return in_track(t[0]); }, {x});
   }
 
-  TEST_CASE("FilterResponseNorm + TLU gradcheck, train and eval identical") {
+  TEST_CASE("FilterResponseNorm + TLU gradcheck; train and eval identical") {
     FilterResponseNorm frn(4);
     frn.to(DType::f64);
     randomize_affine(frn.weight, frn.bias, 30);

@@ -94,7 +94,7 @@ TEST_SUITE("norm") {
     }
   }
 
-  TEST_CASE("every normalizer gives finite output on constant input, train and eval") {
+  TEST_CASE("every normalizer gives finite output on constant input; train and eval") {
     for (const std::string& spec : all_specs()) {
       CAPTURE(spec);
       ModulePtr m = make_norm(spec, 4, kSpatial).module;
@@ -108,7 +108,7 @@ TEST_SUITE("norm") {
     }
   }
 
-  TEST_CASE("every normalizer rejects a wrong rank or channel count, naming itself") {
+  TEST_CASE("every normalizer rejects a wrong rank or channel count; naming itself") {
     for (const NormInfo& info : list_norms()) {
       if (info.name == "none" || make_norm(spec_for_four_channels(info.name), 4).weight_normalizer)
         continue;
@@ -139,7 +139,7 @@ TEST_SUITE("norm") {
     }
   }
 
-  TEST_CASE("centred normalizers stay accurate on 100 + 0.01 N(0,1) input") {
+  TEST_CASE("centred normalizers stay accurate on 100 + 0.01 N(0;1) input") {
     Generator g(60);
     const Tensor x = add(mul(Tensor::randn({8, 4, 4, 4}, g), 0.01), 100.0);
     // eps far below the data variance (1e-4): each output must have unit variance over its
@@ -154,7 +154,7 @@ TEST_SUITE("norm") {
     }
   }
 
-  TEST_CASE("Lp BatchNorm: p = 2 is BatchNorm, p = 1 scales by the mean absolute deviation") {
+  TEST_CASE("Lp BatchNorm: p = 2 is BatchNorm; p = 1 scales by the mean absolute deviation") {
     const Tensor x = add(mul(randn64({6, 4, 3, 3}, 61, false), 3.0), 2.0).detach();
     ModulePtr l2 = make_norm("lpbn:p=2", 4).module, bn = make_norm("bn", 4).module;
     l2->to(DType::f64);
@@ -169,7 +169,7 @@ TEST_SUITE("norm") {
                          Error);
   }
 
-  TEST_CASE("ln:elementwise is PyTorch's LayerNorm([C, H, W]) and needs the map size") {
+  TEST_CASE("ln:elementwise is PyTorch's LayerNorm([C; H; W]) and needs the map size") {
     ModulePtr m = make_norm("ln:elementwise", 4, {3, 5}).module;
     CHECK(m->state_dict().at("weight").shape() == Shape{4, 3, 5});
     CHECK_THROWS_WITH_AS(make_norm("ln:elementwise", 4), doctest::Contains("feature-map size"),
@@ -190,7 +190,7 @@ TEST_SUITE("norm") {
     CHECK(sn->mean_weight.grad().defined());
   }
 
-  TEST_CASE("Batch Renormalization: warm-up schedule, clipping, and BatchNorm before warm-up") {
+  TEST_CASE("Batch Renormalization: warm-up schedule; clipping; and BatchNorm before warm-up") {
     BatchRenorm brn(4);  // paper schedule: r_max 1 -> 3 over steps 5k..40k, d_max 0 -> 5 by 25k
     CHECK(brn.r_max_at(0) == 1);
     CHECK(brn.d_max_at(4999) == 0);
@@ -216,7 +216,7 @@ TEST_SUITE("norm") {
                          Error);
   }
 
-  TEST_CASE("Cross-Iteration BN: gradcheck with a full window, eval, binding errors") {
+  TEST_CASE("Cross-Iteration BN: gradcheck with a full window; eval; binding errors") {
     auto conv = std::make_shared<Conv2d>(3, 4, 3, 1, 1, false);
     NormSlot slot = make_norm("cbn:window=2,burnin=0", 4);
     attach_slot(slot, conv);
@@ -269,7 +269,7 @@ TEST_SUITE("norm") {
     }
   }
 
-  TEST_CASE("frn, evob0 and evos0 drop their nonlinearity where no activation follows") {
+  TEST_CASE("frn; evob0 and evos0 drop their nonlinearity where no activation follows") {
     // timm's apply_act=False: in a residual branch's last slot they only normalize, and the
     // block's ReLU comes after the add. Expected values written out per element.
     const Tensor x = add(mul(randn64({3, 4, 2, 2}, 51, false), 2.0), 0.5).detach();
@@ -331,7 +331,7 @@ TEST_SUITE("norm") {
                inputs_and_parameters(xg, *s0.module));
   }
 
-  TEST_CASE("plane_affine: gradcheck with per-sample and per-channel scales, shape errors") {
+  TEST_CASE("plane_affine: gradcheck with per-sample and per-channel scales; shape errors") {
     const Tensor x = randn64({3, 4, 2, 3}, 61);
     const Tensor per_sample = randn64({3, 4}, 62), per_channel = randn64({4}, 63);
     const Tensor shift = randn64({4}, 64);

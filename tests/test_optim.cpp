@@ -49,7 +49,7 @@ TEST_SUITE("optim") {
     CHECK(run(false) == run(true));
   }
 
-  TEST_CASE("schedules: step, multi-step, cosine, warm-up") {
+  TEST_CASE("schedules: step; multi-step; cosine; warm-up") {
     Tensor p = Tensor::ones({1}).requires_grad_();
     SGD opt({{.params = {p}, .lr = 1.0}});
     StepLR step(opt, 10, 0.5);

@@ -19,7 +19,7 @@ TEST_SUITE("probe") {
     CHECK(probe::activation_variance(a) == doctest::Approx((5.0 / 3) / 2));
   }
 
-  TEST_CASE("cosine similarity and stable rank of identical, orthogonal and mixed samples") {
+  TEST_CASE("cosine similarity and stable rank of identical; orthogonal and mixed samples") {
     const Tensor same = Tensor::from_vector({1, 2, 3, 1, 2, 3, 2, 4, 6}, {3, 3}, DType::f64);
     const probe::Similarity s = probe::sample_similarity(same);
     CHECK(s.mean_cosine == doctest::Approx(1.0));

@@ -61,7 +61,7 @@ TEST_SUITE("remedies") {
     CHECK(all_zero(param(net, "layer1.0.conv2.weight").grad()));
   }
 
-  TEST_CASE("Fixup initialisation: zero last conv and classifier, scaled first conv") {
+  TEST_CASE("Fixup initialisation: zero last conv and classifier; scaled first conv") {
     manual_seed(5);
     ResNet net({.depth = 20, .width = 16, .norm = "none", .residual = "fixup"});
     const int64_t branches = 9;
@@ -108,7 +108,7 @@ TEST_SUITE("remedies") {
                          doctest::Contains("unknown residual remedy 'rezero'"), Error);
   }
 
-  TEST_CASE("AGC in the optimizer equals clipping by hand, then the plain step") {
+  TEST_CASE("AGC in the optimizer equals clipping by hand; then the plain step") {
     Generator g(9);
     Tensor a = Tensor::randn({3, 4}, g, DType::f64).requires_grad_();
     Tensor b = a.detach().clone().requires_grad_();

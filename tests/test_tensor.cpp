@@ -74,7 +74,7 @@ TEST_SUITE("tensor") {
     CHECK(var(v, {}, false).item() == doctest::Approx(1.25));
   }
 
-  TEST_CASE("variance of offset data stays accurate (x = 100 + 0.01 N(0,1))") {
+  TEST_CASE("variance of offset data stays accurate (x = 100 + 0.01 N(0;1))") {
     Generator g(7);
     Tensor x = add(mul(Tensor::randn({1 << 20}, g), 0.01), 100.0);  // float32
     Tensor x64 = x.to(DType::f64);
@@ -90,7 +90,7 @@ TEST_SUITE("tensor") {
     CHECK(sum(x).item() == doctest::Approx(m * xs.size()).epsilon(1e-6));
   }
 
-  TEST_CASE("matmul, transposed views and batches") {
+  TEST_CASE("matmul; transposed views and batches") {
     Tensor a = Tensor::arange(0, 6, 1, DType::f64).view({2, 3});
     Tensor b = Tensor::arange(0, 12, 1, DType::f64).view({3, 4});
     Tensor c = matmul(a, b);
@@ -105,7 +105,7 @@ TEST_SUITE("tensor") {
     CHECK(bc.at({1, 0, 0}) == 6 * 12 + 7 * 16 + 8 * 20);
   }
 
-  TEST_CASE("random numbers depend on the seed only, not on the thread count") {
+  TEST_CASE("random numbers depend on the seed only; not on the thread count") {
     Generator g1(42), g2(42), g3(43);
     set_num_threads(1);
     Tensor a = Tensor::randn({100000}, g1);

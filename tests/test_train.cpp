@@ -71,7 +71,7 @@ std::vector<nlohmann::json> read_metrics(const fs::path& file) {
 }  // namespace
 
 TEST_SUITE("train") {
-  TEST_CASE("train runs end to end, writes its outputs, and resumes bit-identically") {
+  TEST_CASE("train runs end to end; writes its outputs; and resumes bit-identically") {
     const fs::path data = write_toy_cifar("data", 64);  // 320 train, 64 test images
     const fs::path straight = data / "straight", interrupted = data / "interrupted";
     apps::TrainConfig c = small_config(data, straight);
@@ -144,7 +144,7 @@ TEST_SUITE("train") {
     fs::remove_all(data);
   }
 
-  TEST_CASE("divergence is caught, named, and leaves the last checkpoint intact") {
+  TEST_CASE("divergence is caught; named; and leaves the last checkpoint intact") {
     const fs::path data = write_toy_cifar("diverge", 64);
     apps::TrainConfig c = small_config(data, data / "run");
     c.norm = "none";
@@ -176,7 +176,7 @@ TEST_SUITE("train") {
     fs::remove_all(data);
   }
 
-  TEST_CASE("probe groupsweep: one short run per normalizer, rows per epoch, divergence named") {
+  TEST_CASE("probe groupsweep: one short run per normalizer; rows per epoch; divergence named") {
     const fs::path data = write_toy_cifar("sweep", 32);
     apps::GroupSweepConfig sweep;
     sweep.base = small_config(data, "");
@@ -263,7 +263,7 @@ TEST_SUITE("train") {
     CHECK_THROWS_WITH_AS(apps::run_training(c), doctest::Contains("cs.toronto.edu"), Error);
   }
 
-  TEST_CASE("training groups: AGC skips the classifier, Proxy Norm's gamma and beta skip decay") {
+  TEST_CASE("training groups: AGC skips the classifier; Proxy Norm's gamma and beta skip decay") {
     auto net = make_model("resnet8", {.width = 4, .norm = "pn:ln"});
     const auto no_decay = net->no_weight_decay();
     CHECK(no_decay.count("bn1.weight") == 1);

@@ -96,7 +96,7 @@ std::string slurp(const fs::path& f) {
 }  // namespace
 
 TEST_SUITE("robustness") {
-  TEST_CASE("resume with other optimizer parameter groups, or a mis-shaped buffer, is refused") {
+  TEST_CASE("resume with other optimizer parameter groups; or a mis-shaped buffer; is refused") {
     const fs::path data = make_folder("groups");
     const fs::path a = data / "A";
     REQUIRE(run("train", small_run(data) + " --wd-skip-norm-bias --out " + a.string()).rc == 0);
@@ -136,7 +136,7 @@ TEST_SUITE("robustness") {
     fs::remove_all(data);
   }
 
-  TEST_CASE("a test folder that lacks a class, or names classes differently, is refused") {
+  TEST_CASE("a test folder that lacks a class; or names classes differently; is refused") {
     const fs::path data = make_folder("classes");
     fs::remove_all(data / "test" / "truck");
     expect_refusal(run("train", small_run(data)), "only in the first: truck");
@@ -181,7 +181,7 @@ TEST_SUITE("robustness") {
     fs::remove_all(data);
   }
 
-  TEST_CASE("models too large for memory, or too deep, are refused before allocating") {
+  TEST_CASE("models too large for memory; or too deep; are refused before allocating") {
     const fs::path data = make_folder("memory", 2, 1);
     const std::string base = "--data " + data.string() + " --epochs 1 --threads 1";
     expect_refusal(run("train", base + " --width 4096"), "needs about .* GiB.*available");
@@ -212,7 +212,7 @@ TEST_SUITE("robustness") {
     fs::remove_all(data);
   }
 
-  TEST_CASE("normalizer options out of range, duplicated or contradicting the batch are refused") {
+  TEST_CASE("normalizer options out of range; duplicated or contradicting the batch are refused") {
     for (const char* spec :
          {"bn:momentum=2", "bn:momentum=-1", "bn:momentum=nan", "bn:eps=0", "evob0:momentum=5",
           "switch:momentum=3", "gn:groups=0", "gn:groups=2.5", "online:alpha_fwd=1", "lrn:k=0"}) {
