@@ -40,7 +40,7 @@ struct TensorImpl {
   Shape shape, strides;
   int64_t offset = 0;  // in elements
   DType dtype = DType::f32;
-  // Autograd metadata (see autograd/README in docs/autograd.md).
+  // Autograd metadata (docs/tensor-and-autograd.md).
   bool requires_grad = false;
   bool retains_grad = false;
   std::shared_ptr<TensorImpl> grad;

@@ -7,7 +7,7 @@
 // Every norm slot is filled by the normalizer factory from one spec string. Names follow the
 // common PyTorch CIFAR ResNet: conv1, bn1, layer1.0.conv1, layer1.0.bn1, ..., fc.
 //
-// Normalizer-free remedies (docs/norms/skipinit-fixup.md), usable with any norm incl. "none":
+// Normalizer-free remedies (docs/norms/normalizer-free.md), usable with any norm incl. "none":
 //   skipinit (De & Smith 2020): out = relu(alpha * branch(x) + shortcut(x)), alpha a learnable
 //            scalar initialised to 0, so every block starts as the identity.
 //   fixup (Zhang et al. 2019): scalar biases before each conv and activation, a scalar

@@ -14,7 +14,7 @@
 // subtraction: the hand-derived `vn` backward) and multiplies in the SiLU-like gate. B0's
 // elementwise max between a batch and an instance scale has no closed normalize-affine form;
 // it is written with differentiable ops (var, sqrt, maximum), whose backward autograd composes.
-// docs/norms/evonorm.md.
+// docs/norms/evob0.md and docs/norms/evos0.md.
 #pragma once
 #include "layers/module.hpp"
 
