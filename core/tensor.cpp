@@ -7,9 +7,11 @@
 #include <sstream>
 
 #include "core/strided.hpp"
+#include "core/system_memory.hpp"
 
 namespace nl {
 namespace {
+constexpr std::size_t kCheckedAllocation = std::size_t(256) << 20;
 // Training frees and re-allocates the same activation sizes every step. By default glibc hands
 // big blocks back to the kernel (mmap/munmap), and every step then pays page faults to zero
 // fresh pages again (measured: ~6% of a ResNet-20 step, and 4x on a single BatchNorm call).
@@ -22,6 +24,15 @@ namespace {
 }  // namespace
 
 Storage::Storage(std::size_t n) : bytes(n) {
+  // Linux hands out any size and kills the process when the pages are touched: refuse a big
+  // buffer the machine cannot back, naming its size (reading /proc only for big ones is cheap).
+  if (n >= kCheckedAllocation) {
+    const double available = available_memory_bytes();
+    if (available > 0 && double(n) > available)
+      throw Error("out of memory: a tensor of " + format_bytes(double(n)) + " is more than the " +
+                  format_bytes(available) +
+                  " this machine has available (a model too wide or a batch too large?)");
+  }
   // 64-byte alignment keeps AVX-512 loads aligned at the start of every buffer.
   const std::size_t rounded = ((n + 63) / 64) * 64;
   data = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);

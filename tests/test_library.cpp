@@ -108,4 +108,9 @@ TEST_SUITE("library") {
     CHECK(inner_calls == 2);
     CHECK(outer_calls == 1);
   }
+
+  TEST_CASE("a tensor larger than the memory available is an error, not an OOM kill") {
+    CHECK_THROWS_WITH_AS(Tensor::empty({int64_t(1) << 42}), doctest::Contains("out of memory"),
+                         Error);
+  }
 }

@@ -1,11 +1,10 @@
 #include "layers/models/model_memory.hpp"
 
-#include <cstdio>
-#include <fstream>
 #include <sstream>
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/system_memory.hpp"
 
 namespace nl {
 namespace {
@@ -92,30 +91,10 @@ MemoryEstimate estimate_training_memory(const std::string& model, int64_t width,
   return e;
 }
 
-std::string format_bytes(double bytes) {
-  char buf[32];
-  if (bytes >= double(1 << 30))
-    std::snprintf(buf, sizeof buf, "%.1f GiB", bytes / double(1 << 30));
-  else
-    std::snprintf(buf, sizeof buf, "%.0f MiB", bytes / double(1 << 20));
-  return buf;
-}
-
 std::string MemoryEstimate::describe() const {
   return format_bytes(total_bytes()) + " (" + format_bytes(parameter_bytes) + " for " +
          std::to_string(parameters) + " parameters and their state, " +
          format_bytes(activation_bytes) + " of activations)";
-}
-
-double available_memory_bytes() {
-  std::ifstream f("/proc/meminfo");
-  for (std::string key; f >> key;) {
-    double kib = 0;
-    f >> kib;
-    if (key == "MemAvailable:") return kib * 1024;
-    f.ignore(256, '\n');
-  }
-  return 0;
 }
 
 }  // namespace nl

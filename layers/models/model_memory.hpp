@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/system_memory.hpp"
+
 namespace nl {
 
 struct MemoryEstimate {
@@ -18,10 +20,6 @@ struct MemoryEstimate {
 // For the models make_model builds (resnet<6n+2>, vgg<depth>); throws on an unknown name.
 MemoryEstimate estimate_training_memory(const std::string& model, int64_t width,
                                         int64_t num_classes, int64_t batch_size);
-
-// MemAvailable of /proc/meminfo, in bytes (0 when unknown).
-double available_memory_bytes();
-std::string format_bytes(double bytes);
 
 }  // namespace nl
 
