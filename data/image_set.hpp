@@ -11,6 +11,14 @@ namespace nl::data {
 
 class ImageSet {
  public:
+  // Sets are owned through ImageSet pointers (apps::Datasets): deleting an ImageFolder through
+  // one must run its own destructor (AddressSanitizer: new-delete-type-mismatch without it).
+  virtual ~ImageSet() = default;
+  ImageSet() = default;
+  ImageSet(const ImageSet&) = default;
+  ImageSet(ImageSet&&) = default;
+  ImageSet& operator=(const ImageSet&) = default;
+  ImageSet& operator=(ImageSet&&) = default;
   int64_t size() const { return static_cast<int64_t>(labels_.size()); }
   int64_t channels() const { return channels_; }
   int64_t height() const { return height_; }

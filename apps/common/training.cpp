@@ -1,7 +1,5 @@
 #include "apps/common/training.hpp"
 
-#include <unistd.h>
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -11,7 +9,9 @@
 #include <optional>
 #include <sstream>
 
+#include "apps/common/progress.hpp"
 #include "apps/common/run_checks.hpp"
+#include "apps/common/run_folder.hpp"
 #include "autograd/node.hpp"
 #include "autograd/ops.hpp"
 #include "core/init.hpp"
@@ -166,42 +166,6 @@ Tensor normalized_batch(const data::ImageSet& set, int64_t start, int64_t n,
   return normalized_images(set, indices, mean, std);
 }
 
-bool all_finite(const Tensor& t) {
-  bool ok = true;
-  dispatch(t.dtype(), [&]<typename T>() {
-    const Tensor c = t.detach().contiguous();
-    const T* p = c.data<T>();
-    for (int64_t i = 0; i < c.numel() && ok; ++i) ok = std::isfinite(p[i]);
-  });
-  return ok;
-}
-
-// Re-runs one batch with hooks on every module to name where non-finite values first appear:
-// the first module (in forward order) whose output is non-finite, else the first module (in
-// backward order) whose output gradient is.
-std::string diagnose(Module& model, const Tensor& x, const std::vector<int64_t>& labels) {
-  std::string bad_output, bad_grad;
-  for (auto& [name, m] : model.named_modules()) {
-    const std::string nm = name + " (" + m->type_name() + ")";
-    m->register_forward_hook([&, nm](Module&, const Tensor&, const Tensor& out) {
-      if (bad_output.empty() && !all_finite(out)) bad_output = nm;
-      if (out.requires_grad())
-        const_cast<Tensor&>(out).register_hook([&, nm](const Tensor& g) {
-          if (bad_grad.empty() && !all_finite(g)) bad_grad = nm;
-          return Tensor();
-        });
-    });
-  }
-  model.zero_grad();
-  Tensor loss = cross_entropy(model(x), labels);
-  if (bad_output.empty()) loss.backward();
-  for (auto& [_, m] : model.named_modules()) m->clear_forward_hooks();
-  if (!bad_output.empty()) return "the output of layer " + bad_output + " became non-finite";
-  if (!bad_grad.empty())
-    return "the gradient at the output of layer " + bad_grad + " became non-finite";
-  return "no single layer could be named (the values overflowed in the loss or the update)";
-}
-
 std::unique_ptr<Optimizer> make_optimizer(const Module& model, const TrainConfig& c) {
   if (c.optimizer == "sgd") return std::make_unique<SGD>(param_groups(model, c));
   if (c.optimizer == "adamw") {
@@ -226,24 +190,6 @@ std::unique_ptr<Schedule> make_schedule(Optimizer& opt, const TrainConfig& c, in
   if (c.schedule == "step")
     return std::make_unique<MultiStepLR>(opt, std::vector<int64_t>{total / 2, total * 3 / 4}, 0.1);
   throw Error("unknown schedule '" + c.schedule + "' (use onecycle, cosine or step)");
-}
-
-std::string format_duration(double s) {
-  char buf[32];
-  const int t = int(s);
-  std::snprintf(buf, sizeof buf, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
-  return buf;
-}
-
-// Keeps the metrics of epochs up to `last_epoch` (for resume) and returns them as text.
-std::string metrics_until(const fs::path& file, int64_t last_epoch) {
-  std::ifstream f(file);
-  std::string keep, line;
-  while (std::getline(f, line)) {
-    if (line.empty()) continue;
-    if (json::parse(line).at("epoch").get<int64_t>() <= last_epoch) keep += line + "\n";
-  }
-  return keep;
 }
 
 }  // namespace
@@ -286,170 +232,177 @@ EvalResult evaluate(Module& model, const data::ImageSet& set, const std::vector<
   return r;
 }
 
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The run's images, normalized by the training subset's own per-channel statistics.
+struct RunData {
+  Datasets sets;
+  std::vector<float> mean, std;
+};
+
+RunData load_run_data(const TrainConfig& cfg, const std::optional<Checkpoint>& ck) {
+  const auto t0 = std::chrono::steady_clock::now();
+  RunData d{load_cifar(cfg.data), {}, {}};
+  d.sets.train->keep_subset(cfg.train_limit);
+  d.sets.test->keep_subset(cfg.test_limit);
+  const auto stats = d.sets.train->channel_stats();
+  d.mean.assign(stats.mean.begin(), stats.mean.end());
+  d.std.assign(stats.std.begin(), stats.std.end());
+  std::printf("data: %lld train / %lld test images from %s (%.1f s); mean %.4f %.4f %.4f\n",
+              (long long)d.sets.train->size(), (long long)d.sets.test->size(), cfg.data.c_str(),
+              seconds_since(t0), d.mean[0], d.mean[1], d.mean[2]);
+  if (ck) {  // the same classes and the same images as the run being resumed
+    if (ck->meta.contains("classes"))
+      check_same_classes(ck->meta["classes"].get<std::vector<std::string>>(),
+                         d.sets.train->class_names(),
+                         cfg.resume + " (the classes it was trained on) and " + cfg.data);
+    const InputNormalization saved = checkpoint_normalization(*ck, d.sets.train->channels());
+    check(saved.mean == d.mean && saved.std == d.std, "train --resume", cfg.resume,
+          " was trained on images with another per-channel mean/std than ", cfg.data,
+          " gives now (another training set?)");
+  }
+  return d;
+}
+
+int64_t checked_steps_per_epoch(const TrainConfig& cfg, const data::ImageSet& train) {
+  check_memory_budget(cfg, train.num_classes());
+  const int64_t steps = train.size() / cfg.batch_size;  // drop_last
+  check(steps >= 1, "train", "--batch-size ", cfg.batch_size, " is larger than the ", train.size(),
+        " training images (--train-limit ", cfg.train_limit, ")");
+  check(cfg.schedule != "onecycle" || steps * cfg.epochs >= 2, "train", "the run has only ",
+        steps * cfg.epochs, " optimizer step (--epochs ", cfg.epochs, " x ", steps,
+        " batch of --batch-size ", cfg.batch_size, " from ", train.size(),
+        " training images); the one-cycle schedule needs at least 2: raise --epochs or "
+        "--train-limit, or lower --batch-size");
+  return steps;
+}
+
+// Restores model, optimizer and schedule; returns the first epoch still to train.
+int64_t resume_from(const Checkpoint& ck, Module& model, Optimizer& opt, Schedule& sched) {
+  check_finite_state(ck.model, ck.path);
+  check_finite_state(ck.optimizer, ck.path);
+  try {
+    model.load_state_dict(ck.model);
+    opt.load_state_dict(ck.optimizer);
+  } catch (const Error& e) {
+    throw Error(ck.path + ": " + e.what());
+  }
+  sched.set_step(ck.meta.at("schedule_step").get<int64_t>());
+  const int64_t start = ck.meta.at("epoch").get<int64_t>() + 1;
+  std::printf("resumed from %s after epoch %lld\n", ck.path.c_str(), (long long)start);
+  return start;
+}
+
+struct EpochStats {
+  double lr_start = 0, loss = 0, accuracy = 0, seconds = 0;
+  int64_t seen = 0;
+};
+
+// One pass over the loader: forward, loss, backward, optimizer and schedule step per batch.
+EpochStats train_one_epoch(Module& model, Optimizer& opt, Schedule& sched, data::DataLoader& loader,
+                           int64_t epoch, ProgressLine& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  model.train();
+  loader.start_epoch(epoch);
+  progress.start_epoch(epoch);
+  EpochStats e;
+  e.lr_start = sched.lr();
+  double loss_sum = 0;
+  int64_t correct = 0, step = 0;
+  while (auto batch = loader.next()) {
+    ++step;
+    opt.zero_grad();
+    const Tensor logits = model(batch->images);
+    Tensor loss = cross_entropy(logits, batch->labels);
+    const double l = loss.item();
+    check_finite_step(l, ("loss is " + std::to_string(l)).c_str(), epoch + 1, step, model,
+                      batch->images, batch->labels);
+    loss.backward();
+    double grad_sq = 0;
+    for (auto& p : model.parameters())
+      if (p.grad().defined()) grad_sq += sum(square(p.grad())).item();
+    check_finite_step(grad_sq, "non-finite gradient", epoch + 1, step, model, batch->images,
+                      batch->labels);
+    opt.step();
+    sched.step();
+    const int64_t n = int64_t(batch->labels.size());
+    loss_sum += l * n;
+    correct += int64_t(std::llround(accuracy(logits, batch->labels) * n));
+    e.seen += n;
+    progress.step(step, loss_sum / e.seen, double(correct) / e.seen, e.seen);
+  }
+  e.loss = loss_sum / e.seen;
+  e.accuracy = double(correct) / e.seen;
+  e.seconds = seconds_since(t0);
+  return e;
+}
+
+}  // namespace
+
 double run_training(const TrainConfig& cfg) {
+  // Everything that can be refused is checked before the first file is written.
   check_settings(cfg);
   set_num_threads(cfg.threads);
-  // Everything that can be refused is checked before the first file is written.
-  const fs::path out = prepare_output_folder(cfg.out);
+  RunFolder folder(cfg.out);
   std::optional<Checkpoint> ck;
   if (!cfg.resume.empty()) {
     ck = load_checkpoint(cfg.resume);
     check_resume_compatible(*ck, cfg);
   }
-  const auto t_load = std::chrono::steady_clock::now();
-  Datasets data = load_cifar(cfg.data);
-  data.train->keep_subset(cfg.train_limit);
-  const auto stats = data.train->channel_stats();
-  data.test->keep_subset(cfg.test_limit);
-  const std::vector<float> mean(stats.mean.begin(), stats.mean.end()),
-      sd(stats.std.begin(), stats.std.end());
-  const double load_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
-  std::printf("data: %lld train / %lld test images from %s (%.1f s); mean %.4f %.4f %.4f\n",
-              (long long)data.train->size(), (long long)data.test->size(), cfg.data.c_str(), load_s,
-              mean[0], mean[1], mean[2]);
-  if (ck) {
-    if (ck->meta.contains("classes"))
-      check_same_classes(ck->meta["classes"].get<std::vector<std::string>>(),
-                         data.train->class_names(),
-                         cfg.resume + " (the classes it was trained on) and " + cfg.data);
-    const InputNormalization saved = checkpoint_normalization(*ck, data.train->channels());
-    check(saved.mean == mean && saved.std == sd, "train --resume", cfg.resume,
-          " was trained on images with another per-channel mean/std than ", cfg.data,
-          " gives now (another training set?)");
-  }
-
-  check_memory_budget(cfg, data.train->num_classes());
-  const int64_t steps = data.train->size() / cfg.batch_size;
-  check(steps >= 1, "train", "--batch-size ", cfg.batch_size, " is larger than the ",
-        data.train->size(), " training images (--train-limit ", cfg.train_limit, ")");
-  check(cfg.schedule != "onecycle" || steps * cfg.epochs >= 2, "train", "the run has only ",
-        steps * cfg.epochs, " optimizer step (--epochs ", cfg.epochs, " x ", steps,
-        " batch of --batch-size ", cfg.batch_size, " from ", data.train->size(),
-        " training images); the one-cycle schedule needs at least 2: raise --epochs or "
-        "--train-limit, or lower --batch-size");
+  const RunData data = load_run_data(cfg, ck);
+  const data::ImageSet& train = *data.sets.train;
+  const int64_t steps = checked_steps_per_epoch(cfg, train);
 
   manual_seed(cfg.seed);
-  const ModelOptions model_options{cfg.width, cfg.norm, int(data.train->num_classes()),
-                                   cfg.kaiming_normal, cfg.residual};
-  ModulePtr model = make_model(cfg.model, model_options);
+  ModulePtr model = make_model(
+      cfg.model, {cfg.width, cfg.norm, int(train.num_classes()), cfg.kaiming_normal, cfg.residual});
   auto opt = make_optimizer(*model, cfg);
-  data::Compose aug(
-      {data::RandomCrop(32, 4), data::RandomHorizontalFlip(), data::Normalize(mean, sd)});
-  data::DataLoader loader(
-      *data.train,
-      {.batch_size = cfg.batch_size, .shuffle = true, .drop_last = true, .seed = cfg.seed}, aug);
   auto sched = make_schedule(*opt, cfg, steps * cfg.epochs);
+  const data::Compose augment({data::RandomCrop(32, 4), data::RandomHorizontalFlip(),
+                               data::Normalize(data.mean, data.std)});
+  data::DataLoader loader(
+      train, {.batch_size = cfg.batch_size, .shuffle = true, .drop_last = true, .seed = cfg.seed},
+      augment);
   std::printf("model: %s, %lld parameters, norm %s, %d threads\n", model->describe().c_str(),
               (long long)model->num_parameters(), cfg.norm.c_str(), num_threads());
 
-  int64_t start_epoch = 0;
-  if (ck) {
-    check_finite_state(ck->model, cfg.resume);
-    check_finite_state(ck->optimizer, cfg.resume);
-    try {
-      model->load_state_dict(ck->model);
-      opt->load_state_dict(ck->optimizer);
-    } catch (const Error& e) {
-      throw Error(cfg.resume + ": " + e.what());
-    }
-    sched->set_step(ck->meta.at("schedule_step").get<int64_t>());
-    start_epoch = ck->meta.at("epoch").get<int64_t>() + 1;
-    std::printf("resumed from %s after epoch %lld\n", cfg.resume.c_str(), (long long)start_epoch);
-  }
-  if (!out.empty()) {
-    const std::string previous =
-        start_epoch > 0 ? metrics_until(out / "metrics.jsonl", start_epoch) : "";
-    write_text_atomically(out / "config.json", cfg.to_json().dump(2) + "\n");
-    write_text_atomically(out / "metrics.jsonl", previous);
-  }
-  const bool tty = cfg.progress && isatty(fileno(stdout));
-  double final_acc = 0;
-  const int64_t last_epoch =
+  const int64_t start = ck ? resume_from(*ck, *model, *opt, *sched) : 0;
+  const int64_t last =
       cfg.stop_after_epoch > 0 ? std::min(cfg.stop_after_epoch, cfg.epochs) : cfg.epochs;
-  if (start_epoch >= last_epoch)
-    std::printf("nothing to train: the checkpoint has done %lld of %d epochs\n",
-                (long long)start_epoch, cfg.epochs);
-  if (ck) final_acc = ck->meta.value("test_acc", 0.0);
-  for (int64_t epoch = start_epoch; epoch < last_epoch; ++epoch) {
+  if (start >= last)
+    std::printf("nothing to train: the checkpoint has done %lld of %d epochs\n", (long long)start,
+                cfg.epochs);
+  folder.begin(cfg.to_json(), start);
+  ProgressLine progress(cfg.progress, cfg.epochs, steps, cfg.batch_size);
+  double final_acc = ck ? ck->meta.value("test_acc", 0.0) : 0.0;
+
+  for (int64_t epoch = start; epoch < last; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
-    model->train();
-    loader.start_epoch(epoch);
-    const double lr_start = sched->lr();
-    double loss_sum = 0;
-    int64_t seen = 0, correct = 0, step = 0;
-    while (auto batch = loader.next()) {
-      opt->zero_grad();
-      Tensor logits = (*model)(batch->images);
-      Tensor loss = cross_entropy(logits, batch->labels);
-      const double l = loss.item();
-      if (!std::isfinite(l))
-        throw DivergenceError("training diverged at epoch " + std::to_string(epoch + 1) +
-                              ", step " + std::to_string(step + 1) + ": loss is " +
-                              std::to_string(l) + "; " +
-                              diagnose(*model, batch->images, batch->labels) +
-                              ". The last good checkpoint is unchanged.");
-      loss.backward();
-      double grad_sq = 0;
-      for (auto& p : model->parameters())
-        if (p.grad().defined()) grad_sq += sum(square(p.grad())).item();
-      if (!std::isfinite(grad_sq))
-        throw DivergenceError("training diverged at epoch " + std::to_string(epoch + 1) +
-                              ", step " + std::to_string(step + 1) + ": non-finite gradient; " +
-                              diagnose(*model, batch->images, batch->labels) +
-                              ". The last good checkpoint is unchanged.");
-      opt->step();
-      sched->step();
-      const int64_t n = int64_t(batch->labels.size());
-      loss_sum += l * n;
-      correct += int64_t(std::llround(accuracy(logits, batch->labels) * n));
-      seen += n;
-      ++step;
-      if (tty) {
-        const double el =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        const double ips = seen / std::max(el, 1e-9);
-        const double remaining =
-            (double(steps - step) + double(cfg.epochs - epoch - 1) * steps) * cfg.batch_size / ips;
-        std::printf("\repoch %lld/%d  step %lld/%lld  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s   ",
-                    (long long)epoch + 1, cfg.epochs, (long long)step, (long long)steps,
-                    loss_sum / seen, 100.0 * correct / seen, ips,
-                    format_duration(remaining).c_str());
-        std::fflush(stdout);
-      }
-    }
-    const double train_s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const EvalResult ev = evaluate(*model, *data.test, mean, sd);
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    final_acc = ev.accuracy;
-    json m = {{"epoch", epoch + 1},
-              {"lr", lr_start},
-              {"train_loss", loss_sum / seen},
-              {"train_acc", double(correct) / seen},
-              {"test_loss", ev.loss},
-              {"test_acc", ev.accuracy},
-              {"seconds", seconds},
-              {"img_per_s", seen / train_s}};
-    if (tty) std::printf("\r%120s\r", "");
+    const EpochStats fit = train_one_epoch(*model, *opt, *sched, loader, epoch, progress);
+    const EvalResult test = evaluate(*model, *data.sets.test, data.mean, data.std);
+    const double seconds = seconds_since(t0);
+    progress.clear();
     std::printf(
         "epoch %lld/%d  lr %.4f  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  %.0f s  "
         "%.0f img/s\n",
-        (long long)epoch + 1, cfg.epochs, lr_start, loss_sum / seen, 100.0 * correct / seen,
-        ev.loss, 100.0 * ev.accuracy, seconds, seen / train_s);
+        (long long)epoch + 1, cfg.epochs, fit.lr_start, fit.loss, 100.0 * fit.accuracy, test.loss,
+        100.0 * test.accuracy, seconds, fit.seen / fit.seconds);
     std::fflush(stdout);
-    if (!out.empty()) {
-      append_line(out / "metrics.jsonl", m.dump());
-      json meta = {{"epoch", epoch},
-                   {"schedule_step", sched->step_count()},
-                   {"config", cfg.to_json()},
-                   {"mean", mean},
-                   {"std", sd},
-                   {"classes", data.train->class_names()},
-                   {"test_acc", ev.accuracy}};
-      save_checkpoint((out / "checkpoint.safetensors").string(), *model, opt->state_dict(), meta);
-    }
+    const json metrics = {{"epoch", epoch + 1},     {"lr", fit.lr_start},
+                          {"train_loss", fit.loss}, {"train_acc", fit.accuracy},
+                          {"test_loss", test.loss}, {"test_acc", test.accuracy},
+                          {"seconds", seconds},     {"img_per_s", fit.seen / fit.seconds}};
+    const json checkpoint_meta = {
+        {"epoch", epoch},           {"schedule_step", sched->step_count()},
+        {"config", cfg.to_json()},  {"mean", data.mean},
+        {"std", data.std},          {"classes", train.class_names()},
+        {"test_acc", test.accuracy}};
+    folder.record_epoch(metrics, *model, opt->state_dict(), checkpoint_meta);
+    final_acc = test.accuracy;
   }
   return final_acc;
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "apps/common/checkpoint.hpp"
+#include "apps/common/divergence.hpp"
 #include "data/image_set.hpp"
 #include "layers/module.hpp"
 #include "layers/optim/optimizer.hpp"
@@ -80,9 +81,5 @@ std::vector<ParamGroup> param_groups(const Module& model, const TrainConfig& con
 // Runs the whole job; returns the final test accuracy. Throws nl::Error on bad settings and
 // nl::DivergenceError when training produced a non-finite loss or gradient.
 double run_training(const TrainConfig& config);
-
-struct DivergenceError : Error {
-  using Error::Error;
-};
 
 }  // namespace nl::apps

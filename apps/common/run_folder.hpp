@@ -1,0 +1,28 @@
+// The output folder of a training run (--out): config.json, metrics.jsonl (one JSON line per
+// epoch) and checkpoint.safetensors, each replaced atomically. An empty path records nothing.
+#pragma once
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "layers/module.hpp"
+
+namespace nl::apps {
+
+class RunFolder {
+ public:
+  // Creates the folder and proves it writable (run_checks.hpp: prepare_output_folder).
+  explicit RunFolder(const std::string& dir);
+  // Writes config.json and keeps the metrics of the epochs before `start_epoch` (a resume).
+  void begin(const nlohmann::json& config, int64_t start_epoch);
+  // Appends the epoch's metrics, then replaces the checkpoint.
+  void record_epoch(const nlohmann::json& metrics, const Module& model,
+                    const std::map<std::string, Tensor>& optimizer_state,
+                    const nlohmann::json& checkpoint_meta);
+
+ private:
+  std::filesystem::path dir_;
+};
+
+}  // namespace nl::apps
