@@ -84,6 +84,10 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--schedule", c.schedule)->check(CLI::IsMember({"onecycle", "cosine", "step"}));
   app.add_option("--optimizer", c.optimizer)->check(CLI::IsMember({"sgd", "adamw"}));
+  app.add_option("--crop-fill", c.crop_fill,
+                 "what pads the random crop: zero (black, as torchvision), mean (the training "
+                 "set's mean, 0 after normalization) or reflect")
+      ->check(CLI::IsMember({"zero", "mean", "reflect"}));
   app.add_option("--pct-start", c.pct_start, "one-cycle warm-up fraction")
       ->check(CLI::Range(0.01, 0.99));
   app.add_option("--seed", c.seed);

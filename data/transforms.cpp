@@ -9,29 +9,44 @@ namespace {
 
 class RandomCropT : public Transform {
  public:
-  RandomCropT(int64_t size, int64_t pad) : size_(size), pad_(pad) {}
+  RandomCropT(int64_t size, int64_t pad, CropFill fill, std::vector<float> values)
+      : size_(size), pad_(pad), fill_(fill), values_(std::move(values)) {}
   void apply(FloatImage& img, Generator& rng) const override {
     check(img.h + 2 * pad_ >= size_ && img.w + 2 * pad_ >= size_, "RandomCrop", "crop ", size_,
           " is larger than the padded image ", img.h, "x", img.w);
+    check(fill_ != CropFill::value || int64_t(values_.size()) == img.c, "RandomCrop",
+          "fill needs one value per channel (", img.c, "), got ", values_.size());
+    check(fill_ != CropFill::reflect || (pad_ < img.h && pad_ < img.w), "RandomCrop",
+          "reflect padding ", pad_, " needs an image larger than it, got ", img.h, "x", img.w);
     const int64_t oy = int64_t(rng.below(img.h + 2 * pad_ - size_ + 1)) - pad_;
     const int64_t ox = int64_t(rng.below(img.w + 2 * pad_ - size_ + 1)) - pad_;
+    // Mirror an out-of-range index back inside [0, n) without repeating the edge pixel.
+    const auto reflect = [](int64_t i, int64_t n) {
+      return i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i;
+    };
     std::vector<float> out(img.c * size_ * size_, 0.0f);
     for (int64_t c = 0; c < img.c; ++c)
-      for (int64_t y = 0; y < size_; ++y) {
-        const int64_t sy = y + oy;
-        if (sy < 0 || sy >= img.h) continue;
+      for (int64_t y = 0; y < size_; ++y)
         for (int64_t x = 0; x < size_; ++x) {
-          const int64_t sx = x + ox;
-          if (sx >= 0 && sx < img.w)
-            out[(c * size_ + y) * size_ + x] = img.pixels[(c * img.h + sy) * img.w + sx];
+          int64_t sy = y + oy, sx = x + ox;
+          const bool inside = sy >= 0 && sy < img.h && sx >= 0 && sx < img.w;
+          float& o = out[(c * size_ + y) * size_ + x];
+          if (!inside && fill_ == CropFill::zero) continue;
+          if (!inside && fill_ == CropFill::value) {
+            o = values_[c];
+            continue;
+          }
+          if (!inside) sy = reflect(sy, img.h), sx = reflect(sx, img.w);
+          o = img.pixels[(c * img.h + sy) * img.w + sx];
         }
-      }
     img.pixels = std::move(out);
     img.h = img.w = size_;
   }
 
  private:
   int64_t size_, pad_;
+  CropFill fill_;
+  std::vector<float> values_;
 };
 
 class FlipT : public Transform {
@@ -91,9 +106,10 @@ class CutoutT : public Transform {
 
 }  // namespace
 
-TransformPtr RandomCrop(int64_t size, int64_t padding) {
+TransformPtr RandomCrop(int64_t size, int64_t padding, CropFill fill,
+                        std::vector<float> fill_values) {
   check(size > 0 && padding >= 0, "RandomCrop", "size must be positive and padding >= 0");
-  return std::make_shared<RandomCropT>(size, padding);
+  return std::make_shared<RandomCropT>(size, padding, fill, std::move(fill_values));
 }
 TransformPtr RandomHorizontalFlip(double p) {
   return std::make_shared<FlipT>(p);

@@ -24,7 +24,12 @@ class Transform {
 using TransformPtr = std::shared_ptr<Transform>;
 
 // Pads `padding` zero pixels on every side, then crops a random size x size window.
-TransformPtr RandomCrop(int64_t size, int64_t padding);
+// What fills the padding of RandomCrop: black (0, torchvision's default), the per-channel
+// `fill` values (e.g. the dataset mean, so the border normalizes to 0), or the image mirrored
+// at its edge without repeating it (torchvision's padding_mode="reflect").
+enum class CropFill { zero, value, reflect };
+TransformPtr RandomCrop(int64_t size, int64_t padding, CropFill fill = CropFill::zero,
+                        std::vector<float> fill_values = {});
 TransformPtr RandomHorizontalFlip(double p = 0.5);
 // (x - mean_c) / std_c per channel.
 TransformPtr Normalize(std::vector<float> mean, std::vector<float> std);

@@ -196,6 +196,23 @@ TEST_SUITE("data") {
       for (float v : im.pixels) zeros_seen += v == 0;
     }
     CHECK(zeros_seen > 0);
+    // --crop-fill mean: the padding holds the given per-channel value, never 0.
+    // --crop-fill reflect: a 3x3 crop of a 1-px reflect-padded 3x3 image holds only its pixels,
+    // and a crop at offset (-1, -1) starts with the mirrored pixel (1, 1), not the edge (0, 0).
+    for (uint64_t s = 0; s < 20; ++s) {
+      FloatImage a{1, 2, 2, {1, 1, 1, 1}};
+      Generator ga(s);
+      RandomCrop(2, 1, CropFill::value, {0.25f})->apply(a, ga);
+      for (float v : a.pixels) CHECK((v == 1.0f || v == 0.25f));
+      FloatImage r{1, 3, 3, {1, 2, 3, 4, 5, 6, 7, 8, 9}};
+      Generator gr(s);
+      RandomCrop(3, 1, CropFill::reflect)->apply(r, gr);
+      for (float v : r.pixels) CHECK((v >= 1 && v <= 9));
+      if (r.pixels[4] == 1)  // shifted by (-1, -1): the first row and column are reflections
+        CHECK(r.pixels == std::vector<float>{5, 4, 5, 2, 1, 2, 5, 4, 5});
+    }
+    CHECK_THROWS_WITH_AS(RandomCrop(2, 1, CropFill::value, {0.1f, 0.2f})->apply(img, g),
+                         doctest::Contains("one value per channel"), Error);
     FloatImage big{1, 8, 8, std::vector<float>(64, 1.0f)};
     Cutout(4)->apply(big, g);
     int zeros = 0;

@@ -84,7 +84,8 @@ const std::vector<std::string>& run_defining_settings() {
                                                 "pct_start",
                                                 "seed",
                                                 "train_limit",
-                                                "test_limit"};
+                                                "test_limit",
+                                                "crop_fill"};
   return keys;
 }
 

@@ -45,6 +45,7 @@ json TrainConfig::to_json() const {
           {"agc", agc},
           {"schedule", schedule},
           {"optimizer", optimizer},
+          {"crop_fill", crop_fill},
           {"pct_start", pct_start},
           {"seed", seed},
           {"threads", num_threads()},
@@ -71,6 +72,7 @@ TrainConfig TrainConfig::from_json(const json& j) {
   take("momentum", c.momentum), take("nesterov", c.nesterov), take("wd", c.wd);
   take("wd_skip_norm_bias", c.wd_skip_norm_bias), take("agc", c.agc);
   take("schedule", c.schedule), take("optimizer", c.optimizer), take("pct_start", c.pct_start);
+  take("crop_fill", c.crop_fill);
   take("seed", c.seed), take("train_limit", c.train_limit), take("test_limit", c.test_limit);
   return c;
 }
@@ -297,6 +299,14 @@ int64_t resume_from(const Checkpoint& ck, Module& model, Optimizer& opt, Schedul
   return start;
 }
 
+// The standard recipe's crop: 32x32 from the image padded by 4, the padding as --crop-fill says.
+data::TransformPtr crop_transform(const std::string& fill, const std::vector<float>& mean) {
+  if (fill == "zero") return data::RandomCrop(32, 4);
+  if (fill == "mean") return data::RandomCrop(32, 4, data::CropFill::value, mean);
+  if (fill == "reflect") return data::RandomCrop(32, 4, data::CropFill::reflect);
+  throw Error("train: --crop-fill must be zero, mean or reflect, got '" + fill + "'");
+}
+
 struct EpochStats {
   double lr_start = 0, loss = 0, accuracy = 0, seconds = 0;
   int64_t seen = 0;
@@ -362,8 +372,8 @@ double run_training(const TrainConfig& cfg) {
       cfg.model, {cfg.width, cfg.norm, int(train.num_classes()), cfg.kaiming_normal, cfg.residual});
   auto opt = make_optimizer(*model, cfg);
   auto sched = make_schedule(*opt, cfg, steps * cfg.epochs);
-  const data::Compose augment({data::RandomCrop(32, 4), data::RandomHorizontalFlip(),
-                               data::Normalize(data.mean, data.std)});
+  const data::Compose augment({crop_transform(cfg.crop_fill, data.mean),
+                               data::RandomHorizontalFlip(), data::Normalize(data.mean, data.std)});
   data::DataLoader loader(
       train, {.batch_size = cfg.batch_size, .shuffle = true, .drop_last = true, .seed = cfg.seed},
       augment);

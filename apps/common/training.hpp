@@ -33,6 +33,7 @@ struct TrainConfig {
   double agc = 0;  // adaptive gradient clipping factor, classifier excluded; 0 = off
   std::string schedule = "onecycle";
   std::string optimizer = "sgd";
+  std::string crop_fill = "zero";  // the crop padding: zero (black), mean (dataset mean), reflect
   double pct_start = 0.15;
   uint64_t seed = 0;
   int threads = 0;
