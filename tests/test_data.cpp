@@ -1,5 +1,6 @@
 // Data: CIFAR binary parsing, image folders, transforms, the loader, and bad input.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -23,7 +24,8 @@ namespace {
 struct TempDir {
   fs::path path;
   explicit TempDir(const std::string& name)
-      : path(fs::temp_directory_path() / ("normlab_test_" + name)) {
+      : path(fs::temp_directory_path() /
+             ("normlab_test_" + name + "_" + std::to_string(getpid()))) {
     fs::remove_all(path);
     fs::create_directories(path);
   }

@@ -1,6 +1,7 @@
 // The training job end to end on a few hundred synthetic CIFAR-binary images: outputs,
 // checkpoint round trip, bit-identical resume, and divergence reporting.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -20,7 +21,8 @@ namespace {
 
 // A learnable toy CIFAR: the label sets the brightness of one colour plane, plus noise.
 fs::path write_toy_cifar(const std::string& name, int per_batch) {
-  const fs::path dir = fs::temp_directory_path() / ("normlab_train_" + name);
+  const fs::path dir =
+      fs::temp_directory_path() / ("normlab_train_" + name + "_" + std::to_string(getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   Generator g(5);

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -67,7 +68,8 @@ const char* const kClasses[] = {"airplane", "automobile", "bird",  "cat",  "deer
 // A tiny image folder: `train_per_class` + `test_per_class` random 32x32 PNGs per class.
 fs::path make_folder(const std::string& name, int train_per_class = 8, int test_per_class = 4,
                      int test_side = 32) {
-  const fs::path root = fs::temp_directory_path() / ("normlab_robust_" + name);
+  const fs::path root =
+      fs::temp_directory_path() / ("normlab_robust_" + name + "_" + std::to_string(getpid()));
   fs::remove_all(root);
   uint64_t seed = 1;
   for (const char* c : kClasses) {
@@ -323,7 +325,8 @@ TEST_SUITE("robustness") {
   }
 
   TEST_CASE("a folder where a CIFAR batch file should be is named") {
-    const fs::path dir = fs::temp_directory_path() / "normlab_robust_binary";
+    const fs::path dir =
+        fs::temp_directory_path() / ("normlab_robust_binary_" + std::to_string(getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir / "data_batch_1.bin");
     expect_refusal(run("train", "--data " + dir.string() + " --epochs 1"),
