@@ -153,6 +153,11 @@ def cmd_report(args):
         "one-cycle to lr 0.1 (15% warm-up, linear), seed 0, one thread per run. One seed: "
         "differences of a few tenths of a point are within seed noise.",
         "",
+        "Throughput is the median epoch's training images per second of the run itself, one "
+        "thread; rows trained while the machine also ran other jobs (builds, tests) read low, so "
+        "compare speeds with `bench` measured side by side, not across rows. Peak RSS comes from "
+        "`docs/results/leaderboard/throughput.jsonl` (bench) where measured.",
+        "",
         f"{len(rows)} of {len(ROWS)} rows finished.",
         "",
         "| rank | normalizer | remedy | final test acc | best test acc | train img/s (1 thread, median epoch) | peak RSS | state |",
