@@ -156,7 +156,7 @@ def cmd_report(args):
         "Throughput is the median epoch's training images per second of the run itself, one "
         "thread; rows trained while the machine also ran other jobs (builds, tests) read low, so "
         "compare speeds with `bench` measured side by side, not across rows. Peak RSS comes from "
-        "`docs/results/leaderboard/throughput.jsonl` (bench) where measured.",
+        "`throughput.jsonl` in the leaderboard folder (`bench` lines), where measured.",
         "",
         f"{len(rows)} of {len(ROWS)} rows finished.",
         "",
