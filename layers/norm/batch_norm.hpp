@@ -13,8 +13,10 @@
 //                            running statistics updated once per chunk; eval as BatchNorm.
 //   groups G < C      [bgn]  Batch Group Normalization: statistics over (N, C/G channels, H, W),
 //                            running statistics per group (G of them), affine per channel.
-//   math.subtract_mean = false  [vn]   Variance Normalization: y = gamma x / sqrt(var_B + eps) +
-//   beta math.divide_std = false     [mbn]  mean-only BatchNorm:   y = gamma (x - mu_B) + beta
+//   math.subtract_mean = false  [vn]   Variance Normalization:
+//                                      y = gamma x / sqrt(var_B + eps) + beta
+//   math.divide_std = false     [mbn]  mean-only BatchNorm:
+//                                      y = gamma (x - mu_B) + beta
 #pragma once
 #include <optional>
 
