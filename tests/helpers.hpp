@@ -9,8 +9,17 @@
 #include "autograd/gradcheck.hpp"
 #include "core/random.hpp"
 #include "core/tensor.hpp"
+#include "layers/module.hpp"
 
 namespace nl::test {
+
+// The parameter of `m` with dotted name `name` (fails the test when there is none).
+inline Tensor parameter(const Module& m, const std::string& name) {
+  for (auto& [n, p] : m.named_parameters())
+    if (n == name) return p;
+  FAIL("no parameter ", name);
+  return {};
+}
 
 inline Tensor randn64(const Shape& shape, uint64_t seed, bool grad = true) {
   Generator g(seed);

@@ -13,13 +13,6 @@ using namespace nl;
 
 namespace {
 
-Tensor named(const Module& m, const std::string& name) {
-  for (auto& [n, p] : m.named_parameters())
-    if (n == name) return p;
-  FAIL("no parameter ", name);
-  return {};
-}
-
 double max_diff(const std::vector<double>& a, const std::vector<double>& b) {
   REQUIRE(a.size() == b.size());
   double m = 0;
@@ -51,7 +44,7 @@ TEST_SUITE("norm") {
         ModulePtr layer = make_norm(k.spec, c).module;
         layer->to(DType::f64);
         layer->train();
-        Tensor gamma = named(*layer, "weight"), beta = named(*layer, "bias");
+        Tensor gamma = test::parameter(*layer, "weight"), beta = test::parameter(*layer, "bias");
         {
           NoGradGuard no_grad;
           gamma.copy_(test::randn64({c}, 100 + trial, false));

@@ -20,13 +20,6 @@ using namespace nl;
 
 namespace {
 
-Tensor param(const Module& m, const std::string& name) {
-  for (auto& [n, p] : m.named_parameters())
-    if (n == name) return p;
-  FAIL("no parameter ", name);
-  return {};
-}
-
 bool all_zero(const Tensor& t) {
   const auto v = t.to_vector();
   return std::all_of(v.begin(), v.end(), [](double x) { return x == 0; });
@@ -56,9 +49,9 @@ TEST_SUITE("remedies") {
     loss.backward();
     // relu(0 * branch + x) = x, because x already went through a ReLU.
     CHECK(test::max_abs_diff(block_out, block_in) == 0);
-    CHECK(std::abs(param(net, "layer1.0.skip_gain").grad().item()) > 0);
+    CHECK(std::abs(test::parameter(net, "layer1.0.skip_gain").grad().item()) > 0);
     // With the gain at 0 the branch's convolutions get no gradient yet.
-    CHECK(all_zero(param(net, "layer1.0.conv2.weight").grad()));
+    CHECK(all_zero(test::parameter(net, "layer1.0.conv2.weight").grad()));
   }
 
   TEST_CASE("Fixup initialisation: zero last conv and classifier; scaled first conv") {
@@ -67,10 +60,10 @@ TEST_SUITE("remedies") {
     const int64_t branches = 9;
     for (const char* name : {"layer1.0.conv2.weight", "layer3.2.conv2.weight", "fc.weight",
                              "fc.bias", "layer2.1.bias1a", "bias1", "bias2"})
-      CHECK_MESSAGE(all_zero(param(net, name)), name);
-    CHECK(param(net, "layer2.1.scale").item() == 1);
+      CHECK_MESSAGE(all_zero(test::parameter(net, name)), name);
+    CHECK(test::parameter(net, "layer2.1.scale").item() == 1);
     // Kaiming-normal on fan_out = 16 * 3 * 3, times L^(-1/2).
-    const Tensor w = param(net, "layer1.1.conv1.weight");
+    const Tensor w = test::parameter(net, "layer1.1.conv1.weight");
     CHECK(std::sqrt(var(w).item()) ==
           doctest::Approx(std::sqrt(2.0 / (16 * 9)) / std::sqrt(double(branches))).epsilon(0.08));
     Generator g(6);
@@ -79,8 +72,8 @@ TEST_SUITE("remedies") {
     // Weight-normalized convolutions cannot output zero from a zero weight: the branch
     // multiplier starts at zero instead.
     auto wn = make_model("resnet8", {.width = 8, .norm = "wn", .residual = "fixup"});
-    CHECK(all_zero(param(*wn, "layer1.0.scale")));
-    CHECK_FALSE(all_zero(param(*wn, "layer1.0.conv2.weight")));
+    CHECK(all_zero(test::parameter(*wn, "layer1.0.scale")));
+    CHECK_FALSE(all_zero(test::parameter(*wn, "layer1.0.conv2.weight")));
   }
 
   TEST_CASE("SkipInit and Fixup blocks pass a float64 gradcheck") {

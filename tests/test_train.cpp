@@ -55,13 +55,6 @@ apps::TrainConfig small_config(const fs::path& data, const fs::path& out) {
   return c;
 }
 
-Tensor named_param(const Module& m, const std::string& name) {
-  for (auto& [n, p] : m.named_parameters())
-    if (n == name) return p;
-  FAIL("no parameter ", name);
-  return {};
-}
-
 std::vector<nlohmann::json> read_metrics(const fs::path& file) {
   std::vector<nlohmann::json> out;
   std::ifstream f(file);
@@ -278,9 +271,9 @@ TEST_SUITE("train") {
     for (const ParamGroup& group : groups) {
       total += group.params.size();
       for (const Tensor& p : group.params) {
-        const bool is_fc = p.impl_ptr() == named_param(*net, "fc.weight").impl_ptr() ||
-                           p.impl_ptr() == named_param(*net, "fc.bias").impl_ptr();
-        const bool excluded = p.impl_ptr() == named_param(*net, "bn1.weight").impl_ptr();
+        const bool is_fc = p.impl_ptr() == test::parameter(*net, "fc.weight").impl_ptr() ||
+                           p.impl_ptr() == test::parameter(*net, "fc.bias").impl_ptr();
+        const bool excluded = p.impl_ptr() == test::parameter(*net, "bn1.weight").impl_ptr();
         CHECK((group.agc_clip == 0) == is_fc);
         if (excluded) CHECK(group.weight_decay == 0);
       }
