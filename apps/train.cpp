@@ -3,7 +3,6 @@
 //   train --norm gn:groups=8 --epochs 30 --out runs/gn8
 //   train --list-norms
 #include <CLI/CLI.hpp>
-#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
@@ -28,9 +27,7 @@ nl::apps::TrainConfig settings_for_resume(const CLI::App& app, const nl::apps::T
   auto keys = nl::apps::run_defining_settings();
   keys.push_back("data");
   for (const std::string& key : keys) {
-    std::string flag = "--" + key;
-    std::replace(flag.begin(), flag.end(), '_', '-');
-    if (saved.contains(key) && app.count(flag) == 0) merged[key] = saved[key];
+    if (saved.contains(key) && app.count(nl::apps::flag_name(key)) == 0) merged[key] = saved[key];
   }
   nl::apps::TrainConfig r = nl::apps::TrainConfig::from_json(merged);
   r.out = c.out, r.resume = c.resume, r.threads = c.threads, r.progress = c.progress;

@@ -32,28 +32,30 @@ void save_safetensors(const std::string& path, const SafetensorsFile& file) {
   nlohmann::ordered_json header;
   if (!file.metadata.empty()) header["__metadata__"] = file.metadata;
   uint64_t offset = 0;
-  std::vector<Tensor> ordered;
-  std::vector<std::vector<int64_t>> integers;  // the I64 payloads, in tensor order
+  // What each tensor writes, in header order: its own bytes, or int64 values for counters.
+  struct Payload {
+    Tensor data;
+    std::vector<int64_t> integers;
+    bool as_int64 = false;
+  };
+  std::vector<Payload> payloads;
   for (const auto& [name, t] : file.tensors) {
-    const Tensor c = t.detach().contiguous();
-    const bool as_int64 = file.int64_tensors.count(name) > 0;
-    if (as_int64) {
-      std::vector<int64_t> values;
-      for (double v : c.to_vector()) {
+    Payload p{t.detach().contiguous(), {}, file.int64_tensors.count(name) > 0};
+    if (p.as_int64)
+      for (double v : p.data.to_vector()) {
         check(v == std::floor(v) && std::abs(v) < 9.0e15, "save_safetensors", "'", name,
               "' is stored as int64 but holds ", v);
-        values.push_back(int64_t(v));
+        p.integers.push_back(int64_t(v));
       }
-      integers.push_back(std::move(values));
-    }
-    const uint64_t bytes = uint64_t(c.numel()) * (as_int64 ? 8 : dtype_size(c.dtype()));
-    header[name] = {{"dtype", as_int64                  ? "I64"
-                              : c.dtype() == DType::f32 ? "F32"
-                                                        : "F64"},
-                    {"shape", c.shape()},
+    const DType dt = p.data.dtype();
+    const uint64_t bytes = uint64_t(p.data.numel()) * (p.as_int64 ? 8 : dtype_size(dt));
+    header[name] = {{"dtype", p.as_int64         ? "I64"
+                              : dt == DType::f32 ? "F32"
+                                                 : "F64"},
+                    {"shape", p.data.shape()},
                     {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
-    ordered.push_back(c);
+    payloads.push_back(std::move(p));
   }
   std::string text = header.dump();
   while (text.size() % 8) text += ' ';  // keeps the data 8-byte aligned, as the spec suggests
@@ -64,17 +66,15 @@ void save_safetensors(const std::string& path, const SafetensorsFile& file) {
     const uint64_t n = text.size();  // little-endian on every platform normlab targets
     write_all(fd, &n, 8, tmp);
     write_all(fd, text.data(), text.size(), tmp);
-    size_t next_integer = 0, index = 0;
-    for (const auto& [name, _] : file.tensors) {
-      const Tensor& t = ordered[index++];
-      if (file.int64_tensors.count(name)) {
-        const auto& values = integers[next_integer++];
-        write_all(fd, values.data(), values.size() * sizeof(int64_t), tmp);
-        continue;
-      }
-      write_all(
-          fd, static_cast<const char*>(t.impl().storage->data) + t.offset() * dtype_size(t.dtype()),
-          size_t(t.numel()) * dtype_size(t.dtype()), tmp);
+    for (const Payload& p : payloads) {
+      const Tensor& t = p.data;
+      if (p.as_int64)
+        write_all(fd, p.integers.data(), p.integers.size() * sizeof(int64_t), tmp);
+      else
+        write_all(
+            fd,
+            static_cast<const char*>(t.impl().storage->data) + t.offset() * dtype_size(t.dtype()),
+            size_t(t.numel()) * dtype_size(t.dtype()), tmp);
     }
     if (::fsync(fd) != 0) throw Error(tmp + ": fsync failed (" + std::strerror(errno) + ")");
   } catch (...) {

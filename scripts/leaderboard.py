@@ -73,15 +73,15 @@ def run_row(spec, extra, args):
     ck = out / "checkpoint.safetensors"
     cmd = [str(args.binary), "--data", args.data, "--norm", spec, *RECIPE, *extra,
            "--threads", str(args.threads), "--out", str(out)]
-    if ck.exists() and 0 < len(read_metrics(out / "metrics.jsonl")) < EPOCHS:
+    done_epochs = len(read_metrics(out / "metrics.jsonl"))
+    if ck.exists() and 0 < done_epochs < EPOCHS:
         cmd += ["--resume", str(ck)]
-    elif ck.exists() and len(read_metrics(out / "metrics.jsonl")) >= EPOCHS:
-        pass  # finished in the cache but not copied yet: the copy below does it
     log = out / "log.txt"
-    print(f"[{time.strftime('%H:%M:%S')}] {rid}: {' '.join(cmd[1:])}", flush=True)
-    with open(log, "a") as f:
-        rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT) \
-            if len(read_metrics(out / "metrics.jsonl")) < EPOCHS else 0
+    rc = 0  # a row finished in the cache but not yet copied only needs the copy below
+    if done_epochs < EPOCHS:
+        print(f"[{time.strftime('%H:%M:%S')}] {rid}: {' '.join(cmd[1:])}", flush=True)
+        with open(log, "a") as f:
+            rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT)
     dest = RESULTS / rid
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("metrics.jsonl", "config.json"):

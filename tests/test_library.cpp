@@ -110,7 +110,7 @@ TEST_SUITE("library") {
   }
 
   TEST_CASE("a tensor larger than the memory available is an error, not an OOM kill") {
-    CHECK_THROWS_WITH_AS(Tensor::empty({int64_t(1) << 42}), doctest::Contains("out of memory"),
-                         Error);
+    CHECK_THROWS_WITH_AS(Tensor::empty({int64_t(1) << 42}),
+                         doctest::Contains("this machine has available"), Error);
   }
 }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "apps/common/divergence.hpp"
 #include "core/error.hpp"
 #include "core/safetensors.hpp"
 
@@ -107,15 +108,8 @@ void check_same_classes(const std::vector<std::string>& trained,
 }
 
 void check_finite_state(const std::map<std::string, Tensor>& state, const std::string& where) {
-  for (const auto& [name, t] : state) {
-    bool finite = true;
-    dispatch(t.dtype(), [&]<typename T>() {
-      const Tensor c = t.detach().contiguous();
-      const T* p = c.data<T>();
-      for (int64_t i = 0; i < c.numel() && finite; ++i) finite = std::isfinite(double(p[i]));
-    });
-    if (!finite) throw Error(where + ": tensor '" + name + "' holds NaN or infinite values");
-  }
+  for (const auto& [name, t] : state)
+    if (!all_finite(t)) throw Error(where + ": tensor '" + name + "' holds NaN or infinite values");
 }
 
 }  // namespace nl::apps

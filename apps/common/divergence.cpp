@@ -40,11 +40,13 @@ std::string diagnose_divergence(Module& model, const Tensor& x,
   return "no single layer could be named (the values overflowed in the loss or the update)";
 }
 
-void check_finite_step(double value, const char* what, int64_t epoch, int64_t step, Module& model,
+void check_finite_step(double value, StepValue what, int64_t epoch, int64_t step, Module& model,
                        const Tensor& x, const std::vector<int64_t>& labels) {
   if (std::isfinite(value)) return;
+  const std::string quantity =
+      what == StepValue::loss ? "loss is " + std::to_string(value) : "non-finite gradient";
   throw DivergenceError("training diverged at epoch " + std::to_string(epoch) + ", step " +
-                        std::to_string(step) + ": " + what + "; " +
+                        std::to_string(step) + ": " + quantity + "; " +
                         diagnose_divergence(model, x, labels) +
                         ". The last good checkpoint is unchanged.");
 }

@@ -21,8 +21,9 @@ bool all_finite(const Tensor& t);
 std::string diagnose_divergence(Module& model, const Tensor& x, const std::vector<int64_t>& labels);
 
 // Throws DivergenceError for step `step` (from 1) of epoch `epoch` (from 1) when `value` (the
-// loss, or the squared gradient norm) is not finite.
-void check_finite_step(double value, const char* what, int64_t epoch, int64_t step, Module& model,
+// loss, or else the squared gradient norm) is not finite.
+enum class StepValue { loss, gradient };
+void check_finite_step(double value, StepValue what, int64_t epoch, int64_t step, Module& model,
                        const Tensor& x, const std::vector<int64_t>& labels);
 
 }  // namespace nl::apps

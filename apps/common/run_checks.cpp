@@ -3,13 +3,13 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "core/error.hpp"
 #include "layers/models/model_memory.hpp"
+#include "layers/norm/batch_norm.hpp"
 #include "layers/norm/factory.hpp"
 
 namespace nl::apps {
@@ -31,15 +31,15 @@ void check_settings(const TrainConfig& c) {
         c.momentum);
   check(c.pct_start > 0 && c.pct_start < 1, "train", "--pct-start must be in (0, 1)");
   check(std::isfinite(c.agc) && c.agc >= 0, "train", "--agc must be >= 0 (0 = off)");
-  // Ghost BatchNorm with a virtual batch larger than the batch would silently be plain BN.
-  const NormSpec spec = NormSpec::parse(c.norm);
-  if (spec.name == "gbn") {
-    const auto it = spec.args.find("virtual_batch");
-    const double virtual_batch = it == spec.args.end() ? 32 : std::atof(it->second.c_str());
-    check(virtual_batch <= c.batch_size, "train", "--norm ", c.norm, ": the virtual batch (",
-          virtual_batch, ") is larger than --batch-size ", c.batch_size,
-          ", so every ghost batch would be the whole batch; use a smaller virtual_batch");
-  }
+  // The spec is valid for the stem's channels, and a ghost batch larger than the batch (which
+  // would silently be plain BN) is refused; the factory's layer knows its own default.
+  const NormSlot slot = make_norm(c.norm, c.width, {32, 32});
+  if (const auto* bn = dynamic_cast<const BatchNorm*>(slot.module.get()))
+    check(bn->options.virtual_batch <= c.batch_size, "train", "--norm ", c.norm,
+          ": the virtual batch (", bn->options.virtual_batch, ") is larger than --batch-size ",
+          c.batch_size,
+          ", so every ghost batch would be the whole batch; use a smaller "
+          "virtual_batch");
 }
 
 fs::path prepare_output_folder(const std::string& dir) {
@@ -63,6 +63,13 @@ fs::path prepare_output_folder(const std::string& dir) {
     fs::remove(stale, ec);
   }
   return out;
+}
+
+std::string flag_name(const std::string& key) {
+  std::string flag = "--" + key;
+  for (char& ch : flag)
+    if (ch == '_') ch = '-';
+  return flag;
 }
 
 const std::vector<std::string>& run_defining_settings() {
@@ -99,9 +106,7 @@ void check_resume_compatible(const Checkpoint& ck, const TrainConfig& cfg) {
     const bool same =
         (a.is_number() && b.is_number()) ? a.get<double>() == b.get<double>() : a == b;
     if (same) continue;
-    std::string flag = "--" + key;
-    for (char& ch : flag)
-      if (ch == '_') ch = '-';
+    const std::string flag = flag_name(key);
     std::string hint;
     if (key == "epochs")
       hint =

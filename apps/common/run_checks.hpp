@@ -17,6 +17,9 @@ void check_settings(const TrainConfig& cfg);
 // file left by a killed run. Returns the folder ("" when no output was asked for).
 std::filesystem::path prepare_output_folder(const std::string& dir);
 
+// The command-line flag of a to_json() setting: "batch_size" -> "--batch-size".
+std::string flag_name(const std::string& key);
+
 // Refuses a checkpoint whose run differs from `cfg` in any run-defining setting, naming the
 // setting and both values.
 void check_resume_compatible(const Checkpoint& ck, const TrainConfig& cfg);

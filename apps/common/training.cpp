@@ -329,13 +329,12 @@ EpochStats train_one_epoch(Module& model, Optimizer& opt, Schedule& sched, data:
     const Tensor logits = model(batch->images);
     Tensor loss = cross_entropy(logits, batch->labels);
     const double l = loss.item();
-    check_finite_step(l, ("loss is " + std::to_string(l)).c_str(), epoch + 1, step, model,
-                      batch->images, batch->labels);
+    check_finite_step(l, StepValue::loss, epoch + 1, step, model, batch->images, batch->labels);
     loss.backward();
     double grad_sq = 0;
     for (auto& p : model.parameters())
       if (p.grad().defined()) grad_sq += sum(square(p.grad())).item();
-    check_finite_step(grad_sq, "non-finite gradient", epoch + 1, step, model, batch->images,
+    check_finite_step(grad_sq, StepValue::gradient, epoch + 1, step, model, batch->images,
                       batch->labels);
     opt.step();
     sched.step();

@@ -492,41 +492,8 @@ NormSlot build_one(const NormSpec& spec, int64_t channels, const Shape& spatial,
               list_norms_text());
 }
 
-}  // namespace
-
-namespace {
-NormSlot make_norm_unguarded(const std::string& spec_text, int64_t channels, const Shape& spatial,
-                             bool activation_follows);
-}
-
-NormSlot make_norm(const std::string& spec_text, int64_t channels, const Shape& spatial,
-                   bool activation_follows) {
-  NormSlot slot = make_norm_unguarded(spec_text, channels, spatial, activation_follows);
-  if (slot.weight_normalizer || slot.bind)
-    slot.module->register_forward_hook(
-        [attached = slot.attached, spec_text](Module&, const Tensor&, const Tensor&) {
-          check(*attached, "norm spec", "'", spec_text,
-                "' acts on the weights of the layer before it, but was never attached to one: "
-                "build the pair with conv_norm_act(spec, conv, channels), or call "
-                "attach_slot(slot, conv)");
-        });
-  return slot;
-}
-
-ModulePtr conv_norm_act(const std::string& spec, const ModulePtr& producer, int64_t channels,
-                        const Shape& spatial, bool activation) {
-  const NormSlot slot = make_norm(spec, channels, spatial, activation);
-  attach_slot(slot, producer);
-  auto block = std::make_shared<Sequential>();
-  block->push_back(producer);
-  block->push_back(slot.module);
-  if (activation && !slot.includes_activation) block->push_back(std::make_shared<ReLU>());
-  return block;
-}
-
-namespace {
-NormSlot make_norm_unguarded(const std::string& spec_text, int64_t channels, const Shape& spatial,
-                             bool activation_follows) {
+NormSlot build_slot(const std::string& spec_text, int64_t channels, const Shape& spatial,
+                    bool activation_follows) {
   const NormSpec spec = NormSpec::parse(spec_text);
   const auto plus = spec.name.find('+');
   if (plus == std::string::npos) return build_one(spec, channels, spatial, activation_follows);
@@ -550,6 +517,31 @@ NormSlot make_norm_unguarded(const std::string& spec_text, int64_t channels, con
 }
 
 }  // namespace
+
+NormSlot make_norm(const std::string& spec_text, int64_t channels, const Shape& spatial,
+                   bool activation_follows) {
+  NormSlot slot = build_slot(spec_text, channels, spatial, activation_follows);
+  if (slot.weight_normalizer || slot.bind)
+    slot.module->register_forward_hook(
+        [attached = slot.attached, spec_text](Module&, const Tensor&, const Tensor&) {
+          check(*attached, "norm spec", "'", spec_text,
+                "' acts on the weights of the layer before it, but was never attached to one: "
+                "build the pair with conv_norm_act(spec, conv, channels), or call "
+                "attach_slot(slot, conv)");
+        });
+  return slot;
+}
+
+ModulePtr conv_norm_act(const std::string& spec, const ModulePtr& producer, int64_t channels,
+                        const Shape& spatial, bool activation) {
+  const NormSlot slot = make_norm(spec, channels, spatial, activation);
+  attach_slot(slot, producer);
+  auto block = std::make_shared<Sequential>();
+  block->push_back(producer);
+  block->push_back(slot.module);
+  if (activation && !slot.includes_activation) block->push_back(std::make_shared<ReLU>());
+  return block;
+}
 
 void attach_slot(const NormSlot& slot, const ModulePtr& producer) {
   *slot.attached = true;
