@@ -43,6 +43,13 @@ inline double max_abs_diff(const Tensor& a, const Tensor& b) {
   return m;
 }
 
+inline double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
+  return m;
+}
+
 inline double max_abs(const Tensor& a) {
   double m = 0;
   for (double v : a.to_vector()) m = std::max(m, std::abs(v));

@@ -1,11 +1,13 @@
-// Conv2d: gradcheck over a grid of geometries, batching of small maps, determinism, errors, and
-// Winograd F(2x2, 3x3) and F(4x4, 3x3) against im2col.
+// Conv2d: every algorithm against the reference loops (layers/conv/reference), gradcheck over a
+// grid of geometries, batching of small maps, determinism, errors, and Winograd F(2x2, 3x3) and
+// F(4x4, 3x3) against im2col.
 #include <doctest/doctest.h>
 
 #include "autograd/ops.hpp"
 #include "core/parallel.hpp"
 #include "helpers.hpp"
 #include "layers/conv/conv2d.hpp"
+#include "layers/conv/reference/conv2d_reference.hpp"
 
 using namespace nl;
 using test::check_grad;
@@ -45,27 +47,85 @@ TEST_SUITE("conv") {
     }
   }
 
-  TEST_CASE("matches a direct loop implementation") {
-    Tensor x = randn64({2, 3, 6, 5}, 4, false), w = randn64({4, 3, 3, 3}, 5, false);
-    Conv2dOptions o;
-    o.stride = {2, 1};
-    o.padding = {1, 0};
-    Tensor y = conv2d(x, w, Tensor(), o);
-    REQUIRE(y.shape() == Shape{2, 4, 3, 3});
-    for (int64_t n = 0; n < 2; ++n)
-      for (int64_t co = 0; co < 4; ++co)
-        for (int64_t oy = 0; oy < 3; ++oy)
-          for (int64_t ox = 0; ox < 3; ++ox) {
-            double s = 0;
-            for (int64_t ci = 0; ci < 3; ++ci)
-              for (int64_t i = 0; i < 3; ++i)
-                for (int64_t j = 0; j < 3; ++j) {
-                  const int64_t yy = oy * 2 - 1 + i, xx = ox + j;
-                  if (yy >= 0 && yy < 6 && xx >= 0 && xx < 5)
-                    s += x.at({n, ci, yy, xx}) * w.at({co, ci, i, j});
-                }
-            CHECK(y.at({n, co, oy, ox}) == doctest::Approx(s).epsilon(1e-12));
-          }
+  TEST_CASE("every algorithm agrees with the reference loops on random shapes") {
+    // The oracle: layers/conv/reference/conv2d_reference.cpp (im2col, plain GEMM, col2im).
+    Generator shapes(23);
+    for (int trial = 0; trial < 16; ++trial) {
+      reference::ConvShape s{};
+      const bool winograd_shape = trial % 2 == 0;  // 3x3, stride 1, pad 1: all three algorithms
+      s.n = 1 + int64_t(shapes.below(3));
+      s.c = winograd_shape ? 16 : 1 + int64_t(shapes.below(5));
+      s.k = winograd_shape ? 16 : 1 + int64_t(shapes.below(5));
+      s.h = 3 + int64_t(shapes.below(7)), s.w = 3 + int64_t(shapes.below(7));
+      s.kh = winograd_shape ? 3 : 1 + int64_t(shapes.below(3));
+      s.kw = winograd_shape ? 3 : 1 + int64_t(shapes.below(3));
+      s.stride = winograd_shape ? 1 : 1 + int64_t(shapes.below(2));
+      s.pad = winograd_shape ? 1 : int64_t(shapes.below(2));
+      s.dilation = winograd_shape ? 1 : 1 + int64_t(shapes.below(2));
+      if (s.out_h() < 1 || s.out_w() < 1) continue;
+      Tensor x = randn64({s.n, s.c, s.h, s.w}, 500 + trial);
+      Tensor w = randn64({s.k, s.c, s.kh, s.kw}, 600 + trial);
+      Tensor b = randn64({s.k}, 700 + trial);
+      const Tensor dy = randn64({s.n, s.k, s.out_h(), s.out_w()}, 800 + trial, false);
+      const auto ref_y = reference::conv2d_forward(s, x.to_vector(), w.to_vector(), b.to_vector());
+      const auto ref = reference::conv2d_backward(s, x.to_vector(), w.to_vector(), dy.to_vector());
+      std::vector<ConvAlgorithm> algorithms{ConvAlgorithm::im2col};
+      if (winograd_shape) {
+        algorithms.push_back(ConvAlgorithm::winograd_2x2);
+        if (s.h >= 4 && s.w >= 4) algorithms.push_back(ConvAlgorithm::winograd_4x4);
+      }
+      for (ConvAlgorithm algorithm : algorithms) {
+        CAPTURE(trial);
+        CAPTURE(int(algorithm));
+        Conv2dOptions o;
+        o.stride = {s.stride, s.stride};
+        o.padding = {s.pad, s.pad};
+        o.dilation = {s.dilation, s.dilation};
+        o.algorithm = algorithm;
+        for (Tensor* t : {&x, &w, &b}) t->zero_grad();
+        const Tensor y = conv2d(x, w, b, o);
+        sum(y * dy).backward();
+        CHECK(test::max_abs_diff(y.to_vector(), ref_y) < 1e-11);
+        CHECK(test::max_abs_diff(x.grad().to_vector(), ref.dx) < 1e-11);
+        CHECK(test::max_abs_diff(w.grad().to_vector(), ref.dw) < 1e-10);
+        CHECK(test::max_abs_diff(b.grad().to_vector(), ref.db) < 1e-11);
+      }
+    }
+  }
+
+  TEST_CASE("the reference backward is itself right: a float64 gradcheck of the loops") {
+    const reference::ConvShape s{.n = 2,
+                                 .c = 2,
+                                 .h = 5,
+                                 .w = 4,
+                                 .k = 3,
+                                 .kh = 3,
+                                 .kw = 2,
+                                 .stride = 2,
+                                 .pad = 1,
+                                 .dilation = 1};
+    const std::vector<double> x = randn64({2, 2, 5, 4}, 31, false).to_vector();
+    const std::vector<double> w = randn64({3, 2, 3, 2}, 32, false).to_vector();
+    const std::vector<double> b = {0.5, -0.5, 1.0};
+    const std::vector<double> dy = randn64({2, 3, s.out_h(), s.out_w()}, 33, false).to_vector();
+    const auto loss = [&](const std::vector<double>& xs, const std::vector<double>& ws) {
+      const auto y = reference::conv2d_forward(s, xs, ws, b);
+      double l = 0;
+      for (size_t i = 0; i < y.size(); ++i) l += y[i] * dy[i];
+      return l;
+    };
+    const auto g = reference::conv2d_backward(s, x, w, dy);
+    const double h = 1e-6;
+    for (size_t i = 0; i < x.size(); ++i) {
+      auto up = x, down = x;
+      up[i] += h, down[i] -= h;
+      CHECK(g.dx[i] == doctest::Approx((loss(up, w) - loss(down, w)) / (2 * h)).epsilon(1e-6));
+    }
+    for (size_t i = 0; i < w.size(); ++i) {
+      auto up = w, down = w;
+      up[i] += h, down[i] -= h;
+      CHECK(g.dw[i] == doctest::Approx((loss(x, up) - loss(x, down)) / (2 * h)).epsilon(1e-6));
+    }
   }
 
   TEST_CASE("results are identical for any thread count") {

@@ -8,19 +8,13 @@
 #include "helpers.hpp"
 #include "layers/norm/factory.hpp"
 #include "layers/norm/reference/grouped_norm_reference.hpp"
+#include "layers/norm/reference/weight_norm_reference.hpp"
+#include "layers/norm/weight/weight_normalizer.hpp"
 
 using namespace nl;
 
-namespace {
-
-double max_diff(const std::vector<double>& a, const std::vector<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
-  return m;
-}
-
-}  // namespace
+using test::max_abs_diff;
+using test::randn64;
 
 TEST_SUITE("norm") {
   TEST_CASE("BN, GN, LN and IN kernels agree with the reference loops on random shapes") {
@@ -60,10 +54,10 @@ TEST_SUITE("norm") {
                                                          beta.to_vector(), 1e-5);
         const auto bwd = reference::grouped_norm_backward(s, x.to_vector(), gamma.to_vector(), fwd,
                                                           dy.to_vector());
-        CHECK(max_diff(y.to_vector(), fwd.y) < 1e-12);
-        CHECK(max_diff(x.grad().to_vector(), bwd.dx) < 1e-10);
-        CHECK(max_diff(gamma.grad().to_vector(), bwd.dgamma) < 1e-10);
-        CHECK(max_diff(beta.grad().to_vector(), bwd.dbeta) < 1e-10);
+        CHECK(max_abs_diff(y.to_vector(), fwd.y) < 1e-12);
+        CHECK(max_abs_diff(x.grad().to_vector(), bwd.dx) < 1e-10);
+        CHECK(max_abs_diff(gamma.grad().to_vector(), bwd.dgamma) < 1e-10);
+        CHECK(max_abs_diff(beta.grad().to_vector(), bwd.dbeta) < 1e-10);
       }
     }
   }
@@ -87,6 +81,74 @@ TEST_SUITE("norm") {
       std::vector<double> up = x, down = x;
       up[i] += 1e-6, down[i] -= 1e-6;
       CHECK(b.dx[i] == doctest::Approx((loss(up) - loss(down)) / 2e-6).epsilon(1e-6));
+    }
+  }
+
+  TEST_CASE("Weight Normalization and Weight Standardization agree with the reference loops") {
+    Generator shapes(29);
+    for (int trial = 0; trial < 8; ++trial) {
+      const int64_t k = 1 + int64_t(shapes.below(6)), c = 1 + int64_t(shapes.below(4));
+      const int64_t kh = 1 + int64_t(shapes.below(3)), kw = 1 + int64_t(shapes.below(3));
+      const int64_t fan_in = c * kh * kw;
+      if (fan_in < 2) continue;  // a one-element row has no direction to standardize
+      CAPTURE(shape_str({k, c, kh, kw}));
+      Tensor v = randn64({k, c, kh, kw}, 900 + trial);
+      const Tensor dw = randn64({k, c, kh, kw}, 950 + trial, false);
+
+      // wn: the gain is trained; give it values other than its init ||v_k||.
+      WeightNormalizer wn(v, {.kind = WeightNormKind::wn});
+      wn.to(DType::f64);
+      {
+        NoGradGuard no_grad;
+        wn.gain.copy_(randn64(wn.gain.shape(), 990 + trial, false));
+      }
+      wn.gain.requires_grad_();
+      sum(wn(v) * dw).backward();
+      const std::vector<double> g = wn.gain.to_vector();
+      const reference::WeightNormShape s{k, fan_in};
+      const auto ref_w = reference::weight_norm_forward(s, v.to_vector(), g);
+      const auto ref = reference::weight_norm_backward(s, v.to_vector(), g, dw.to_vector());
+      CHECK(max_abs_diff(wn(v).to_vector(), ref_w) < 1e-12);
+      CHECK(max_abs_diff(v.grad().to_vector(), ref.dv) < 1e-10);
+      CHECK(max_abs_diff(wn.gain.grad().to_vector(), ref.dg) < 1e-10);
+
+      // ws is InstanceNorm of the weight seen as one sample of K planes of F values, without
+      // affine: the grouped reference with groups = K, gamma = 1 and beta = 0.
+      v.zero_grad();
+      WeightNormalizer ws(v, {.kind = WeightNormKind::ws, .eps = 1e-5});
+      ws.to(DType::f64);
+      sum(ws(v) * dw).backward();
+      const reference::GroupedNormShape rows{1, k, fan_in, 1, false, k};
+      const std::vector<double> ones(size_t(k), 1.0), zeros(size_t(k), 0.0);
+      const auto fwd = reference::grouped_norm_forward(rows, v.to_vector(), ones, zeros, 1e-5);
+      const auto bwd =
+          reference::grouped_norm_backward(rows, v.to_vector(), ones, fwd, dw.to_vector());
+      CHECK(max_abs_diff(ws(v).to_vector(), fwd.y) < 1e-12);
+      CHECK(max_abs_diff(v.grad().to_vector(), bwd.dx) < 1e-10);
+    }
+  }
+
+  TEST_CASE("the Weight Normalization reference backward passes a float64 gradcheck") {
+    const reference::WeightNormShape s{3, 4};
+    const std::vector<double> v = randn64({3, 4}, 41, false).to_vector();
+    const std::vector<double> g = {0.7, -1.2, 2.0};
+    const std::vector<double> dw = randn64({3, 4}, 42, false).to_vector();
+    const auto loss = [&](const std::vector<double>& vs, const std::vector<double>& gs) {
+      const auto w = reference::weight_norm_forward(s, vs, gs);
+      double l = 0;
+      for (size_t i = 0; i < w.size(); ++i) l += w[i] * dw[i];
+      return l;
+    };
+    const auto b = reference::weight_norm_backward(s, v, g, dw);
+    for (size_t i = 0; i < v.size(); ++i) {
+      auto up = v, down = v;
+      up[i] += 1e-6, down[i] -= 1e-6;
+      CHECK(b.dv[i] == doctest::Approx((loss(up, g) - loss(down, g)) / 2e-6).epsilon(1e-6));
+    }
+    for (size_t i = 0; i < g.size(); ++i) {
+      auto up = g, down = g;
+      up[i] += 1e-6, down[i] -= 1e-6;
+      CHECK(b.dg[i] == doctest::Approx((loss(v, up) - loss(v, down)) / 2e-6).epsilon(1e-6));
     }
   }
 }
