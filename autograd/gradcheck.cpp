@@ -68,7 +68,11 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
       if (excess > worst) {
         worst = excess;
         std::ostringstream os;
-        os << "input " << i << " " << x.str() << " at " << index_str(j, x.shape()) << ": analytic "
+        if (i < opt.input_names.size())
+          os << opt.input_names[i];
+        else
+          os << "input " << i;
+        os << " " << x.str() << " at " << index_str(j, x.shape()) << ": analytic "
            << analytic[j] << ", numeric " << numeric;
         res.message = os.str();
       }

@@ -21,6 +21,7 @@ struct GradcheckOptions {
   double atol = 1e-6;
   double rtol = 1e-4;
   uint64_t seed = 1234;
+  std::vector<std::string> input_names;  // used in the message instead of "input i" when given
 };
 
 struct GradcheckResult {
