@@ -8,7 +8,10 @@
 #   grader/grade_<name>.cpp   the checks
 set(COURSE_EXERCISES
   softplus 02-autograd
-  conv_backward 03-convolution)
+  conv_backward 03-convolution
+  batchnorm_backward 04-batchnorm
+  partial_batchnorm 04-batchnorm
+  groupnorm 05-group-norms)
 
 # course_grader(<target> <name> <unit folder> <implementation .cpp> [<grader object library>])
 # builds one grader executable for one implementation of exercise <name>. COURSE_GRADER_DIR is

@@ -112,6 +112,26 @@ inline nl::Tensor tensor(const Array& values, const nl::Shape& shape, bool requi
   return t;
 }
 
+// The parameter of `m` called `name` ("weight", "bias", ...).
+inline nl::Tensor parameter(const nl::Module& m, const std::string& name) {
+  for (auto& [n, p] : m.named_parameters())
+    if (n == name) return p;
+  throw std::runtime_error("the layer has no parameter " + name);
+}
+
+// A normlab normalizer by spec ("bn", "gn:groups=2", ...) in float64 and training mode, with
+// the given affine parameters.
+inline nl::ModulePtr norm_layer(const std::string& spec, int64_t channels, const Array& gamma,
+                                const Array& beta) {
+  nl::ModulePtr layer = nl::make_norm(spec, channels).module;
+  layer->to(nl::DType::f64);
+  layer->train();
+  nl::NoGradGuard no_grad;
+  parameter(*layer, "weight").copy_(tensor(gamma, {channels}));
+  parameter(*layer, "bias").copy_(tensor(beta, {channels}));
+  return layer;
+}
+
 // A student's forward and backward as one normlab op, checked by normlab's float64 gradcheck:
 // the backward must equal the central differences of the student's own forward along a random
 // projection of the output.
