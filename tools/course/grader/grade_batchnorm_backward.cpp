@@ -19,8 +19,9 @@ struct Case {
 
 Case make_case(const BatchShape& s, uint64_t seed) {
   const size_t size = size_t(s.n * s.c * s.h * s.w);
-  return {s, course::random_array(size, seed, 2.0, 0.5), course::random_array(s.c, seed + 1, 1.0, 1.0),
-          course::random_array(s.c, seed + 2), course::random_array(size, seed + 3)};
+  return {s, course::random_array(size, seed, 2.0, 0.5),
+          course::random_array(s.c, seed + 1, 1.0, 1.0), course::random_array(s.c, seed + 2),
+          course::random_array(size, seed + 3)};
 }
 
 std::string describe(const BatchShape& s) {
@@ -31,7 +32,7 @@ std::string describe(const BatchShape& s) {
 course::BatchNormGrads expected(const Case& k) {
   nl::ModulePtr bn = course::norm_layer("bn", k.s.c, k.gamma, k.beta);
   nl::Tensor x = course::tensor(k.x, k.shape(), true);
-  nl::sum((*bn)(x) * course::tensor(k.dy, k.shape())).backward();
+  nl::sum((*bn)(x)*course::tensor(k.dy, k.shape())).backward();
   return {x.grad().to_vector(), course::parameter(*bn, "weight").grad().to_vector(),
           course::parameter(*bn, "bias").grad().to_vector()};
 }
@@ -62,7 +63,8 @@ int main() {
   grader.check("dx equals normlab's BatchNorm2d", [&]() -> std::string {
     for (const BatchShape& s : kShapes) {
       const Case k = make_case(s, 20);
-      const std::string problem = course::compare("dx", student(k).dx, expected(k).dx, k.shape(), 1e-10);
+      const std::string problem =
+          course::compare("dx", student(k).dx, expected(k).dx, k.shape(), 1e-10);
       if (!problem.empty()) return problem + ", for " + describe(s);
     }
     return "";
@@ -79,8 +81,7 @@ int main() {
           const auto g = course::batchnorm_backward(k.s, in[0], in[1], cache, dy);
           return std::vector<Array>{g.dx, g.dgamma, g.dbeta};
         },
-        {{"x", k.x, k.shape()}, {"gamma", k.gamma, {k.s.c}}, {"beta", k.beta, {k.s.c}}},
-        k.shape());
+        {{"x", k.x, k.shape()}, {"gamma", k.gamma, {k.s.c}}, {"beta", k.beta, {k.s.c}}}, k.shape());
   });
 
   // dx = rstd (g - mean(g) - xhat mean(g xhat)) is g with its components along 1 and xhat

@@ -11,7 +11,16 @@ namespace {
 const ConvShape kShapes[] = {
     {.n = 2, .c = 3, .h = 5, .w = 4, .k = 4, .kh = 3, .kw = 3, .stride = 1, .pad = 1},
     {.n = 3, .c = 2, .h = 7, .w = 6, .k = 3, .kh = 3, .kw = 2, .stride = 2, .pad = 1},
-    {.n = 1, .c = 2, .h = 6, .w = 6, .k = 2, .kh = 2, .kw = 3, .stride = 1, .pad = 2, .dilation = 2},
+    {.n = 1,
+     .c = 2,
+     .h = 6,
+     .w = 6,
+     .k = 2,
+     .kh = 2,
+     .kw = 3,
+     .stride = 1,
+     .pad = 2,
+     .dilation = 2},
 };
 
 std::string describe(const ConvShape& s) {
@@ -39,8 +48,8 @@ int main() {
       const Array c = course::random_array(s.col_rows() * s.positions(), 2);
       const Array back = course::col2im(s, c);
       if (back.size() != x.size())
-        return "col2im returned " + std::to_string(back.size()) + " values, expected C*H*W = " +
-               std::to_string(x.size()) + " for " + describe(s);
+        return "col2im returned " + std::to_string(back.size()) +
+               " values, expected C*H*W = " + std::to_string(x.size()) + " for " + describe(s);
       const double lhs = dot(course::im2col(s, x.data()), c), rhs = dot(x, back);
       if (std::abs(lhs - rhs) > 1e-10 * (1 + std::abs(lhs))) {
         std::ostringstream os;
@@ -55,7 +64,8 @@ int main() {
   grader.check("dx, dw and db equal normlab's Conv2d gradients", [&]() -> std::string {
     for (const ConvShape& s : kShapes) {
       const nl::Shape xs{s.n, s.c, s.h, s.w}, ws{s.k, s.c, s.kh, s.kw};
-      const Array x = course::random_array(nl::numel_of(xs), 3), w = course::random_array(nl::numel_of(ws), 4);
+      const Array x = course::random_array(nl::numel_of(xs), 3),
+                  w = course::random_array(nl::numel_of(ws), 4);
       const Array b = course::random_array(s.k, 5);
       const Array dy = course::random_array(s.n * s.k * s.positions(), 6);
       nl::Tensor tx = course::tensor(x, xs, true), tw = course::tensor(w, ws, true);
@@ -83,7 +93,9 @@ int main() {
     const Array x = course::random_array(s.n * s.c * s.h * s.w, 7);
     const Array w = course::random_array(s.k * s.col_rows(), 8), b = course::random_array(s.k, 9);
     return course::gradcheck_pair(
-        [&](const std::vector<Array>& in) { return course::conv2d_forward(s, in[0], in[1], in[2]); },
+        [&](const std::vector<Array>& in) {
+          return course::conv2d_forward(s, in[0], in[1], in[2]);
+        },
         [&](const std::vector<Array>& in, const Array& dy) {
           const course::ConvGrads g = course::conv2d_backward(s, in[0], in[1], dy);
           return std::vector<Array>{g.dx, g.dw, g.db};

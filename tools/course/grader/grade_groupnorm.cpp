@@ -15,13 +15,16 @@ struct Case {
   Array x, gamma, beta, dy;
   nl::Shape shape() const { return {s.n, s.c, s.h, s.w}; }
   std::string spec() const { return "gn:groups=" + std::to_string(s.groups); }
-  std::string describe() const { return "x " + nl::shape_str(shape()) + " with G = " + std::to_string(s.groups); }
+  std::string describe() const {
+    return "x " + nl::shape_str(shape()) + " with G = " + std::to_string(s.groups);
+  }
 };
 
 Case make_case(const GroupShape& s, uint64_t seed) {
   const size_t size = size_t(s.n * s.c * s.h * s.w);
-  return {s, course::random_array(size, seed, 2.0, -1.0), course::random_array(s.c, seed + 1, 1.0, 1.0),
-          course::random_array(s.c, seed + 2), course::random_array(size, seed + 3)};
+  return {s, course::random_array(size, seed, 2.0, -1.0),
+          course::random_array(s.c, seed + 1, 1.0, 1.0), course::random_array(s.c, seed + 2),
+          course::random_array(size, seed + 3)};
 }
 
 struct Expected {
@@ -47,8 +50,10 @@ std::pair<Array, Array> statistics(const Case& k) {
         for (int64_t p = 0; p < s.h * s.w; ++p) {
           const int64_t st = n * s.groups + s.group_of(c);
           const double v = k.x[s.index(n, c, p)];
-          if (pass == 0) mean[st] += v / m;
-          else sq[st] += (v - mean[st]) * (v - mean[st]) / m;
+          if (pass == 0)
+            mean[st] += v / m;
+          else
+            sq[st] += (v - mean[st]) * (v - mean[st]) / m;
         }
   for (size_t i = 0; i < rstd.size(); ++i) rstd[i] = 1 / std::sqrt(sq[i] + 1e-5);
   return {mean, rstd};
@@ -92,7 +97,9 @@ int main() {
   grader.check("backward matches central differences", [&] {
     const Case k = make_case(kShapes[1], 100);
     return course::gradcheck_pair(
-        [&](const std::vector<Array>& in) { return course::groupnorm_forward(k.s, in[0], in[1], in[2]).y; },
+        [&](const std::vector<Array>& in) {
+          return course::groupnorm_forward(k.s, in[0], in[1], in[2]).y;
+        },
         [&](const std::vector<Array>& in, const Array& dy) {
           const auto f = course::groupnorm_forward(k.s, in[0], in[1], in[2]);
           const auto g = course::groupnorm_backward(k.s, in[0], in[1], f, dy);

@@ -18,8 +18,9 @@ struct Case {
 // x with a channel mean far from 0, so that forgetting to centre shows.
 Case make_case(const PartialShape& s, uint64_t seed) {
   const size_t size = size_t(s.n * s.c * s.h * s.w);
-  return {s, course::random_array(size, seed, 1.5, 2.0), course::random_array(s.c, seed + 1, 1.0, 1.0),
-          course::random_array(s.c, seed + 2), course::random_array(size, seed + 3)};
+  return {s, course::random_array(size, seed, 1.5, 2.0),
+          course::random_array(s.c, seed + 1, 1.0, 1.0), course::random_array(s.c, seed + 2),
+          course::random_array(size, seed + 3)};
 }
 
 struct Expected {
@@ -31,7 +32,8 @@ Expected expected(const std::string& spec, const Case& k) {
   nl::Tensor x = course::tensor(k.x, k.shape(), true);
   const nl::Tensor y = (*layer)(x);
   nl::sum(y * course::tensor(k.dy, k.shape())).backward();
-  return {y.to_vector(), x.grad().to_vector(), course::parameter(*layer, "weight").grad().to_vector(),
+  return {y.to_vector(), x.grad().to_vector(),
+          course::parameter(*layer, "weight").grad().to_vector(),
           course::parameter(*layer, "bias").grad().to_vector()};
 }
 
@@ -78,7 +80,9 @@ std::string check_gradient(const ForwardFn& forward, const BackwardFn& backward)
         const course::PartialGrads g = backward(as_case(in, dy));
         return std::vector<Array>{g.dx, g.dgamma, g.dbeta};
       },
-      {{"x", base.x, base.shape()}, {"gamma", base.gamma, {base.s.c}}, {"beta", base.beta, {base.s.c}}},
+      {{"x", base.x, base.shape()},
+       {"gamma", base.gamma, {base.s.c}},
+       {"beta", base.beta, {base.s.c}}},
       base.shape());
 }
 
@@ -98,11 +102,17 @@ int main() {
   const BackwardFn var_bwd = [](const Case& k) {
     return course::variance_only_backward(k.s, k.x, k.gamma, k.dy);
   };
-  grader.check("mean-only forward equals normlab's mbn", [&] { return check_forward("mbn", mean_fwd); });
-  grader.check("mean-only backward equals normlab's mbn", [&] { return check_backward("mbn", mean_bwd); });
-  grader.check("mean-only backward matches central differences", [&] { return check_gradient(mean_fwd, mean_bwd); });
-  grader.check("variance-only forward equals normlab's vn", [&] { return check_forward("vn", var_fwd); });
-  grader.check("variance-only backward equals normlab's vn", [&] { return check_backward("vn", var_bwd); });
-  grader.check("variance-only backward matches central differences", [&] { return check_gradient(var_fwd, var_bwd); });
+  grader.check("mean-only forward equals normlab's mbn",
+               [&] { return check_forward("mbn", mean_fwd); });
+  grader.check("mean-only backward equals normlab's mbn",
+               [&] { return check_backward("mbn", mean_bwd); });
+  grader.check("mean-only backward matches central differences",
+               [&] { return check_gradient(mean_fwd, mean_bwd); });
+  grader.check("variance-only forward equals normlab's vn",
+               [&] { return check_forward("vn", var_fwd); });
+  grader.check("variance-only backward equals normlab's vn",
+               [&] { return check_backward("vn", var_bwd); });
+  grader.check("variance-only backward matches central differences",
+               [&] { return check_gradient(var_fwd, var_bwd); });
   return grader.result();
 }

@@ -6,8 +6,12 @@ using course::Array;
 
 namespace {
 
-double softplus_exact(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
-double sigmoid_exact(double x) { return 1 / (1 + std::exp(-x)); }
+double softplus_exact(double x) {
+  return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+}
+double sigmoid_exact(double x) {
+  return 1 / (1 + std::exp(-x));
+}
 
 }  // namespace
 

@@ -92,9 +92,9 @@ inline std::string compare(const std::string& name, const Array& got, const Arra
   }
   if (worst_excess <= tol) return "";
   os.precision(6);
-  os << name << index_of(worst, shape) << " is " << got[worst] << ", expected "
-     << expected[worst] << " (difference " << std::abs(got[worst] - expected[worst])
-     << ", tolerance " << tol << " x (1 + |expected|))";
+  os << name << index_of(worst, shape) << " is " << got[worst] << ", expected " << expected[worst]
+     << " (difference " << std::abs(got[worst] - expected[worst]) << ", tolerance " << tol
+     << " x (1 + |expected|))";
   return os.str();
 }
 

@@ -14,7 +14,8 @@ GroupNormForward groupnorm_forward(const GroupShape& s, const std::vector<double
   std::vector<double> var(k, 0.0);
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t c = 0; c < s.c; ++c)
-      for (int64_t p = 0; p < plane; ++p) f.mean[n * s.groups + s.group_of(c)] += x[s.index(n, c, p)] / m;
+      for (int64_t p = 0; p < plane; ++p)
+        f.mean[n * s.groups + s.group_of(c)] += x[s.index(n, c, p)] / m;
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t c = 0; c < s.c; ++c)
       for (int64_t p = 0; p < plane; ++p) {

@@ -83,8 +83,8 @@ std::vector<double> variance_only_forward(const PartialShape& s, const std::vect
 }
 
 PartialGrads variance_only_backward(const PartialShape& s, const std::vector<double>& x,
-                                    const std::vector<double>& gamma,
-                                    const std::vector<double>& dy, double eps) {
+                                    const std::vector<double>& gamma, const std::vector<double>& dy,
+                                    double eps) {
   const ChannelStats st = channel_stats(s, x, eps);
   const double m = double(s.n * s.h * s.w);
   PartialGrads g{std::vector<double>(x.size()), std::vector<double>(s.c, 0.0),

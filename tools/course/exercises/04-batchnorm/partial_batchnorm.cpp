@@ -28,8 +28,8 @@ std::vector<double> variance_only_forward(const PartialShape& s, const std::vect
 }
 
 PartialGrads variance_only_backward(const PartialShape& s, const std::vector<double>& x,
-                                    const std::vector<double>& gamma,
-                                    const std::vector<double>& dy, double eps) {
+                                    const std::vector<double>& gamma, const std::vector<double>& dy,
+                                    double eps) {
   // TODO: dbeta, dgamma (sum dy x rstd_c) and dx = direct term + the path through rstd_c
   (void)s, (void)x, (void)gamma, (void)dy, (void)eps;
   todo("variance_only_backward");

@@ -40,7 +40,7 @@ std::vector<double> variance_only_forward(const PartialShape& s, const std::vect
                                           const std::vector<double>& gamma,
                                           const std::vector<double>& beta, double eps = 1e-5);
 PartialGrads variance_only_backward(const PartialShape& s, const std::vector<double>& x,
-                                    const std::vector<double>& gamma,
-                                    const std::vector<double>& dy, double eps = 1e-5);
+                                    const std::vector<double>& gamma, const std::vector<double>& dy,
+                                    double eps = 1e-5);
 
 }  // namespace course
