@@ -72,8 +72,8 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
           os << opt.input_names[i];
         else
           os << "input " << i;
-        os << " " << x.str() << " at " << index_str(j, x.shape()) << ": analytic "
-           << analytic[j] << ", numeric " << numeric;
+        os << " " << x.str() << " at " << index_str(j, x.shape()) << ": analytic " << analytic[j]
+           << ", numeric " << numeric;
         res.message = os.str();
       }
     }

@@ -197,6 +197,8 @@ def cmd_report(args):
     except ImportError:
         print("matplotlib missing: table written, figure skipped", file=sys.stderr)
     print(f"wrote docs/results/leaderboard.md ({len(rows)} rows)")
+    # The norm pages link to their leaderboard rows.
+    subprocess.call([sys.executable, str(ROOT / "scripts" / "norm_page_links.py")])
 
 
 def main():

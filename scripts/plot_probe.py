@@ -1,42 +1,132 @@
-"""Plots a probe CSV (experiment,norm,residual,index,layer,metric,value): one panel per metric
-and residual remedy (plain, skipinit, ...), one line per normalizer, value against layer depth
-(log scale for variance and gradient norms).
-Usage: /usr/bin/python3 scripts/plot_probe.py runs/probe/depth.csv -o docs/experiments/depth.png"""
-import argparse, csv
+"""Plots a probe CSV (experiment,norm,residual,index,layer,metric,value[,seed]): one panel per
+metric and residual remedy (plain, skipinit, ...), one line per normalizer against depth or
+training time. Every normalizer has the same colour in every figure (NORM_COLOURS; GroupNorm
+group sizes and counts as shades of one hue); titles and axes are in words; the legend sits
+beside the panels, never on the data; more than three panels wrap onto rows of three. Where the
+CSV has a `seed` column the line is the mean over seeds and a band spans min to max.
+Usage: /usr/bin/python3 scripts/plot_probe.py runs/probe/depth.csv [-o docs/experiments/depth.png]"""
+import argparse
+import csv
+import hashlib
+import re
 from collections import defaultdict
+from statistics import mean
+
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-p = argparse.ArgumentParser()
-p.add_argument("csv"); p.add_argument("-o", "--output", required=True)
-a = p.parse_args()
-series = defaultdict(lambda: defaultdict(list))  # (metric, residual) -> norm -> [(index, value)]
-experiment = ""
-for row in csv.DictReader(open(a.csv)):
-    experiment = row["experiment"]
-    panel = (row["metric"], row.get("residual", "plain"))
-    series[panel][row["norm"]].append((int(row["index"]), float(row["value"])))
-shared_y = len({residual for _, residual in series}) > 1
-if experiment == "ics":  # one value per layer and step: plot the mean over the layers
-    for panel, by_norm in series.items():
-        for norm, points in by_norm.items():
-            steps = defaultdict(list)
-            for i, v in points:
-                steps[i].append(v)
-            by_norm[norm] = [(i, sum(v) / len(v)) for i, v in sorted(steps.items())]
-fig, axes = plt.subplots(1, len(series), figsize=(6 * len(series), 4), squeeze=False,
-                         sharey=shared_y)
-for ax, ((metric, residual), by_norm) in zip(axes[0], series.items()):
-    for norm, points in by_norm.items():
-        ax.plot([i for i, _ in points], [v for _, v in points], marker=".", label=norm)
-    title = f"{experiment}: {metric}" + ("" if residual == "plain" else f" ({residual})")
-    xlabel = {"groupsweep": "epoch", "landscape": "training step", "ics": "training step"}
-    ax.set(xlabel=xlabel.get(experiment, "layer (depth order)"),
-           ylabel=metric + (" (mean over layers)" if experiment == "ics" else ""), title=title)
-    if metric in ("activation_variance", "grad_norm", "loss_variation", "grad_pred_max",
-                  "grad_pred_min", "beta_smoothness", "ics_l2"):
-        ax.set_yscale("log")
-    ax.grid(alpha=.3); ax.legend(fontsize=7)
-fig.tight_layout(); fig.savefig(a.output, dpi=110)
-print("wrote", a.output)
+EXPERIMENTS = {
+    "depth": "Activation variance with depth, at initialisation",
+    "similarity": "Similarity of different samples' features, at initialisation",
+    "gradnorm": "Gradient norm per layer, at initialisation",
+    "power": "Where the pre-activations' power sits, at initialisation",
+    "groupsweep": "Training with GroupNorm of several group sizes",
+    "landscape": "Loss landscape along the gradient step, during training",
+    "ics": "Internal covariate shift, during training",
+}
+METRICS = {  # label, log scale
+    "activation_variance": ("activation variance", True),
+    "grad_norm": ("gradient norm of the layer's weight", True),
+    "mean_cosine": ("mean cosine similarity between samples", False),
+    "stable_rank": ("stable rank of the batch's features", False),
+    "channel_constant": ("share of power constant per channel", False),
+    "instance_constant": ("share of power constant per sample", False),
+    "instance_varying": ("share of power varying within samples", False),
+    "test_acc": ("test accuracy", False),
+    "train_loss": ("training loss", True),
+    "loss": ("training loss", False),
+    "loss_variation": ("loss range along the step (max - min)", True),
+    "grad_pred_max": ("largest gradient change along the step", True),
+    "grad_pred_min": ("smallest gradient change along the step", True),
+    "beta_smoothness": ("effective beta-smoothness", True),
+    "ics_l2": ("covariate shift: ||G - G'|| (mean over layers)", True),
+    "ics_cos": ("covariate shift: cos(G, G') (mean over layers)", False),
+}
+X_LABELS = {"groupsweep": "epoch", "landscape": "training step", "ics": "training step"}
+RESIDUALS = {"plain": "", "skipinit": "with SkipInit", "fixup": "with Fixup", "": ""}
+NORM_COLOURS = {
+    "bn": "#1f77b4", "none": "#222222", "ln": "#d62728", "in": "#9467bd", "noisybn": "#17becf",
+    "frn": "#8c564b", "evos0": "#e377c2", "evob0": "#bcbd22", "sws": "#7f7f7f", "wn": "#ff7f0e",
+    "ws": "#aec7e8", "pn": "#ff9896", "ln+ws": "#c49c94", "gbn": "#98df8a", "brn": "#c5b0d5",
+}
+GN_SHADES = ["#a1d99b", "#74c476", "#41ab5d", "#238b45", "#006d2c", "#00441b"]
+
+
+def colour(norm):
+    """The same colour for a normalizer in every figure."""
+    if norm in NORM_COLOURS:
+        return NORM_COLOURS[norm]
+    base = norm.split(":")[0]
+    m = re.match(r"gn:(group_size|groups)=(\d+)$", norm)
+    if m:  # darker for larger groups (larger group size, fewer groups)
+        size = int(m.group(2))
+        rank = size.bit_length() - 1 if m.group(1) == "group_size" else 5 - (size.bit_length() - 1)
+        return GN_SHADES[max(0, min(len(GN_SHADES) - 1, rank))]
+    if base in NORM_COLOURS:
+        return NORM_COLOURS[base]
+    palette = plt.get_cmap("tab20").colors
+    return palette[int(hashlib.md5(norm.encode()).hexdigest(), 16) % len(palette)]
+
+
+def describe(norm):
+    """Says what a GroupNorm parameter is: a group size or a count (they are easy to mix up)."""
+    m = re.match(r"gn:group_size=(\d+)$", norm)
+    if m:
+        return f"gn, {m.group(1)} channel{'' if m.group(1) == '1' else 's'} per group"
+    m = re.match(r"gn:groups=(\d+)$", norm)
+    if m:
+        return f"gn, {m.group(1)} groups"
+    return norm
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("csv")
+    p.add_argument("-o", "--output", help="default: the CSV's path with .png")
+    a = p.parse_args()
+    output = a.output or re.sub(r"\.csv$", "", a.csv) + ".png"
+    # (metric, residual) -> norm -> index -> [values over seeds (and, for ics, layers)]
+    series = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    seeds, experiment = set(), ""
+    for row in csv.DictReader(open(a.csv)):
+        experiment = row["experiment"]
+        seeds.add(row.get("seed", "0"))
+        series[(row["metric"], row.get("residual") or "")][row["norm"]][int(row["index"])].append(
+            float(row["value"]))
+
+    panels = list(series.items())
+    cols = min(3, len(panels))
+    rows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols + 2.2, 3.6 * rows), squeeze=False)
+    handles = {}
+    for ax, ((metric, residual), by_norm) in zip(axes.flat, panels):
+        label, log = METRICS.get(metric, (metric.replace("_", " "), False))
+        for norm, by_index in by_norm.items():
+            xs = sorted(by_index)
+            ys = [mean(by_index[x]) for x in xs]
+            (line,) = ax.plot(xs, ys, marker=".", color=colour(norm), label=describe(norm))
+            handles[describe(norm)] = line
+            if len(seeds) > 1:
+                ax.fill_between(xs, [min(by_index[x]) for x in xs], [max(by_index[x]) for x in xs],
+                                color=colour(norm), alpha=0.2, linewidth=0)
+        title = label + (f" ({RESIDUALS.get(residual, residual)})" if RESIDUALS.get(residual, residual) else "")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(X_LABELS.get(experiment, "layer, input to output"))
+        ax.set_ylabel(label)
+        if log:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    seed_note = f"; mean and min-max band over {len(seeds)} seeds" if len(seeds) > 1 else ""
+    fig.suptitle(EXPERIMENTS.get(experiment, experiment) + seed_note, fontsize=11)
+    fig.legend(handles.values(), handles.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5),
+               fontsize=8, frameon=False)
+    fig.tight_layout()
+    fig.savefig(output, dpi=110, bbox_inches="tight")
+    print("wrote", output)
+
+
+if __name__ == "__main__":
+    main()

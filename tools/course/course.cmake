@@ -8,6 +8,7 @@
 #   <unit>/<name>.answers.json  answers to the questions, for experiment exercises
 #   grader/grade_<name>.cpp   the checks
 set(COURSE_EXERCISES
+  strided_views 01-tensors
   softplus 02-autograd
   conv_backward 03-convolution
   batchnorm_backward 04-batchnorm
