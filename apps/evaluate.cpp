@@ -5,12 +5,14 @@
 #include <iostream>
 
 #include "apps/common/checkpoint.hpp"
+#include "apps/common/noisy_batch_norm.hpp"
 #include "apps/common/training.hpp"
 #include "core/parallel.hpp"
 #include "core/safetensors.hpp"
 #include "layers/models/resnet.hpp"
 
 int main(int argc, char** argv) {
+  nl::register_noisy_batch_norm();  // the probes' experiment normalizer, also trainable
   CLI::App app{"normlab evaluate: accuracy and confusion matrix of a checkpoint"};
   std::string checkpoint, data_dir;
   int threads = 0;

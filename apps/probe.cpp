@@ -19,10 +19,12 @@
 #include "apps/common/groupsweep.hpp"
 #include "apps/common/ics.hpp"
 #include "apps/common/landscape.hpp"
+#include "apps/common/noisy_batch_norm.hpp"
 #include "apps/common/training.hpp"
 #include "core/parallel.hpp"
 
 int main(int argc, char** argv) {
+  nl::register_noisy_batch_norm();  // the probes' experiment normalizer, also trainable
   CLI::App app{"normlab probe: the normalization papers' measurements at initialisation"};
   app.require_subcommand(1);
   nl::apps::ProbeConfig config;

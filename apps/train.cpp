@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "apps/common/checkpoint.hpp"
+#include "apps/common/noisy_batch_norm.hpp"
 #include "apps/common/run_checks.hpp"
 #include "apps/common/training.hpp"
 #include "layers/norm/factory.hpp"
@@ -44,6 +45,7 @@ std::string prefixed(const std::string& prefix, const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  nl::register_noisy_batch_norm();  // the probes' experiment normalizer, also trainable
   nl::apps::TrainConfig c;
   // The no-flag demo: a few minutes of ResNet-20 on 10k images that visibly learns.
   c.epochs = 3;

@@ -27,23 +27,14 @@ namespace {
 // A spec for each factory name that fits 4 channels. brn gets clipping bounds its input
 // exceeds and momentum 0: r and d are then constant, so the numerical derivative (which would
 // otherwise see r and d move) agrees with the stop-gradient analytical one.
-std::string spec_for_four_channels(const std::string& name) {
-  if (name == "gbn") return "gbn:virtual_batch=2";
-  if (name == "bgn" || name == "gn" || name == "bcn" || name == "evos0") return name + ":groups=2";
-  if (name == "brn")
-    return "brn:r_max=1.5,d_max=0.5,warmup_start=0,r_ramp_end=0,d_ramp_end=0,momentum=0";
-  if (name == "lrn") return "lrn:size=3,alpha=0.5,k=1.5";
-  return name;
-}
-
 // Every factory name, plus the options that switch to different math.
 std::vector<std::string> all_specs() {
   std::vector<std::string> specs;
   // Weight-side ones: test_weight_norms.cpp; ones bound to their convolution (cbn): their own
   // test below.
-  for (const NormInfo& info : list_norms()) {
-    const NormSlot slot = make_norm(spec_for_four_channels(info.name), 4);
-    if (!slot.weight_normalizer && !slot.bind) specs.push_back(spec_for_four_channels(info.name));
+  for (const NormEntry& entry : norm_registry()) {
+    const NormSlot slot = make_norm(entry.example_or_name(), 4);
+    if (!slot.weight_normalizer && !slot.bind) specs.push_back(entry.example_or_name());
   }
   for (const char* extra : {"lpbn:p=2", "lpbn:p=3", "lpbn:p=inf", "ln:elementwise",
                             "switch:unbiased=false", "bn:momentum=none", "pn:gn=2", "online:ecm=ac",
@@ -77,9 +68,9 @@ TEST_SUITE("norm") {
       }
       Tensor xg = x.detach().requires_grad_();
       // Online Norm's training backward is a control process, not the derivative of its
-      // forward (and each forward advances its streams); the fixture replays that algorithm.
-      // Noisy BatchNorm draws new noise at every training forward (its eval is checked).
-      if (spec.rfind("online", 0) != 0 && spec != "noisybn")
+      // forward (the fixture replays that algorithm); Noisy BatchNorm draws new noise at every
+      // training forward. Their entries say so; eval is checked for all.
+      if (find_norm(NormSpec::parse(spec).name)->exact_training_gradient)
         check_grad([&](const Ts& t) { return (*m)(t[0]); }, inputs_and_parameters(xg, *m));
       m->eval();
       check_grad([&](const Ts& t) { return (*m)(t[0]); }, inputs_and_parameters(xg, *m));
@@ -109,14 +100,13 @@ TEST_SUITE("norm") {
   }
 
   TEST_CASE("every normalizer rejects a wrong rank or channel count; naming itself") {
-    for (const NormInfo& info : list_norms()) {
-      if (info.name == "none" || make_norm(spec_for_four_channels(info.name), 4).weight_normalizer)
-        continue;
-      const std::string spec = spec_for_four_channels(info.name);
+    for (const NormEntry& entry : norm_registry()) {
+      const std::string spec = entry.example_or_name();
+      if (entry.family == NormFamily::identity || make_norm(spec, 4).weight_normalizer) continue;
       CAPTURE(spec);
       ModulePtr m = make_norm(spec, 4).module;
       CHECK_THROWS_AS((*m)(Tensor::zeros({4})), Error);
-      if (info.name == "lrn") continue;  // channel-count agnostic, like PyTorch's
+      if (entry.name == "lrn") continue;  // channel-count agnostic, like PyTorch's
       try {
         (*m)(Tensor::zeros({4, 5, 3, 3}));
         FAIL("no error for 5 channels");

@@ -9,6 +9,7 @@
 #include "apps/common/groupsweep.hpp"
 #include "apps/common/ics.hpp"
 #include "apps/common/landscape.hpp"
+#include "apps/common/noisy_batch_norm.hpp"
 #include "apps/common/training.hpp"
 #include "core/safetensors.hpp"
 #include "helpers.hpp"
@@ -235,6 +236,7 @@ TEST_SUITE("train") {
     c.run.steps = 2;
     c.run.every = 1;
     c.run.batch_size = 16;
+    register_noisy_batch_norm();
     c.norms = {"noisybn"};
     const auto rows = apps::run_ics(c);
     CHECK(rows.size() == 2 * (4 * 2 + 1));  // 2 probes x ((3 convs + fc) x {l2, cos} + loss)

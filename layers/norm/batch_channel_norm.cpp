@@ -2,6 +2,7 @@
 
 #include "autograd/ops.hpp"
 #include "layers/norm/plane_affine.hpp"
+#include "layers/norm/registry.hpp"
 
 namespace nl {
 
@@ -25,6 +26,24 @@ Tensor BatchChannelNorm::forward(const Tensor& x) {
   const Tensor w = mul(Tensor::ones(grouped, weight.dtype()), weight.view({num_groups, 1}));
   const Tensor b = add(Tensor::zeros(grouped, bias.dtype()), bias.view({num_groups, 1}));
   return plane_affine(u, w.reshape({num_channels}), b.reshape({num_channels}), "BatchChannelNorm");
+}
+
+NORMLAB_NORM(bcn) {
+  std::vector<NormOption> options{
+      NormOption::count("groups", 8, "channel groups G of the GN part")};
+  for (NormOption& o : batch_norm_option_table()) options.push_back(std::move(o));
+  return {
+      .name = "bcn",
+      .family = NormFamily::batch,
+      .summary = "Batch-Channel Normalization: BatchNorm, then GroupNorm with a per-group affine",
+      .options = std::move(options),
+      .build =
+          [](const NormArgs& a, int64_t c) {
+            const BatchNormOptions o = batch_norm_options(a, {});
+            return NormSlot{std::make_shared<BatchChannelNorm>(c, a.count("groups"), o, o.eps)};
+          },
+      .page = "",
+      .example = "bcn:groups=2"};
 }
 
 }  // namespace nl

@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "layers/norm/registry.hpp"
 #include "layers/norm/running_stats.hpp"
 
 namespace nl {
@@ -89,6 +90,95 @@ std::string BatchNorm::describe() const {
   if (!options.math.divide_std) os << ", mean only";
   os << ")";
   return os.str();
+}
+
+// ---- registry: BatchNorm and the relatives that are options of this one layer
+
+std::vector<NormOption> batch_norm_option_table() {
+  const BatchNormOptions d;
+  return {NormOption::number("eps", d.eps, kEps, "added to the variance inside the square root"),
+          NormOption::number("momentum", *d.momentum, kUnit,
+                             "running <- (1 - m) running + m batch; none: cumulative average",
+                             {"none"}),
+          NormOption::flag("affine", d.affine, "learned per-channel gamma and beta"),
+          NormOption::flag("track_running_stats", d.track_running_stats,
+                           "keep running statistics and use them in eval"),
+          NormOption::flag("frozen", d.frozen,
+                           "eval behaviour in training too, nothing updated (FrozenBN)")};
+}
+
+BatchNormOptions batch_norm_options(const NormArgs& a, BatchNormOptions o) {
+  o.eps = a.number("eps");
+  if (a.word("momentum") == "none")
+    o.momentum.reset();
+  else
+    o.momentum = a.number("momentum");
+  o.affine = a.flag("affine");
+  o.track_running_stats = a.flag("track_running_stats");
+  o.frozen = a.flag("frozen");
+  return o;
+}
+
+namespace {
+
+// A BatchNorm relative: the shared options, the variant's own first.
+NormEntry batch_norm_entry(std::string name, std::string summary, std::vector<NormOption> own,
+                           std::function<BatchNormOptions(const NormArgs&)> variant,
+                           std::string example = "") {
+  std::vector<NormOption> options = std::move(own);
+  for (NormOption& o : batch_norm_option_table()) options.push_back(std::move(o));
+  return {
+      .name = std::move(name),
+      .family = NormFamily::batch,
+      .summary = std::move(summary),
+      .options = std::move(options),
+      .build =
+          [variant](const NormArgs& a, int64_t c) {
+            return NormSlot{std::make_shared<BatchNorm>(c, batch_norm_options(a, variant(a)), 0)};
+          },
+      .page = "",
+      .example = std::move(example)};
+}
+
+}  // namespace
+
+NORMLAB_NORM(bn) {
+  return batch_norm_entry("bn", "BatchNorm: per channel over (N,H,W); running statistics for eval",
+                          {}, [](const NormArgs&) { return BatchNormOptions{}; });
+}
+
+NORMLAB_NORM(gbn) {
+  return batch_norm_entry(
+      "gbn", "Ghost BatchNorm: training statistics per virtual batch of B' samples",
+      {NormOption::count("virtual_batch", 32, "samples per virtual batch B'")},
+      [](const NormArgs& a) { return BatchNormOptions{.virtual_batch = a.count("virtual_batch")}; },
+      "gbn:virtual_batch=2");
+}
+
+NORMLAB_NORM(bgn) {
+  return batch_norm_entry(
+      "bgn", "Batch Group Normalization: over (N, C/G channels, H, W) per group",
+      {NormOption::count("groups", 8, "number of channel groups G, dividing C")},
+      [](const NormArgs& a) { return BatchNormOptions{.groups = a.count("groups")}; },
+      "bgn:groups=2");
+}
+
+NORMLAB_NORM(vn) {
+  return batch_norm_entry("vn", "Variance Normalization: BatchNorm without mean subtraction", {},
+                          [](const NormArgs&) {
+                            BatchNormOptions o;
+                            o.math.subtract_mean = false;
+                            return o;
+                          });
+}
+
+NORMLAB_NORM(mbn) {
+  return batch_norm_entry("mbn", "mean-only BatchNorm: subtracts the batch mean, no division", {},
+                          [](const NormArgs&) {
+                            BatchNormOptions o;
+                            o.math.divide_std = false;
+                            return o;
+                          });
 }
 
 }  // namespace nl

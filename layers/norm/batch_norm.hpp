@@ -22,6 +22,7 @@
 
 #include "layers/module.hpp"
 #include "layers/norm/plane_norm.hpp"
+#include "layers/norm/registry.hpp"
 
 namespace nl {
 
@@ -56,5 +57,11 @@ inline std::shared_ptr<BatchNorm> BatchNorm2d(int64_t c, BatchNormOptions o = {}
 inline std::shared_ptr<BatchNorm> BatchNorm1d(int64_t c, BatchNormOptions o = {}) {
   return std::make_shared<BatchNorm>(c, o, 2);
 }
+
+// The spec options every BatchNorm relative shares (eps, momentum, affine,
+// track_running_stats, frozen), for the registry entries of bn, gbn, bgn, vn, mbn, bcn, iebn;
+// batch_norm_options reads them into `base`.
+std::vector<NormOption> batch_norm_option_table();
+BatchNormOptions batch_norm_options(const NormArgs& args, BatchNormOptions base);
 
 }  // namespace nl

@@ -5,6 +5,7 @@
 
 #include "autograd/ops.hpp"
 #include "layers/norm/plane_norm.hpp"
+#include "layers/norm/registry.hpp"
 #include "layers/norm/running_stats.hpp"
 
 namespace nl {
@@ -77,6 +78,45 @@ Tensor BatchRenorm::forward(const Tensor& x) {
   update_running(running_mean, batch.mean, options.momentum, t + 1);
   update_running(running_var, unbiased, options.momentum, t + 1);
   return y;
+}
+
+NORMLAB_NORM(brn) {
+  const BatchRenormOptions d;
+  return {
+      .name = "brn",
+      .family = NormFamily::batch,
+      .summary =
+          "Batch Renormalization: BatchNorm corrected by clipped r, d towards the running "
+          "stats",
+      .options = {NormOption::number("r_max", d.r_max, Range{1, kInfinity, false, true},
+                                     "final clip of r = sigma_batch / sigma_running"),
+                  NormOption::number("d_max", d.d_max, kNonNegative,
+                                     "final clip of d = (mu_batch - mu_running) / sigma_running"),
+                  NormOption::number("warmup_start", d.warmup_start, kNonNegative,
+                                     "training step at which the clips start to open"),
+                  NormOption::number("r_ramp_end", d.r_ramp_end, kNonNegative,
+                                     "step at which r reaches r_max"),
+                  NormOption::number("d_ramp_end", d.d_ramp_end, kNonNegative,
+                                     "step at which d reaches d_max"),
+                  NormOption::number("eps", d.eps, kEps, "added to the variance"),
+                  NormOption::number("momentum", d.momentum, kUnit,
+                                     "running <- (1 - m) running + m batch"),
+                  NormOption::flag("affine", d.affine, "learned per-channel gamma and beta")},
+      .build =
+          [](const NormArgs& a, int64_t c) {
+            BatchRenormOptions o;
+            o.r_max = a.number("r_max");
+            o.d_max = a.number("d_max");
+            o.warmup_start = a.number("warmup_start");
+            o.r_ramp_end = a.number("r_ramp_end");
+            o.d_ramp_end = a.number("d_ramp_end");
+            o.eps = a.number("eps");
+            o.momentum = a.number("momentum");
+            o.affine = a.flag("affine");
+            return NormSlot{std::make_shared<BatchRenorm>(c, o)};
+          },
+      .page = "",
+      .example = "brn:r_max=1.5,d_max=0.5,warmup_start=0,r_ramp_end=0,d_ramp_end=0,momentum=0"};
 }
 
 }  // namespace nl

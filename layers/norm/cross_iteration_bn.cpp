@@ -5,6 +5,7 @@
 #include "autograd/node.hpp"
 #include "layers/conv/conv2d.hpp"
 #include "layers/norm/plane_stats.hpp"
+#include "layers/norm/registry.hpp"
 #include "layers/norm/running_stats.hpp"
 
 namespace nl {
@@ -210,6 +211,39 @@ std::string CrossIterationBatchNorm::describe() const {
   return "CrossIterationBatchNorm(" + std::to_string(num_features) +
          ", window=" + std::to_string(options.window) +
          ", burnin=" + std::to_string(options.burnin) + ")";
+}
+
+NORMLAB_NORM(cbn) {
+  const CrossIterationBNOptions d;
+  return {.name = "cbn",
+          .family = NormFamily::batch,
+          .summary =
+              "Cross-Iteration BatchNorm: batch statistics pooled with the last k "
+              "iterations', carried to the current conv weights by a Taylor step",
+          .options = {NormOption::count("window", d.window, "past iterations pooled, k"),
+                      NormOption::number("burnin", double(d.burnin), Range{0, 1e9},
+                                         "training iterations before the window is used"),
+                      NormOption::number("rho", d.rho, kUnit, "weight of the Taylor compensation"),
+                      NormOption::number("eps", d.eps, kEps, "added to the variance"),
+                      NormOption::flag("eps_outside", d.eps_outside,
+                                       "the authors' (x - mu) / (sqrt(var) + eps)"),
+                      NormOption::number("momentum", *d.momentum, kUnit,
+                                         "running <- (1 - m) running + m batch"),
+                      NormOption::flag("affine", d.affine, "learned per-channel gamma and beta")},
+          .build = [](const NormArgs& a, int64_t c) {
+            CrossIterationBNOptions o;
+            o.window = a.count("window");
+            o.burnin = int64_t(a.number("burnin"));
+            o.rho = a.number("rho");
+            o.eps = a.number("eps");
+            o.eps_outside = a.flag("eps_outside");
+            o.momentum = a.number("momentum");
+            o.affine = a.flag("affine");
+            auto cbn = std::make_shared<CrossIterationBatchNorm>(c, o);
+            NormSlot slot{cbn};
+            slot.bind = [cbn](const ModulePtr& producer) { cbn->bind_conv(producer); };
+            return slot;
+          }};
 }
 
 }  // namespace nl

@@ -4,7 +4,10 @@
 
 #include "autograd/node.hpp"
 #include "core/parallel.hpp"
+#include "layers/norm/batch_norm.hpp"
+#include "layers/norm/group_norm.hpp"
 #include "layers/norm/plane_stats.hpp"
+#include "layers/norm/registry.hpp"
 #include "layers/norm/running_stats.hpp"
 
 // Both layers work on (n, c) planes of L = H*W elements, like the shared norm core, and take
@@ -220,6 +223,57 @@ Tensor EvoNormS0::forward(const Tensor& x_in) {
                                Tensor::from_vector(dbeta, {c}, dt),
                                Tensor::from_vector(dv, {c}, dt)};
   });
+}
+
+NORMLAB_NORM(evob0) {
+  return {.name = "evob0",
+          .family = NormFamily::batch,
+          .summary =
+              "EvoNorm-B0: x / max(sqrt(var_B+eps), v x + sqrt(var_HW+eps)); replaces the "
+              "activation",
+          .options = {NormOption::number("eps", 1e-3, kEps, "added to both variances"),
+                      NormOption::number("momentum", 0.1, kUnit,
+                                         "running <- (1 - m) running + m batch")},
+          .build = [](const NormArgs& a, int64_t c) {
+            const double eps = a.number("eps"), momentum = a.number("momentum");
+            if (!a.activation_follows) {  // x / sqrt(var_B + eps): Variance Normalization
+              BatchNormOptions o{.eps = eps, .momentum = momentum};
+              o.math.subtract_mean = false;
+              return NormSlot{std::make_shared<BatchNorm>(c, o)};
+            }
+            return NormSlot{std::make_shared<EvoNormB0>(c, eps, momentum), true};
+          }};
+}
+
+NORMLAB_NORM(evos0) {
+  return {.name = "evos0",
+          .family = NormFamily::sample,
+          .summary =
+              "EvoNorm-S0: x sigmoid(v x) / group std; batch independent; replaces the "
+              "activation",
+          .options = {NormOption::count("groups", 8, "number of groups G (a count), dividing C"),
+                      NormOption::count("group_size", 1, "channels per group S, instead of groups")
+                          .without_default(),
+                      NormOption::number("eps", 1e-5, kEps, "added to the group variance")},
+          .build =
+              [](const NormArgs& a, int64_t c) {
+                int64_t groups = a.count("groups");
+                if (a.given("group_size")) {
+                  const int64_t size = a.count("group_size");
+                  check(c % size == 0, "EvoNormS0", "group_size=", size, " must divide ", c,
+                        " channels");
+                  groups = c / size;
+                }
+                const double eps = a.number("eps");
+                if (!a.activation_follows) {  // x / group std (not centred): GN without the mean
+                  auto gn = std::make_shared<GroupNorm>(groups, c, eps);
+                  gn->math.subtract_mean = false;
+                  return NormSlot{gn};
+                }
+                return NormSlot{std::make_shared<EvoNormS0>(c, groups, eps), true};
+              },
+          .page = "",
+          .example = "evos0:groups=2"};
 }
 
 }  // namespace nl

@@ -1,4 +1,7 @@
-// The normalizer factory: every norm slot of a model is filled from a spec string
+// The normalizer factory: the spec grammar and the combination of an activation normalizer with
+// a weight-side one; the normalizers themselves and their options are in the registry
+// (layers/norm/registry.hpp), each declared beside its own code. Every norm slot of a model is
+// filled from a spec string
 //   name[:key=value,key=value,flag]      e.g.  bn   gn:groups=8   gn:group_size=4 bn:momentum=0.01
 // A name may combine an activation normalizer with a weight-side one: "gn+ws:groups=8"; options
 // for the weight-side part then carry its name as a prefix ("gn+ws:groups=8,ws.eps=1e-5").
@@ -10,6 +13,7 @@
 #include <vector>
 
 #include "layers/module.hpp"
+#include "layers/norm/registry.hpp"
 
 namespace nl {
 
@@ -18,31 +22,6 @@ struct NormSpec {
   std::map<std::string, std::string> args;  // flags map to "true"
   static NormSpec parse(const std::string& spec);
   std::string str() const;
-};
-
-struct NormSlot {
-  using WeightNormalizerFactory = std::function<ModulePtr(const Tensor& raw_weight)>;
-  using Binder = std::function<void(const ModulePtr& producer)>;
-
-  ModulePtr module;                  // Identity for "none" and for weight-only specs
-  bool includes_activation = false;  // the module applies its own nonlinearity
-  // Set by weight-side specs (ws, wn, ... alone or as in "gn+ws"): builds the normalizer the
-  // model attaches to the convolution feeding this slot (Conv2d::attach_weight_normalizer).
-  WeightNormalizerFactory weight_normalizer;
-  // Set by layers that read the layer feeding them (cbn differentiates its statistics w.r.t.
-  // that convolution's weight).
-  Binder bind;
-  // Set by attach_slot. A slot with a weight-side part or a binder refuses to run its forward
-  // until it has been attached, so `gn+ws` can never silently train as plain `gn`.
-  std::shared_ptr<bool> attached = std::make_shared<bool>(false);
-
-  // NormSlot{module} and NormSlot{module, true} leave the rest empty.
-  NormSlot(ModulePtr m = nullptr, bool activation = false, WeightNormalizerFactory wn = {},
-           Binder b = {})
-      : module(std::move(m)),
-        includes_activation(activation),
-        weight_normalizer(std::move(wn)),
-        bind(std::move(b)) {}
 };
 
 // Connects a slot to `producer`, the Conv2d or Linear whose output it normalizes: attaches

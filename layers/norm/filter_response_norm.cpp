@@ -2,6 +2,7 @@
 
 #include "autograd/ops.hpp"
 #include "layers/norm/plane_norm.hpp"
+#include "layers/norm/registry.hpp"
 
 namespace nl {
 
@@ -33,6 +34,26 @@ Tensor FilterResponseNorm::forward(const Tensor& x) {
   }
   if (!tau.defined()) return y;
   return maximum(y, tau.view({1, num_features, 1, 1}));
+}
+
+NORMLAB_NORM(frn) {
+  return {.name = "frn",
+          .family = NormFamily::sample,
+          .summary =
+              "Filter Response Norm + TLU: x / sqrt(mean_HW x^2 + eps), then max(y, tau); "
+              "replaces the activation",
+          .options = {NormOption::number("eps", 1e-6, kEps, "added to the mean square"),
+                      NormOption::flag("tlu", true, "the thresholded linear unit max(y, tau)"),
+                      NormOption::flag("learned_eps", false, "eps + |learned eps|, as the paper")},
+          .build = [](const NormArgs& a, int64_t c) {
+            // Where no activation follows (the last norm of a residual branch, a shortcut) the
+            // slot normalizes only, as timm's norm-act layers with apply_act=False: the block's
+            // ReLU comes after the residual add. evob0 and evos0 do the same.
+            const bool tlu = a.flag("tlu") && a.activation_follows;
+            return NormSlot{std::make_shared<FilterResponseNorm>(c, a.number("eps"), tlu,
+                                                                 a.flag("learned_eps")),
+                            tlu};
+          }};
 }
 
 }  // namespace nl

@@ -1,5 +1,7 @@
 #include "layers/norm/group_norm.hpp"
 
+#include "layers/norm/registry.hpp"
+
 namespace nl {
 
 GroupNorm::GroupNorm(int64_t g, int64_t c, double eps_, bool affine)
@@ -30,6 +32,32 @@ std::string GroupNorm::describe() const {
   return "GroupNorm(" + std::to_string(num_groups) + ", " + std::to_string(num_channels) +
          ", eps=" + std::to_string(eps) + ", affine=" + (weight.defined() ? "True" : "False") +
          (math.subtract_mean ? "" : ", subtract_mean=False") + ")";
+}
+
+NORMLAB_NORM(gn) {
+  return {
+      .name = "gn",
+      .family = NormFamily::sample,
+      .summary = "GroupNorm: per sample over groups of C/G channels and (H,W)",
+      .options = {NormOption::count("groups", 8, "number of groups G (a count), dividing C"),
+                  NormOption::count("group_size", 1,
+                                    "channels per group S (a size), instead of groups: G = C/S")
+                      .without_default(),
+                  NormOption::number("eps", 1e-5, kEps, "added to the variance"),
+                  NormOption::flag("affine", true, "learned per-channel gamma and beta")},
+      .build =
+          [](const NormArgs& a, int64_t c) {
+            const double eps = a.number("eps");
+            const bool affine = a.flag("affine");
+            if (a.given("group_size")) {
+              check(!a.given("groups"), "norm spec", "'", a.spec(),
+                    "' gives both groups and group_size; give one");
+              return NormSlot{GroupNorm::with_group_size(a.count("group_size"), c, eps, affine)};
+            }
+            return NormSlot{std::make_shared<GroupNorm>(a.count("groups"), c, eps, affine)};
+          },
+      .page = "",
+      .example = "gn:groups=2"};
 }
 
 }  // namespace nl

@@ -2,6 +2,7 @@
 
 #include "autograd/ops.hpp"
 #include "layers/norm/plane_affine.hpp"
+#include "layers/norm/registry.hpp"
 
 namespace nl {
 
@@ -22,6 +23,19 @@ Tensor InstanceEnhancedBatchNorm::forward(const Tensor& x) {
   const Tensor gap = mean(x, {2, 3});  // (N, C)
   const Tensor gate = sigmoid(add(mul(gap, gate_weight), gate_bias));
   return plane_affine(xhat, mul(gate, weight), bias, "InstanceEnhancedBatchNorm");
+}
+
+NORMLAB_NORM(iebn) {
+  return {
+      .name = "iebn",
+      .family = NormFamily::batch,
+      .summary =
+          "Instance-Enhancement BatchNorm: BatchNorm scale gated per sample by "
+          "sigmoid(w GAP(x)+b)",
+      .options = batch_norm_option_table(),
+      .build = [](const NormArgs& a, int64_t c) {
+        return NormSlot{std::make_shared<InstanceEnhancedBatchNorm>(c, batch_norm_options(a, {}))};
+      }};
 }
 
 }  // namespace nl

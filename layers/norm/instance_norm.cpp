@@ -1,6 +1,7 @@
 #include "layers/norm/instance_norm.hpp"
 
 #include "layers/norm/plane_norm.hpp"
+#include "layers/norm/registry.hpp"
 #include "layers/norm/running_stats.hpp"
 
 namespace nl {
@@ -51,6 +52,31 @@ Tensor InstanceNorm2d::forward(const Tensor& x) {
     update_running(running_var, var, options.momentum, tracked);
   }
   return out.y;
+}
+
+NORMLAB_NORM(in) {
+  const InstanceNormOptions d;
+  return {.name = "in",
+          .family = NormFamily::sample,
+          .summary =
+              "InstanceNorm: per sample and channel over (H,W); affine on by default in "
+              "models",
+          .options = {NormOption::number("eps", d.eps, kEps, "added to the variance"),
+                      NormOption::flag("affine", true,
+                                       "learned per-channel gamma and beta (PyTorch's class "
+                                       "defaults to false)"),
+                      NormOption::flag("track_running_stats", d.track_running_stats,
+                                       "keep running statistics and use them in eval"),
+                      NormOption::number("momentum", *d.momentum, kUnit,
+                                         "running <- (1 - m) running + m batch")},
+          .build = [](const NormArgs& a, int64_t c) {
+            InstanceNormOptions o;
+            o.eps = a.number("eps");
+            o.affine = a.flag("affine");
+            o.track_running_stats = a.flag("track_running_stats");
+            o.momentum = a.number("momentum");
+            return NormSlot{std::make_shared<InstanceNorm2d>(c, o)};
+          }};
 }
 
 }  // namespace nl

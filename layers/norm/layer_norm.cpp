@@ -1,7 +1,9 @@
 #include "layers/norm/layer_norm.hpp"
 
 #include "autograd/ops.hpp"
+#include "layers/norm/group_norm.hpp"
 #include "layers/norm/plane_norm.hpp"
+#include "layers/norm/registry.hpp"
 
 namespace nl {
 
@@ -40,6 +42,30 @@ Tensor LayerNorm::forward(const Tensor& x) {
 std::string LayerNorm::describe() const {
   return "LayerNorm(" + shape_str(normalized_shape) + ", eps=" + std::to_string(eps) +
          ", elementwise_affine=" + (weight.defined() ? "True" : "False") + ")";
+}
+
+NORMLAB_NORM(ln) {
+  return {.name = "ln",
+          .family = NormFamily::sample,
+          .summary =
+              "LayerNorm of the papers: per sample over (C,H,W), per-channel affine (= "
+              "GroupNorm(1)); ln:elementwise is PyTorch's LayerNorm([C,H,W])",
+          .options = {NormOption::number("eps", 1e-5, kEps, "added to the variance"),
+                      NormOption::flag("affine", true, "learned gamma and beta"),
+                      NormOption::flag("elementwise", false,
+                                       "PyTorch's LayerNorm([C,H,W]): a gamma and beta per element "
+                                       "(needs the slot's {H, W})")},
+          .build = [](const NormArgs& a, int64_t c) {
+            const double eps = a.number("eps");
+            const bool affine = a.flag("affine");
+            if (!a.flag("elementwise"))
+              return NormSlot{std::make_shared<GroupNorm>(1, c, eps, affine)};
+            check(a.spatial.size() == 2, "norm spec",
+                  "'ln:elementwise' needs the feature-map size {H, W} of its slot; models pass it, "
+                  "direct callers use make_norm(spec, C, {H, W})");
+            return NormSlot{
+                std::make_shared<LayerNorm>(Shape{c, a.spatial[0], a.spatial[1]}, eps, affine)};
+          }};
 }
 
 }  // namespace nl

@@ -1,5 +1,7 @@
 #include "layers/norm/layer_norm_2d.hpp"
 
+#include "layers/norm/registry.hpp"
+
 namespace nl {
 
 LayerNorm2d::LayerNorm2d(int64_t c, LayerNorm2dOptions o) : num_channels(c), options(o) {
@@ -24,6 +26,48 @@ Tensor LayerNorm2d::forward(const Tensor& x) {
   const Tensor y =
       plane_norm(rows, weight, bias, layout, options.eps, nullptr, name, options.math).y;
   return y.view({n, h, w, num_channels}).permute({0, 3, 1, 2}).contiguous();
+}
+
+NORMLAB_NORM(ln2d) {
+  const LayerNorm2dOptions d;
+  return {.name = "ln2d",
+          .family = NormFamily::position,
+          .summary =
+              "LayerNorm2d (ConvNeXt): per sample and position over the C channels, "
+              "per-channel affine",
+          .options = {NormOption::number("eps", d.eps, kEps, "added to the variance"),
+                      NormOption::flag("affine", d.affine, "learned per-channel gamma and beta")},
+          .build = [](const NormArgs& a, int64_t c) {
+            LayerNorm2dOptions o;
+            o.eps = a.number("eps");
+            o.affine = o.bias = a.flag("affine");
+            return NormSlot{std::make_shared<LayerNorm2d>(c, o)};
+          }};
+}
+
+NORMLAB_NORM(pono) {
+  return {
+      .name = "pono",
+      .family = NormFamily::position,
+      .summary = "Positional Normalization: per position over C, no affine",
+      .options = {NormOption::number("eps", 1e-5, kEps, "added to the variance")},
+      .build = [](const NormArgs& a, int64_t c) {
+        return NormSlot{std::make_shared<LayerNorm2d>(c, positional_norm_options(a.number("eps")))};
+      }};
+}
+
+NORMLAB_NORM(rms2d) {
+  return {.name = "rms2d",
+          .family = NormFamily::position,
+          .summary = "RmsNorm2d (timm): per position x / sqrt(mean_C x^2 + eps), per-channel gain",
+          .options = {NormOption::number("eps", 1e-6, kEps, "added to the mean square"),
+                      NormOption::flag("affine", true, "learned per-channel gain")},
+          .build =
+              [](const NormArgs& a, int64_t c) {
+                return NormSlot{std::make_shared<LayerNorm2d>(
+                    c, rms_norm_2d_options(a.number("eps"), a.flag("affine")))};
+              },
+          .page = "rms"};
 }
 
 }  // namespace nl

@@ -4,6 +4,7 @@
 
 #include "autograd/node.hpp"
 #include "core/parallel.hpp"
+#include "layers/norm/registry.hpp"
 
 namespace nl {
 namespace {
@@ -88,6 +89,24 @@ Tensor local_response_norm(const Tensor& x_in, int64_t size, double alpha, doubl
     });
     return std::vector<Tensor>{dx};
   });
+}
+
+NORMLAB_NORM(lrn) {
+  return {
+      .name = "lrn",
+      .family = NormFamily::position,
+      .summary = "Local Response Normalization (AlexNet): x / (k + alpha/n sum_window x^2)^beta",
+      .options = {NormOption::count("size", 5, "channels in the window, n"),
+                  NormOption::number("alpha", 1e-4, kNonNegative, "scale of the window sum"),
+                  NormOption::number("beta", 0.75, kNonNegative, "exponent"),
+                  NormOption::number("k", 1, kPositive, "additive constant")},
+      .build =
+          [](const NormArgs& a, int64_t) {
+            return NormSlot{std::make_shared<LocalResponseNorm>(a.count("size"), a.number("alpha"),
+                                                                a.number("beta"), a.number("k"))};
+          },
+      .page = "",
+      .example = "lrn:size=3,alpha=0.5,k=1.5"};
 }
 
 }  // namespace nl

@@ -5,6 +5,7 @@
 #include "autograd/node.hpp"
 #include "core/parallel.hpp"
 #include "layers/norm/plane_stats.hpp"
+#include "layers/norm/registry.hpp"
 #include "layers/norm/running_stats.hpp"
 
 namespace nl {
@@ -153,6 +154,29 @@ Tensor LpBatchNorm::forward(const Tensor& x_in) {
     return std::vector<Tensor>{dx, has_weight ? Tensor::from_vector(dgamma, {s.c}, dt) : Tensor(),
                                has_bias ? Tensor::from_vector(sum_dy, {s.c}, dt) : Tensor()};
   });
+}
+
+NORMLAB_NORM(lpbn) {
+  const LpBatchNormOptions d;
+  return {.name = "lpbn",
+          .family = NormFamily::batch,
+          .summary =
+              "Lp BatchNorm: BatchNorm scaled by the average Lp deviation (p = 2 is "
+              "BatchNorm)",
+          .options = {NormOption::number("p", d.p, Range{1, kInfinity, false, true},
+                                         "the norm of the deviation", {"inf"}),
+                      NormOption::number("eps", d.eps, kEps, "added to the scale"),
+                      NormOption::number("momentum", d.momentum, kUnit,
+                                         "running <- (1 - m) running + m batch"),
+                      NormOption::flag("affine", d.affine, "learned per-channel gamma and beta")},
+          .build = [](const NormArgs& a, int64_t c) {
+            LpBatchNormOptions o;
+            o.p = a.word("p") == "inf" ? kInfinity : a.number("p");
+            o.eps = a.number("eps");
+            o.momentum = a.number("momentum");
+            o.affine = a.flag("affine");
+            return NormSlot{std::make_shared<LpBatchNorm>(c, o)};
+          }};
 }
 
 }  // namespace nl

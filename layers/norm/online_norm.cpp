@@ -5,6 +5,7 @@
 #include "autograd/node.hpp"
 #include "autograd/ops.hpp"
 #include "layers/norm/plane_stats.hpp"
+#include "layers/norm/registry.hpp"
 #include "layers/norm/rms_norm.hpp"
 #include "layers/norm/running_stats.hpp"
 
@@ -137,6 +138,40 @@ std::string OnlineNorm::describe() const {
   return "OnlineNorm(" + std::to_string(num_channels) +
          ", alpha_fwd=" + std::to_string(options.alpha_fwd) +
          ", alpha_bkw=" + std::to_string(options.alpha_bkw) + ", ecm=" + options.ecm + ")";
+}
+
+NORMLAB_NORM(online) {
+  const OnlineNormOptions d;
+  const Range open_unit{0, 1, true, true};
+  return {.name = "online",
+          .family = NormFamily::batch,
+          .summary =
+              "Online Normalization: per-channel streaming statistics over the samples in "
+              "order; control-variable backward; batch-size independent",
+          .options = {NormOption::number("alpha_fwd", d.alpha_fwd, open_unit,
+                                         "forward decay of the streaming mean and variance"),
+                      NormOption::number("alpha_bkw", d.alpha_bkw, open_unit,
+                                         "backward decay of the control variables"),
+                      NormOption::number("eps", d.eps, kEps, "added to the variance"),
+                      NormOption::flag("affine", d.affine, "learned per-channel gamma and beta"),
+                      NormOption::word("ecm", d.ecm, {"ls", "ac", "none"},
+                                       "error compensation: layer scaling, activation clamping, "
+                                       "or none"),
+                      NormOption::number("clamp", d.clamp, kPositive, "ecm=ac: the clamp"),
+                      NormOption::number("ls_eps", d.ls_eps, kEps, "ecm=ls: its eps")},
+          .build =
+              [](const NormArgs& a, int64_t c) {
+                OnlineNormOptions o;
+                o.alpha_fwd = a.number("alpha_fwd");
+                o.alpha_bkw = a.number("alpha_bkw");
+                o.eps = a.number("eps");
+                o.affine = a.flag("affine");
+                o.ecm = a.word("ecm");
+                o.clamp = a.number("clamp");
+                o.ls_eps = a.number("ls_eps");
+                return NormSlot{std::make_shared<OnlineNorm>(c, o)};
+              },
+          .exact_training_gradient = false};
 }
 
 }  // namespace nl

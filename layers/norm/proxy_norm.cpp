@@ -6,6 +6,7 @@
 #include "autograd/ops.hpp"
 #include "core/parallel.hpp"
 #include "layers/norm/group_norm.hpp"
+#include "layers/norm/registry.hpp"
 
 namespace nl {
 namespace {
@@ -185,6 +186,39 @@ Tensor proxy_norm_act(const Tensor& y_in, const Tensor& gamma_in, const Tensor& 
                       dy, dgamma.to(gamma_in.dtype()), dbeta.to(beta_in.dtype()),
                       dpgamma.to(proxy_gamma_in.dtype()), dpbeta.to(proxy_beta_in.dtype())};
                 });
+}
+
+NORMLAB_NORM(pn) {
+  const ProxyNormOptions d;
+  return {.name = "pn",
+          .family = NormFamily::sample,
+          .summary =
+              "Proxy Normalization: LayerNorm/GroupNorm without affine, then affine + ReLU "
+              "corrected by a Gaussian proxy; replaces the activation (a slot with no ReLU "
+              "after it gets plain LN/GN)",
+          .options = {NormOption::flag("ln", false, "LayerNorm first (the default)"),
+                      NormOption::count("gn", 1, "GroupNorm with G groups first, instead of ln")
+                          .without_default(),
+                      NormOption::number("eps", d.eps, kEps, "eps of the LayerNorm/GroupNorm"),
+                      NormOption::number("proxy_eps", d.proxy_eps, kEps,
+                                         "eps of the proxy's normalization"),
+                      NormOption::count("samples", d.samples, "Gaussian quantiles in the proxy")},
+          .build = [](const NormArgs& a, int64_t c) {
+            ProxyNormOptions o;
+            if (a.given("gn")) {
+              check(!a.flag("ln"), "norm spec", "pn takes ln or gn=G, not both");
+              o.groups = a.count("gn");
+            }
+            o.eps = a.number("eps");
+            o.proxy_eps = a.number("proxy_eps");
+            o.samples = a.count("samples");
+            check(c % o.groups == 0, "ProxyNorm", "gn=", o.groups, " must divide ", c, " channels");
+            // PN corrects the moments *after* an activation; where none follows (the last norm
+            // of a residual branch, a shortcut) Graphcore's models keep the plain normalizer.
+            if (!a.activation_follows)
+              return NormSlot{std::make_shared<GroupNorm>(o.groups, c, o.eps)};
+            return NormSlot{std::make_shared<ProxyNorm>(c, o), true};
+          }};
 }
 
 }  // namespace nl

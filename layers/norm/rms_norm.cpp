@@ -1,6 +1,7 @@
 #include "layers/norm/rms_norm.hpp"
 
 #include "layers/norm/plane_norm.hpp"
+#include "layers/norm/registry.hpp"
 
 namespace nl {
 
@@ -16,6 +17,19 @@ Tensor RMSNorm::forward(const Tensor& x) {
   const StatLayout layout = StatLayout::of(x, 1, 1, "RMSNorm");
   const NormMath second_moment{.subtract_mean = false, .center_variance = false};
   return plane_norm(x, weight, Tensor(), layout, eps, nullptr, "RMSNorm", second_moment).y;
+}
+
+NORMLAB_NORM(rms) {
+  return {.name = "rms",
+          .family = NormFamily::sample,
+          .summary =
+              "RMSNorm: per sample x / sqrt(mean_{C,H,W} x^2 + eps), per-channel gain, no "
+              "bias",
+          .options = {NormOption::number("eps", 1e-6, kEps, "added to the mean square"),
+                      NormOption::flag("affine", true, "learned per-channel gain")},
+          .build = [](const NormArgs& a, int64_t c) {
+            return NormSlot{std::make_shared<RMSNorm>(c, a.number("eps"), a.flag("affine"))};
+          }};
 }
 
 }  // namespace nl

@@ -5,6 +5,7 @@
 #include "autograd/node.hpp"
 #include "autograd/ops.hpp"
 #include "layers/norm/plane_stats.hpp"
+#include "layers/norm/registry.hpp"
 #include "layers/norm/running_stats.hpp"
 
 namespace nl {
@@ -179,6 +180,27 @@ Tensor SwitchableNorm::forward(const Tensor& x_in) {
                   grads.push_back(Tensor::from_vector(through_softmax(wv, dwv), {3}, dt));
                   return grads;
                 });
+}
+
+NORMLAB_NORM(switch) {
+  const SwitchableNormOptions d;
+  return {.name = "switch",
+          .family = NormFamily::batch,
+          .summary = "Switchable Normalization: learned softmax mix of IN, LN and BN statistics",
+          .options = {NormOption::number("eps", d.eps, kEps, "added to the variance"),
+                      NormOption::number("momentum", d.momentum, kUnit,
+                                         "running <- (1 - m) running + m batch (BN part)"),
+                      NormOption::flag("unbiased", d.unbiased_instance_var,
+                                       "unbiased instance variance, as the reference code"),
+                      NormOption::flag("affine", d.affine, "learned per-channel gamma and beta")},
+          .build = [](const NormArgs& a, int64_t c) {
+            SwitchableNormOptions o;
+            o.eps = a.number("eps");
+            o.momentum = a.number("momentum");
+            o.unbiased_instance_var = a.flag("unbiased");
+            o.affine = a.flag("affine");
+            return NormSlot{std::make_shared<SwitchableNorm>(c, o)};
+          }};
 }
 
 }  // namespace nl

@@ -4,6 +4,7 @@
 
 #include "autograd/node.hpp"
 #include "core/init.hpp"
+#include "layers/norm/registry.hpp"
 
 namespace nl {
 namespace {
@@ -75,6 +76,22 @@ Tensor SpectralNorm::forward(const Tensor& raw) {
       }
     return std::vector<Tensor>{Tensor::from_vector(dw, raw.shape(), raw.dtype())};
   });
+}
+
+NORMLAB_NORM(sn) {
+  return {.name = "sn",
+          .family = NormFamily::weight,
+          .summary =
+              "Spectral Normalization: W / sigma_max(W), power iteration in training "
+              "(weight side)",
+          .options = {NormOption::count("n_power_iterations", 1,
+                                        "power iterations per training forward")},
+          .build = [](const NormArgs& a, int64_t) {
+            const int iterations = int(a.count("n_power_iterations"));
+            return weight_side_slot([iterations](const Tensor& raw) -> ModulePtr {
+              return std::make_shared<SpectralNorm>(raw, iterations);
+            });
+          }};
 }
 
 }  // namespace nl

@@ -4,7 +4,9 @@
 
 #include "autograd/node.hpp"
 #include "autograd/ops.hpp"
+#include "layers/activation.hpp"
 #include "layers/norm/plane_norm.hpp"
+#include "layers/norm/registry.hpp"
 
 namespace nl {
 namespace {
@@ -105,6 +107,79 @@ Tensor WeightNormalizer::forward(const Tensor& raw) {
       break;
   }
   return w.reshape(raw.shape());
+}
+
+namespace {
+
+NormEntry weight_entry(std::string name, std::string summary, std::vector<NormOption> options,
+                       std::function<WeightNormalizerOptions(const NormArgs&)> variant) {
+  return {.name = std::move(name),
+          .family = NormFamily::weight,
+          .summary = std::move(summary),
+          .options = std::move(options),
+          .build = [variant](const NormArgs& a, int64_t) {
+            return weight_side_slot([o = variant(a)](const Tensor& raw) -> ModulePtr {
+              return std::make_shared<WeightNormalizer>(raw, o);
+            });
+          }};
+}
+
+}  // namespace
+
+NORMLAB_NORM(ws) {
+  return weight_entry(
+      "ws", "Weight Standardization (weight side): each conv filter to zero mean and unit variance",
+      {NormOption::number("eps", 1e-6, kEps,
+                          "added to the variance (eps_outside: to the std; then 1e-5)"),
+       NormOption::flag("eps_outside", false, "Qiao et al.'s (v - mean) / (unbiased std + eps)")},
+      [](const NormArgs& a) {
+        WeightNormalizerOptions o{.kind = WeightNormKind::ws};
+        o.eps_outside = a.flag("eps_outside");
+        o.eps = a.given("eps") || !o.eps_outside ? a.number("eps") : 1e-5;
+        return o;
+      });
+}
+
+NORMLAB_NORM(sws) {
+  const WeightNormalizerOptions d{.kind = WeightNormKind::sws};
+  return weight_entry(
+      "sws",
+      "Scaled Weight Standardization (NF-Nets): gain * gamma * standardized filter / sqrt(fan_in)",
+      {NormOption::number("eps", d.eps, kEps, "added to the variance"),
+       NormOption::number("gamma", d.gamma, kPositive, "the activation's gain, ReLU's by default")},
+      [](const NormArgs& a) {
+        return WeightNormalizerOptions{
+            .kind = WeightNormKind::sws, .eps = a.number("eps"), .gamma = a.number("gamma")};
+      });
+}
+
+NORMLAB_NORM(wn) {
+  NormEntry e = weight_entry(
+      "wn",
+      "Weight Normalization: W = g v / ||v|| per filter; crelu: centred, rescaled ReLU after it",
+      {NormOption::flag("crelu", false, "follow with the centred, rescaled ReLU of the paper")},
+      [](const NormArgs&) { return WeightNormalizerOptions{.kind = WeightNormKind::wn}; });
+  e.build = [weight_part = e.build](const NormArgs& a, int64_t c) {
+    NormSlot slot = weight_part(a, c);
+    if (a.flag("crelu")) {
+      slot.module = std::make_shared<CenteredReLU>();
+      slot.includes_activation = true;
+    }
+    return slot;
+  };
+  return e;
+}
+
+NORMLAB_NORM(cwn) {
+  return weight_entry(
+      "cwn", "Centered Weight Normalization: W = g (v - mean) / ||v - mean|| per filter", {},
+      [](const NormArgs&) { return WeightNormalizerOptions{.kind = WeightNormKind::cwn}; });
+}
+
+NORMLAB_NORM(wc) {
+  return weight_entry(
+      "wc", "weight centralization: W = v - mean(v) per filter", {},
+      [](const NormArgs&) { return WeightNormalizerOptions{.kind = WeightNormKind::wc}; });
 }
 
 }  // namespace nl

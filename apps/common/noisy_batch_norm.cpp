@@ -1,9 +1,12 @@
-#include "layers/norm/noisy_batch_norm.hpp"
+#include "apps/common/noisy_batch_norm.hpp"
+
+#include <mutex>
 
 #include "autograd/ops.hpp"
 #include "core/init.hpp"
 #include "core/random.hpp"
 #include "layers/norm/batch_norm.hpp"
+#include "layers/norm/registry.hpp"
 
 namespace nl {
 
@@ -32,6 +35,26 @@ Tensor NoisyBatchNorm::forward(const Tensor& x) {
   per_channel[1] = c;
   return add(mul(y, Tensor::from_vector(a, per_channel, x.dtype())),
              Tensor::from_vector(b, per_channel, x.dtype()));
+}
+
+void register_noisy_batch_norm() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    register_norm(
+        {.name = "noisybn",
+         .family = NormFamily::experiment,
+         .summary = "Noisy BatchNorm (Santurkar et al.): BatchNorm, then a per-channel random "
+                    "affine redrawn every training step; an experiment (probe ics)",
+         .options = {NormOption::number("shift", 1.0, kNonNegative, "b_c ~ U(-shift, shift)"),
+                     NormOption::number("scale", 2.0, Range{1, kInfinity, false, true},
+                                        "a_c ~ U(1, scale)")},
+         .build =
+             [](const NormArgs& a, int64_t c) {
+               return NormSlot{
+                   std::make_shared<NoisyBatchNorm>(c, a.number("shift"), a.number("scale"))};
+             },
+         .exact_training_gradient = false});
+  });
 }
 
 }  // namespace nl

@@ -6,6 +6,9 @@
 // not come from stable layer input distributions. An experiment, not a layer to train real
 // models with. Eval: no noise. The draws of training step k depend on k and a per-layer seed
 // taken from the global generator (manual_seed), so re-running a step reproduces its noise.
+//
+// It lives with the probes, not in the library: register_noisy_batch_norm() adds `noisybn` to
+// the normalizer registry for the apps (train, evaluate, probe) that call it.
 #pragma once
 #include "layers/module.hpp"
 
@@ -23,5 +26,8 @@ class NoisyBatchNorm : public Module {
  private:
   uint64_t seed_;  // per layer, from the global generator (manual_seed)
 };
+
+// Adds `noisybn:shift=1,scale=2` to the registry (layers/norm/registry.hpp); idempotent.
+void register_noisy_batch_norm();
 
 }  // namespace nl
