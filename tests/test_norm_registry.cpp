@@ -1,6 +1,6 @@
 // The normalizer registry (layers/norm/registry.hpp): its option tables drive parsing and
 // errors, and every docs page shows its normalizer's table exactly as the registry states it.
-// NORMLAB_UPDATE_DOCS=1 ./build/tests/normlab_tests -tc="every docs page*" rewrites the pages.
+// NORMLAB_UPDATE_DOCS=1 ./build/tests/normlab_tests -ts=norm rewrites the generated parts.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -22,38 +22,62 @@ std::string read_text(const std::string& path) {
   return s.str();
 }
 
+const std::string kDocs = std::string(NORMLAB_TEST_DIR) + "/../docs/norms/";
+
+// Checks that `path` holds `block` between `begin` and `end` (the markers are part of the
+// block); with NORMLAB_UPDATE_DOCS set, writes it there instead (before `before` when the
+// markers are missing, or at the end).
+void check_generated_block(const std::string& path, const std::string& begin,
+                           const std::string& end, const std::string& block,
+                           const std::string& before) {
+  std::string page = read_text(path);
+  REQUIRE_MESSAGE(!page.empty(), path, " is missing");
+  const size_t at = page.find(begin);
+  const size_t stop = at == std::string::npos ? at : page.find(end, at);
+  const std::string current = at == std::string::npos || stop == std::string::npos
+                                  ? ""
+                                  : page.substr(at, stop + end.size() - at);
+  if (std::getenv("NORMLAB_UPDATE_DOCS") != nullptr) {
+    if (current == block) return;
+    if (current.empty()) {
+      const size_t there = page.find(before);
+      page.insert(there == std::string::npos ? page.size() : there, block + "\n\n");
+    } else {
+      page.replace(at, current.size(), block);
+    }
+    std::ofstream(path) << page;
+    return;
+  }
+  CHECK_MESSAGE(
+      current == block, path, " is out of date with the registry; ",
+      "NORMLAB_UPDATE_DOCS=1 ./build/tests/normlab_tests -ts=norm rewrites it. Expected:\n", block);
+}
+
 }  // namespace
 
 TEST_SUITE("norm") {
   TEST_CASE("every docs page shows its normalizer's option table as the registry states it") {
-    const bool update = std::getenv("NORMLAB_UPDATE_DOCS") != nullptr;
     for (const NormEntry& entry : norm_registry()) {
       if (entry.family == NormFamily::experiment) continue;  // registered by the apps
-      const std::string path =
-          std::string(NORMLAB_TEST_DIR) + "/../docs/norms/" + entry.page_or_name() + ".md";
-      CAPTURE(path);
-      std::string page = read_text(path);
-      REQUIRE_MESSAGE(!page.empty(), "no docs page for ", entry.name);
+      CAPTURE(entry.name);
       const std::string begin = "<!-- options: " + entry.name + " -->\n", end = "<!-- /options -->";
-      const std::string block =
-          begin + "## Options of `" + entry.name + "`\n\n" + norm_options_markdown(entry) + end;
-      const size_t at = page.find(begin);
-      const size_t stop = at == std::string::npos ? at : page.find(end, at);
-      const std::string current =
-          at == std::string::npos ? "" : page.substr(at, stop + end.size() - at);
-      if (update && current != block) {
-        if (at == std::string::npos) {  // before the generated "Measured in", else at the end
-          const size_t measured = page.find("<!-- measured-in -->");
-          page.insert(measured == std::string::npos ? page.size() : measured, block + "\n\n");
-        } else {
-          page.replace(at, current.size(), block);
-        }
-        std::ofstream(path) << page;
-        continue;
-      }
-      CHECK_MESSAGE(current == block, "docs page of ", entry.name, " is out of date with its ",
-                    "option table; NORMLAB_UPDATE_DOCS=1 rewrites it. Expected:\n", block);
+      check_generated_block(
+          kDocs + entry.page_or_name() + ".md", begin, end,
+          begin + "## Options of `" + entry.name + "`\n\n" + norm_options_markdown(entry) + end,
+          "<!-- measured-in -->");
     }
+  }
+
+  TEST_CASE("the docs index lists every registered normalizer with its page") {
+    const std::string begin = "<!-- registry -->\n", end = "<!-- /registry -->";
+    std::string block = begin +
+                        "Every normalizer `make_norm` knows, as `train --list-norms` "
+                        "prints them (generated from the registry):\n\n";
+    for (const NormEntry& entry : norm_registry())
+      if (entry.family != NormFamily::experiment)
+        block +=
+            "- [`" + entry.name + "`](" + entry.page_or_name() + ".md): " + entry.summary + "\n";
+    check_generated_block(kDocs + "index.md", begin, end, block + end, "Conventions");
   }
 
   TEST_CASE("spec errors come from the option table and name the option") {
