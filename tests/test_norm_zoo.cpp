@@ -24,10 +24,10 @@ using Ts = std::vector<Tensor>;
 
 namespace {
 
-// A spec for each factory name that fits 4 channels. brn gets clipping bounds its input
-// exceeds and momentum 0: r and d are then constant, so the numerical derivative (which would
-// otherwise see r and d move) agrees with the stop-gradient analytical one.
-// Every factory name, plus the options that switch to different math.
+// Every registered normalizer, by the example spec of its entry (one that fits 4 channels; brn's
+// has clipping bounds its input exceeds and momentum 0, so r and d are constant and the
+// numerical derivative agrees with the stop-gradient analytical one), plus the options that
+// switch to different math.
 std::vector<std::string> all_specs() {
   std::vector<std::string> specs;
   // Weight-side ones: test_weight_norms.cpp; ones bound to their convolution (cbn): their own
