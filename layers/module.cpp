@@ -22,7 +22,6 @@ Tensor Module::operator()(const Tensor& x) {
 void Module::train(bool on) {
   training_ = on;
   for (auto& [_, c] : children_) c->train(on);
-  on_train_mode_change();
 }
 
 Tensor& Module::register_parameter(const std::string& name, Tensor t) {

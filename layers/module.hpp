@@ -74,8 +74,6 @@ class Module {
     children_.emplace_back(name, m);
     return m;
   }
-  // Lets a subclass react to train()/eval() (e.g. frozen BatchNorm ignores train()).
-  virtual void on_train_mode_change() {}
 
   bool training_ = true;
 

@@ -38,7 +38,7 @@ ROWS = [
     ("bn", []), ("gn:groups=8", []), ("ln", []), ("in", []), ("none", []),
     ("none", ["--residual", "skipinit"]), ("none", ["--residual", "fixup"]),
     ("gn+ws:groups=8", []), ("frn", []), ("evos0", []), ("evob0", []), ("pn:ln", []),
-    ("gbn", []), ("bgn", []), ("brn", []), ("bcn", []), ("vn", []), ("mbn", []), ("iebn", []),
+    ("gbn", []), ("bgn", []), ("brn", []), ("bcn", []), ("vn", []), ("mbn", []), ("iebn", []), ("bin", []),
     ("cbn", []), ("online", []), ("lpbn", []), ("switch", []), ("ln2d", []), ("pono", []),
     ("rms", []), ("rms2d", []), ("lrn", []), ("noisybn", []),
     ("ws", []), ("ws", ["--residual", "skipinit"]), ("sws", []), ("sws", ["--residual", "skipinit"]),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One epoch of the standard recipe (one-cycle up to lr 0.1 and back, within the epoch) for each
-# normalizer setting given, on ResNet-20 unless MODEL is set: the "trains without NaN" check of
-# the zoo II issue. Writes runs/one_epoch/<label>/ and appends "label rc test_acc seconds" to
+# normalizer setting given, on ResNet-20 unless MODEL is set: a quick check that a normalizer
+# trains without NaN before a long run. Writes runs/one_epoch/<label>/ and appends "label rc test_acc seconds" to
 # runs/one_epoch/summary.txt (rc 3 = diverged, with the layer named in <label>/log.txt).
 # Usage: scripts/one_epoch_runs.sh "none --residual fixup" "pn:ln" ...
 #        THREADS=1 MODEL=resnet56 EXTRA="--train-limit 10000" scripts/one_epoch_runs.sh ...

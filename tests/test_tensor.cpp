@@ -130,6 +130,8 @@ TEST_SUITE("tensor") {
     CHECK(max(w).item() > 0.9 / std::sqrt(288.0));
     xavier_uniform_(w);
     CHECK(max(w).item() <= std::sqrt(6.0 / (288 + 576)));
+    xavier_normal_(w, 2.0);  // std = gain sqrt(2 / (fan_in + fan_out))
+    CHECK(std::sqrt(var(w).item()) == doctest::Approx(2.0 * std::sqrt(2.0 / 864)).epsilon(0.05));
   }
 
   TEST_CASE("errors name the op and the shapes") {

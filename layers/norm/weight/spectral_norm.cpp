@@ -60,7 +60,6 @@ Tensor SpectralNorm::forward(const Tensor& raw) {
   for (int64_t o = 0; o < out; ++o)
     for (int64_t f = 0; f < fan_in; ++f) sigma += uu[o] * w[o * fan_in + f] * vv[f];
   check(std::abs(sigma) > 0, "SpectralNorm", "estimated sigma(W) is 0 (all-zero weight?)");
-  sigma_ = sigma;
   std::vector<double> scaled(w.size());
   for (size_t i = 0; i < w.size(); ++i) scaled[i] = w[i] / sigma;
   const Tensor y = Tensor::from_vector(scaled, raw.shape(), raw.dtype());

@@ -17,14 +17,12 @@ class SpectralNorm : public Module {
   SpectralNorm(const Tensor& raw, int n_power_iterations = 1, double eps = 1e-12);
   Tensor forward(const Tensor& raw) override;
   std::string type_name() const override { return "SpectralNorm"; }
-  double last_sigma() const { return sigma_; }
 
   int n_power_iterations;
   double eps;
   Tensor u, v;  // (C_out), (F)
 
  private:
-  double sigma_ = 0;
 };
 
 }  // namespace nl
