@@ -62,13 +62,16 @@ class Module {
   // Prints the module tree, one child per line.
   std::string tree(int indent = 0) const;
 
- protected:
+  // Public, as in PyTorch, so that components (layers/norm/affine.hpp) can register on the
+  // module that owns them.
   Tensor& register_parameter(const std::string& name, Tensor t);
   // counter = true marks a buffer that holds a whole number (num_batches_tracked): checkpoints
   // store it as int64, as PyTorch does.
   Tensor& register_buffer(const std::string& name, Tensor t, bool counter = false);
   // Marks a registered parameter of this module as never weight-decayed.
   void exclude_from_weight_decay(const std::string& name);
+
+ protected:
   template <typename M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
     children_.emplace_back(name, m);

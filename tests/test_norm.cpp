@@ -116,22 +116,22 @@ TEST_SUITE("norm") {
     Tensor x = Tensor::from_vector({1, 2, 3, 4, 5, 6, 7, 8}, {2, 2, 2}, DType::f64);
     bn(x);
     // channel 0 values {1,2,5,6}: mean 3.5, unbiased var 17/3 (normalization uses 17/4)
-    CHECK(bn.running_mean.at({0}) == doctest::Approx(0.35));
-    CHECK(bn.running_var.at({0}) == doctest::Approx(0.9 + 0.1 * 17.0 / 3));
-    CHECK(bn.num_batches_tracked.item() == 1);
+    CHECK(bn.running.mean.at({0}) == doctest::Approx(0.35));
+    CHECK(bn.running.var.at({0}) == doctest::Approx(0.9 + 0.1 * 17.0 / 3));
+    CHECK(bn.running.num_batches_tracked.item() == 1);
     bn.eval();
     Tensor y1 = bn(x), y2 = bn(x);
     CHECK(test::max_abs_diff(y1, y2) == 0);
-    CHECK(bn.num_batches_tracked.item() == 1);  // untouched in eval
+    CHECK(bn.running.num_batches_tracked.item() == 1);  // untouched in eval
     // Eval uses the running statistics.
     CHECK(y1.at({0, 0, 0}) ==
-          doctest::Approx((1 - 0.35) / std::sqrt(bn.running_var.at({0}) + 1e-5)));
+          doctest::Approx((1 - 0.35) / std::sqrt(bn.running.var.at({0}) + 1e-5)));
     // Cumulative average (momentum None).
     BatchNorm cum(2, {.momentum = std::nullopt});
     cum.to(DType::f64);
     cum(x);
     cum(add(x, 2.0));
-    CHECK(cum.running_mean.at({0}) == doctest::Approx((3.5 + 5.5) / 2));
+    CHECK(cum.running.mean.at({0}) == doctest::Approx((3.5 + 5.5) / 2));
   }
 
   TEST_CASE("frozen BatchNorm survives train() and updates nothing") {
@@ -139,7 +139,7 @@ TEST_SUITE("norm") {
     bn.train();
     Tensor x = add(mul(Tensor::ones({4, 2, 2, 2}), 3.0), 0.0);
     Tensor y = bn(x);
-    CHECK(bn.num_batches_tracked.item() == 0);
+    CHECK(bn.running.num_batches_tracked.item() == 0);
     CHECK(y.at({0, 0, 0, 0}) == doctest::Approx(3 / std::sqrt(1 + 1e-5)));
   }
 

@@ -21,7 +21,8 @@ Tensor NoisyBatchNorm::forward(const Tensor& x) {
   // The noise of training step k is a function of k (BatchNorm's num_batches_tracked before
   // this batch): a probe that re-runs the same step after restoring the buffers sees the same
   // noise, and the next step new noise.
-  const auto step = uint64_t(std::static_pointer_cast<BatchNorm>(bn)->num_batches_tracked.item());
+  const auto step =
+      uint64_t(std::static_pointer_cast<BatchNorm>(bn)->running.num_batches_tracked.item());
   Tensor y = (*bn)(x);
   if (!is_training()) return y;
   const int64_t c = x.shape()[1];

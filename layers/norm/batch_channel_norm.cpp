@@ -1,6 +1,7 @@
 #include "layers/norm/batch_channel_norm.hpp"
 
 #include "autograd/ops.hpp"
+#include "layers/norm/affine.hpp"
 #include "layers/norm/plane_affine.hpp"
 #include "layers/norm/registry.hpp"
 
@@ -12,8 +13,7 @@ BatchChannelNorm::BatchChannelNorm(int64_t c, int64_t g, BatchNormOptions batch,
         " must divide num_channels=", c);
   bn = register_module("bn", std::make_shared<BatchNorm>(c, batch));
   gn = register_module("gn", std::make_shared<GroupNorm>(g, c, eps, false));
-  weight = register_parameter("weight", Tensor::ones({g}));
-  bias = register_parameter("bias", Tensor::zeros({g}));
+  std::tie(weight, bias) = register_affine(*this, g);
 }
 
 Tensor BatchChannelNorm::forward(const Tensor& x) {

@@ -14,6 +14,7 @@
 // range, with no hook into the optimizer (rho outside the range gets no gradient).
 // Running statistics: the BatchNorm part's. docs/norms/bin.md.
 #include "autograd/ops.hpp"
+#include "layers/norm/affine.hpp"
 #include "layers/norm/batch_norm.hpp"
 #include "layers/norm/instance_norm.hpp"
 #include "layers/norm/plane_affine.hpp"
@@ -34,8 +35,7 @@ class BatchInstanceNorm : public Module {
         "in", std::make_shared<InstanceNorm2d>(channels, InstanceNormOptions{.eps = eps}));
     rho = register_parameter("rho", Tensor::full({channels}, rho_init));
     if (affine) {
-      weight = register_parameter("weight", Tensor::ones({channels}));
-      bias = register_parameter("bias", Tensor::zeros({channels}));
+      std::tie(weight, bias) = register_affine(*this, channels);
     }
   }
 

@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "layers/norm/affine.hpp"
 #include "layers/norm/registry.hpp"
 #include "layers/norm/running_stats.hpp"
 
@@ -13,18 +14,10 @@ BatchNorm::BatchNorm(int64_t c, BatchNormOptions o, int dims)
   check(o.eps >= 0, "BatchNorm", "eps must be >= 0");
   check(c % stat_groups == 0, "BatchNorm", "groups=", stat_groups, " must divide num_features=", c);
   check(o.virtual_batch >= 0, "BatchNorm", "virtual_batch must be >= 0");
-  if (o.affine) {
-    weight = register_parameter("weight", Tensor::ones({c}));
-    bias = register_parameter("bias", Tensor::zeros({c}));
-  }
-  if (o.track_running_stats || o.frozen) {
-    if (o.math.subtract_mean)
-      running_mean = register_buffer("running_mean", Tensor::zeros({stat_groups}));
-    if (o.math.divide_std)
-      running_var = register_buffer("running_var", Tensor::ones({stat_groups}));
-    num_batches_tracked =
-        register_buffer("num_batches_tracked", Tensor::zeros({}), /*counter=*/true);
-  }
+  std::tie(weight, bias) = register_affine(*this, c, o.affine);
+  if (o.track_running_stats || o.frozen)
+    running = RunningStats::register_on(*this, stat_groups, o.momentum, o.math.subtract_mean,
+                                        o.math.divide_std);
 }
 
 Tensor BatchNorm::forward(const Tensor& x) {
@@ -37,13 +30,13 @@ Tensor BatchNorm::forward(const Tensor& x) {
           shape_str(x.shape()));
   check(x.dim() >= 2 && x.shape()[1] == num_features, name, "expected ", num_features,
         " channels, got input ", shape_str(x.shape()));
-  const bool tracking = num_batches_tracked.defined();
+  const bool tracking = running.tracking();
   const bool use_batch = !options.frozen && (training_ || !tracking);
   if (!use_batch) {
     const StatLayout layout = StatLayout::of(x, stat_groups, 0, name);
     Moments fixed{
-        running_mean.defined() ? running_mean.to_vector() : std::vector<double>(stat_groups, 0.0),
-        running_var.defined() ? running_var.to_vector() : std::vector<double>(stat_groups, 1.0)};
+        running.mean.defined() ? running.mean.to_vector() : std::vector<double>(stat_groups, 0.0),
+        running.var.defined() ? running.var.to_vector() : std::vector<double>(stat_groups, 1.0)};
     return plane_norm(x, weight, bias, layout, options.eps, &fixed, name, options.math).y;
   }
   // Ghost batches only split training batches; eval above always sees the whole batch.
@@ -61,15 +54,9 @@ Tensor BatchNorm::forward(const Tensor& x) {
   // One running-statistics update per statistic chunk (one for plain BatchNorm).
   const double m = double(layout.count());
   for (int64_t chunk_index = 0; chunk_index < layout.sample_groups(); ++chunk_index) {
-    const double tracked = num_batches_tracked.item() + 1;
-    num_batches_tracked.fill_(tracked);
-    const auto first = out.batch.mean.begin() + chunk_index * stat_groups;
-    const std::vector<double> mean(first, first + stat_groups);
-    std::vector<double> unbiased(out.batch.var.begin() + chunk_index * stat_groups,
-                                 out.batch.var.begin() + (chunk_index + 1) * stat_groups);
-    for (double& v : unbiased) v *= m / (m - 1);
-    if (running_mean.defined()) update_running(running_mean, mean, options.momentum, tracked);
-    if (running_var.defined()) update_running(running_var, unbiased, options.momentum, tracked);
+    const auto mean = out.batch.mean.begin() + chunk_index * stat_groups;
+    const auto var = out.batch.var.begin() + chunk_index * stat_groups;
+    running.update({mean, mean + stat_groups}, {var, var + stat_groups}, m);
   }
   return out.y;
 }

@@ -23,6 +23,7 @@
 #include "layers/module.hpp"
 #include "layers/norm/plane_norm.hpp"
 #include "layers/norm/registry.hpp"
+#include "layers/norm/running_stats.hpp"
 
 namespace nl {
 
@@ -48,7 +49,8 @@ class BatchNorm : public Module {
   int64_t num_features, stat_groups;
   BatchNormOptions options;
   int expected_dims;
-  Tensor weight, bias, running_mean, running_var, num_batches_tracked;
+  Tensor weight, bias;
+  RunningStats running;  // running_mean, running_var, num_batches_tracked
 };
 
 inline std::shared_ptr<BatchNorm> BatchNorm2d(int64_t c, BatchNormOptions o = {}) {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "autograd/ops.hpp"
+#include "layers/norm/affine.hpp"
 #include "layers/norm/plane_norm.hpp"
 #include "layers/norm/registry.hpp"
 #include "layers/norm/running_stats.hpp"
@@ -25,13 +26,8 @@ BatchRenorm::BatchRenorm(int64_t c, BatchRenormOptions o) : num_features(c), opt
   check(o.r_max >= 1, name, "r_max must be >= 1, got ", o.r_max);
   check(o.d_max >= 0, name, "d_max must be >= 0, got ", o.d_max);
   check(o.eps > 0, name, "eps must be > 0");
-  if (o.affine) {
-    weight = register_parameter("weight", Tensor::ones({c}));
-    bias = register_parameter("bias", Tensor::zeros({c}));
-  }
-  running_mean = register_buffer("running_mean", Tensor::zeros({c}));
-  running_var = register_buffer("running_var", Tensor::ones({c}));
-  num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}), /*counter=*/true);
+  std::tie(weight, bias) = register_affine(*this, c, o.affine);
+  running = RunningStats::register_on(*this, c, o.momentum);
 }
 
 double BatchRenorm::r_max_at(double t) const {
@@ -46,7 +42,7 @@ Tensor BatchRenorm::forward(const Tensor& x) {
   check(x.dim() >= 2 && x.shape()[1] == num_features, name, "expected ", num_features,
         " channels, got input ", shape_str(x.shape()));
   const StatLayout layout = StatLayout::of(x, num_features, 0, name);
-  const std::vector<double> mu = running_mean.to_vector(), var = running_var.to_vector();
+  const std::vector<double> mu = running.mean.to_vector(), var = running.var.to_vector();
   if (!training_) {
     const Moments fixed{mu, var};
     return plane_norm(x, weight, bias, layout, options.eps, &fixed, name).y;
@@ -56,7 +52,7 @@ Tensor BatchRenorm::forward(const Tensor& x) {
   // The corrections need the batch statistics before the normalization runs; the core then
   // computes them once more (one extra read of x, the price of keeping one kernel).
   const Moments batch = compute_moments(layout, x.detach().contiguous());
-  const double t = num_batches_tracked.item();
+  const double t = running.num_batches_tracked.item();
   const double r_max = r_max_at(t), d_max = d_max_at(t);
   std::vector<double> r(num_features), d(num_features);
   for (int64_t c = 0; c < num_features; ++c) {
@@ -71,12 +67,7 @@ Tensor BatchRenorm::forward(const Tensor& x) {
   const Tensor beta = weight.defined() ? add(bias, mul(weight, dt)) : dt;
   Tensor y = plane_norm(x, gamma, beta, layout, options.eps, nullptr, name).y;
 
-  num_batches_tracked.fill_(t + 1);
-  const double m = double(layout.count());
-  std::vector<double> unbiased = batch.var;
-  for (double& v : unbiased) v *= m / (m - 1);
-  update_running(running_mean, batch.mean, options.momentum, t + 1);
-  update_running(running_var, unbiased, options.momentum, t + 1);
+  running.update(batch.mean, batch.var, double(layout.count()));
   return y;
 }
 

@@ -17,6 +17,7 @@
 // docs/norms/brn.md.
 #pragma once
 #include "layers/module.hpp"
+#include "layers/norm/running_stats.hpp"
 
 namespace nl {
 
@@ -39,7 +40,8 @@ class BatchRenorm : public Module {
 
   int64_t num_features;
   BatchRenormOptions options;
-  Tensor weight, bias, running_mean, running_var, num_batches_tracked;
+  Tensor weight, bias;
+  RunningStats running;
 };
 
 }  // namespace nl

@@ -4,6 +4,7 @@
 
 #include "autograd/node.hpp"
 #include "layers/conv/conv2d.hpp"
+#include "layers/norm/affine.hpp"
 #include "layers/norm/plane_stats.hpp"
 #include "layers/norm/registry.hpp"
 #include "layers/norm/running_stats.hpp"
@@ -26,13 +27,8 @@ CrossIterationBatchNorm::CrossIterationBatchNorm(int64_t c, const CrossIteration
     : num_features(c), options(o), conv_input_(std::make_shared<Tensor>()) {
   check(c >= 1 && o.window >= 0 && o.burnin >= 0, "CrossIterationBatchNorm",
         "num_features >= 1, window >= 0 and burnin >= 0 required");
-  if (o.affine) {
-    weight = register_parameter("weight", Tensor::ones({c}));
-    bias = register_parameter("bias", Tensor::zeros({c}));
-  }
-  running_mean = register_buffer("running_mean", Tensor::zeros({c}));
-  running_var = register_buffer("running_var", Tensor::ones({c}));
-  num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}), /*counter=*/true);
+  std::tie(weight, bias) = register_affine(*this, c, o.affine);
+  running = RunningStats::register_on(*this, c, o.momentum);
   history_size = register_buffer("history_size", Tensor::zeros({}));
 }
 
@@ -83,7 +79,8 @@ Tensor CrossIterationBatchNorm::forward(const Tensor& x_in) {
     std::vector<double> sum_mu = batch.mean, sum_sq(channels);
     for (int64_t c = 0; c < channels; ++c) sum_sq[c] = batch.var[c] + batch.mean[c] * batch.mean[c];
     const int64_t size = int64_t(history_size.item());
-    if (options.window > 0 && int64_t(num_batches_tracked.item()) >= options.burnin && size > 0) {
+    if (options.window > 0 && int64_t(running.num_batches_tracked.item()) >= options.burnin &&
+        size > 0) {
       Window h{size,
                channels,
                history_weight.numel() / (options.window * channels),
@@ -114,7 +111,7 @@ Tensor CrossIterationBatchNorm::forward(const Tensor& x_in) {
       var[c] = std::max(0.0, sum_sq[c] / used[c] - mu[c] * mu[c]);
     }
   } else {
-    mu = running_mean.to_vector(), var = running_var.to_vector();
+    mu = running.mean.to_vector(), var = running.var.to_vector();
   }
 
   std::vector<double> s(channels), a(planes), k(planes);
@@ -131,13 +128,9 @@ Tensor CrossIterationBatchNorm::forward(const Tensor& x_in) {
 
   if (training && record_statistics) {
     NoGradGuard no_grad;
-    num_batches_tracked.fill_(num_batches_tracked.item() + 1);
-    std::vector<double> unbiased(channels);
-    for (int64_t c = 0; c < channels; ++c) unbiased[c] = batch.var[c] * count / (count - 1);
-    update_running(running_mean, batch.mean, options.momentum, num_batches_tracked.item());
-    update_running(running_var, unbiased, options.momentum, num_batches_tracked.item());
+    running.update(batch.mean, batch.var, double(count));
     if (options.window > 0 &&
-        num_batches_tracked.item() > double(options.burnin - options.window)) {
+        running.num_batches_tracked.item() > double(options.burnin - options.window)) {
       // This batch's statistics and their Jacobians w.r.t. the conv weight:
       //   d mu_c / dW = conv weight-gradient of dy = 1/M,  d E[y_c^2] / dW = that of dy = 2y/M.
       const Conv2dOptions& o = conv->options;

@@ -22,6 +22,7 @@
 #include <optional>
 
 #include "layers/module.hpp"
+#include "layers/norm/running_stats.hpp"
 
 namespace nl {
 
@@ -54,7 +55,8 @@ class CrossIterationBatchNorm : public Module {
   // false: forward neither advances the window nor the running statistics (lets a gradient
   // check evaluate the layer repeatedly in one state).
   bool record_statistics = true;
-  Tensor weight, bias, running_mean, running_var, num_batches_tracked;
+  Tensor weight, bias;
+  RunningStats running;
   // The window, oldest first: history_size entries of the conv weight, mean, E[y^2] and their
   // Jacobians w.r.t. the weight (rows per output channel).
   Tensor history_weight, history_mean, history_sq, history_dmean, history_dsq, history_size;

@@ -4,8 +4,10 @@
 
 #include "autograd/node.hpp"
 #include "core/parallel.hpp"
+#include "layers/norm/affine.hpp"
 #include "layers/norm/batch_norm.hpp"
 #include "layers/norm/group_norm.hpp"
+#include "layers/norm/plane_loops.hpp"
 #include "layers/norm/plane_stats.hpp"
 #include "layers/norm/registry.hpp"
 #include "layers/norm/running_stats.hpp"
@@ -27,43 +29,13 @@ double sigmoid(double t) {
   return 1.0 / (1.0 + std::exp(-t));
 }
 
-// Calls f(p, channel, begin, end) for every (n, c) plane p of an (N, C, L) tensor, whose
-// elements are [begin, end); planes in parallel, ~16K elements per task.
-template <typename F>
-void for_each_plane(int64_t planes, int64_t c, int64_t l, F f) {
-  parallel_for(planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(l, 1)),
-               [&](int64_t p0, int64_t p1) {
-                 for (int64_t p = p0; p < p1; ++p) f(p, p % c, p * l, (p + 1) * l);
-               });
-}
-
-// out[i] = plane(p, ch)(x_i, dy_i) for every element i of plane p (channel ch): the elementwise
-// passes of both layers (dy undefined in the forwards, 0 passed). plane() runs once per plane,
-// so per-plane coefficients are computed there, not per element.
-template <typename Plane>
-Tensor map_planes(const Tensor& x, const Tensor& dy, int64_t c, int64_t l, Plane plane) {
-  Tensor out = Tensor::empty(x.shape(), x.dtype());
-  dispatch(x.dtype(), [&]<typename T>() {
-    const T* px = x.data<T>();
-    const T* pg = dy.defined() ? dy.data<T>() : nullptr;
-    T* po = out.data<T>();
-    for_each_plane(x.numel() / l, c, l, [&](int64_t p, int64_t ch, int64_t begin, int64_t end) {
-      const auto element = plane(p, ch);
-      for (int64_t i = begin; i < end; ++i)
-        po[i] = T(element(double(px[i]), pg ? double(pg[i]) : 0.0));
-    });
-  });
-  return out;
-}
-
 }  // namespace
 
 EvoNormB0::EvoNormB0(int64_t c, double eps_, double momentum_)
     : num_features(c), eps(eps_), momentum(momentum_) {
   check(c > 0, "EvoNormB0", "num_features must be positive, got ", c);
   check(eps_ > 0, "EvoNormB0", "eps must be > 0");
-  weight = register_parameter("weight", Tensor::ones({c}));
-  bias = register_parameter("bias", Tensor::zeros({c}));
+  std::tie(weight, bias) = register_affine(*this, c);
   v = register_parameter("v", Tensor::ones({c}));
   running_var = register_buffer("running_var", Tensor::ones({c}));
 }
@@ -155,8 +127,7 @@ Tensor EvoNormB0::forward(const Tensor& x_in) {
 EvoNormS0::EvoNormS0(int64_t c, int64_t g, double eps_) : num_features(c), groups(g), eps(eps_) {
   check(g >= 1 && c % g == 0, "EvoNormS0", "groups=", g, " must divide num_features=", c);
   check(eps_ > 0, "EvoNormS0", "eps must be > 0");
-  weight = register_parameter("weight", Tensor::ones({c}));
-  bias = register_parameter("bias", Tensor::zeros({c}));
+  std::tie(weight, bias) = register_affine(*this, c);
   v = register_parameter("v", Tensor::ones({c}));
 }
 

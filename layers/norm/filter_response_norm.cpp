@@ -1,6 +1,7 @@
 #include "layers/norm/filter_response_norm.hpp"
 
 #include "autograd/ops.hpp"
+#include "layers/norm/affine.hpp"
 #include "layers/norm/plane_norm.hpp"
 #include "layers/norm/registry.hpp"
 
@@ -10,8 +11,7 @@ FilterResponseNorm::FilterResponseNorm(int64_t c, double eps_, bool tlu, bool le
     : num_features(c), eps(eps_) {
   check(c > 0, "FilterResponseNorm", "num_features must be positive, got ", c);
   check(eps_ > 0, "FilterResponseNorm", "eps must be > 0 (nu2 can be 0 for a constant map)");
-  weight = register_parameter("weight", Tensor::ones({c}));
-  bias = register_parameter("bias", Tensor::zeros({c}));
+  std::tie(weight, bias) = register_affine(*this, c);
   if (tlu) tau = register_parameter("tau", Tensor::zeros({c}));
   if (learned_eps) eps_learned = register_parameter("eps_learned", Tensor::full({1}, 1e-4));
 }

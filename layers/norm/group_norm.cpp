@@ -1,5 +1,6 @@
 #include "layers/norm/group_norm.hpp"
 
+#include "layers/norm/affine.hpp"
 #include "layers/norm/registry.hpp"
 
 namespace nl {
@@ -8,10 +9,7 @@ GroupNorm::GroupNorm(int64_t g, int64_t c, double eps_, bool affine)
     : num_groups(g), num_channels(c), eps(eps_) {
   check(g >= 1 && c >= 1 && c % g == 0, "GroupNorm", "num_groups=", g,
         " must divide num_channels=", c);
-  if (affine) {
-    weight = register_parameter("weight", Tensor::ones({c}));
-    bias = register_parameter("bias", Tensor::zeros({c}));
-  }
+  std::tie(weight, bias) = register_affine(*this, c, affine);
 }
 
 std::shared_ptr<GroupNorm> GroupNorm::with_group_size(int64_t size, int64_t c, double eps,

@@ -1,6 +1,7 @@
 #include "layers/norm/instance_enhanced_bn.hpp"
 
 #include "autograd/ops.hpp"
+#include "layers/norm/affine.hpp"
 #include "layers/norm/plane_affine.hpp"
 #include "layers/norm/registry.hpp"
 
@@ -10,8 +11,7 @@ InstanceEnhancedBatchNorm::InstanceEnhancedBatchNorm(int64_t c, BatchNormOptions
     : num_features(c) {
   batch.affine = false;
   bn = register_module("bn", std::make_shared<BatchNorm>(c, batch, 4));
-  weight = register_parameter("weight", Tensor::ones({c}));
-  bias = register_parameter("bias", Tensor::zeros({c}));
+  std::tie(weight, bias) = register_affine(*this, c);
   gate_weight = register_parameter("gate_weight", Tensor::zeros({c}));
   gate_bias = register_parameter("gate_bias", Tensor::full({c}, -1.0));
 }

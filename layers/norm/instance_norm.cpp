@@ -1,5 +1,6 @@
 #include "layers/norm/instance_norm.hpp"
 
+#include "layers/norm/affine.hpp"
 #include "layers/norm/plane_norm.hpp"
 #include "layers/norm/registry.hpp"
 #include "layers/norm/running_stats.hpp"
@@ -8,15 +9,8 @@ namespace nl {
 
 InstanceNorm2d::InstanceNorm2d(int64_t c, InstanceNormOptions o) : num_features(c), options(o) {
   check(c > 0, "InstanceNorm2d", "num_features must be positive, got ", c);
-  if (o.affine) {
-    weight = register_parameter("weight", Tensor::ones({c}));
-    bias = register_parameter("bias", Tensor::zeros({c}));
-  }
-  if (o.track_running_stats) {
-    running_mean = register_buffer("running_mean", Tensor::zeros({c}));
-    running_var = register_buffer("running_var", Tensor::ones({c}));
-    num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}));
-  }
+  std::tie(weight, bias) = register_affine(*this, c, o.affine);
+  if (o.track_running_stats) running = RunningStats::register_on(*this, c, o.momentum);
 }
 
 Tensor InstanceNorm2d::forward(const Tensor& x) {
@@ -24,9 +18,9 @@ Tensor InstanceNorm2d::forward(const Tensor& x) {
   check(x.dim() == 4 && x.shape()[1] == num_features, name, "expected input (N, ", num_features,
         ", H, W), got ", shape_str(x.shape()));
   const StatLayout layout = StatLayout::of(x, num_features, 1, name);
-  if (!training_ && running_mean.defined()) {
+  if (!training_ && running.tracking()) {
     // Running statistics are per channel; expand them to every (n, c) instance.
-    const auto rm = running_mean.to_vector(), rv = running_var.to_vector();
+    const auto rm = running.mean.to_vector(), rv = running.var.to_vector();
     Moments fixed;
     for (int64_t n = 0; n < layout.n; ++n)
       for (int64_t c = 0; c < layout.c; ++c)
@@ -38,18 +32,16 @@ Tensor InstanceNorm2d::forward(const Tensor& x) {
         "input ",
         shape_str(x.shape()));
   PlaneNormOutput out = plane_norm(x, weight, bias, layout, options.eps, nullptr, name);
-  if (training_ && running_mean.defined()) {
-    const double tracked = num_batches_tracked.item() + 1;
-    num_batches_tracked.fill_(tracked);
+  if (training_ && running.tracking()) {
+    // The batch average of the instances' means and variances (PyTorch's), each variance over
+    // the L values of one plane: unbiased with L / (L - 1).
     std::vector<double> mean(layout.c, 0.0), var(layout.c, 0.0);
-    const double l = double(layout.l);
     for (int64_t n = 0; n < layout.n; ++n)
       for (int64_t c = 0; c < layout.c; ++c) {
-        mean[c] += out.batch.mean[n * layout.c + c] / layout.n;
-        var[c] += out.batch.var[n * layout.c + c] * l / (l - 1) / layout.n;
+        mean[c] += out.batch.mean[n * layout.c + c] / double(layout.n);
+        var[c] += out.batch.var[n * layout.c + c] / double(layout.n);
       }
-    update_running(running_mean, mean, options.momentum, tracked);
-    update_running(running_var, var, options.momentum, tracked);
+    running.update(mean, var, double(layout.l));
   }
   return out.y;
 }

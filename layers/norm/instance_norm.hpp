@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "layers/module.hpp"
+#include "layers/norm/running_stats.hpp"
 
 namespace nl {
 
@@ -24,7 +25,8 @@ class InstanceNorm2d : public Module {
 
   int64_t num_features;
   InstanceNormOptions options;
-  Tensor weight, bias, running_mean, running_var, num_batches_tracked;
+  Tensor weight, bias;
+  RunningStats running;
 };
 
 }  // namespace nl

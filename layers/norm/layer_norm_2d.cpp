@@ -1,5 +1,6 @@
 #include "layers/norm/layer_norm_2d.hpp"
 
+#include "layers/norm/affine.hpp"
 #include "layers/norm/registry.hpp"
 
 namespace nl {
@@ -7,10 +8,7 @@ namespace nl {
 LayerNorm2d::LayerNorm2d(int64_t c, LayerNorm2dOptions o) : num_channels(c), options(o) {
   check(c > 0, o.name, "num_channels must be positive, got ", c);
   check(o.eps > 0 || o.math.subtract_mean, o.name, "eps must be > 0 without mean subtraction");
-  if (o.affine) {
-    weight = register_parameter("weight", Tensor::ones({c}));
-    if (o.bias) bias = register_parameter("bias", Tensor::zeros({c}));
-  }
+  std::tie(weight, bias) = register_affine(*this, c, o.affine, o.bias);
 }
 
 Tensor LayerNorm2d::forward(const Tensor& x) {

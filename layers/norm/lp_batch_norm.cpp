@@ -4,6 +4,8 @@
 
 #include "autograd/node.hpp"
 #include "core/parallel.hpp"
+#include "layers/norm/affine.hpp"
+#include "layers/norm/plane_loops.hpp"
 #include "layers/norm/plane_stats.hpp"
 #include "layers/norm/registry.hpp"
 #include "layers/norm/running_stats.hpp"
@@ -15,40 +17,13 @@ double sign(double u) {
   return double(u > 0) - double(u < 0);
 }
 
-// Per channel of (N, C, L): the sum (or max) over its N*L elements of f(x - mean[c]).
-template <typename F>
-std::vector<double> channel_reduce(const StatLayout& s, const Tensor& x,
-                                   const std::vector<double>& mean, bool take_max, F f) {
-  std::vector<double> out(s.c, 0.0);
-  dispatch(x.dtype(), [&]<typename T>() {
-    const T* px = x.data<T>();
-    parallel_for(s.c, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t c = lo; c < hi; ++c) {
-        double acc = 0;
-        for (int64_t n = 0; n < s.n; ++n) {
-          const T* row = px + (n * s.c + c) * s.l;
-          for (int64_t i = 0; i < s.l; ++i) {
-            const double v = f(double(row[i]) - mean[c]);
-            acc = take_max ? std::max(acc, v) : acc + v;
-          }
-        }
-        out[c] = acc;
-      }
-    });
-  });
-  return out;
-}
-
 }  // namespace
 
 LpBatchNorm::LpBatchNorm(int64_t c, LpBatchNormOptions o) : num_features(c), options(o) {
   check(c > 0, "LpBatchNorm", "num_features must be positive, got ", c);
   check(o.p >= 1, "LpBatchNorm", "p must be >= 1 (or inf), got ", o.p);
   check(o.eps > 0, "LpBatchNorm", "eps must be > 0");
-  if (o.affine) {
-    weight = register_parameter("weight", Tensor::ones({c}));
-    bias = register_parameter("bias", Tensor::zeros({c}));
-  }
+  std::tie(weight, bias) = register_affine(*this, c, o.affine);
   running_mean = register_buffer("running_mean", Tensor::zeros({c}));
   running_scale = register_buffer("running_scale", Tensor::ones({c}));
   num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}));
@@ -72,7 +47,7 @@ Tensor LpBatchNorm::forward(const Tensor& x_in) {
     check(s.count() > 1, name, "expected more than 1 value per channel when training, got input ",
           shape_str(x_in.shape()));
     mean = compute_moments(s, x).mean;
-    const std::vector<double> dev = channel_reduce(s, x, mean, infinite, [p, infinite](double u) {
+    const std::vector<double> dev = reduce_channels(s, x, mean, infinite, [p, infinite](double u) {
       return infinite ? std::abs(u) : std::pow(std::abs(u), p);
     });
     if (infinite) max_dev = dev;

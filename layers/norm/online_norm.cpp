@@ -4,6 +4,7 @@
 
 #include "autograd/node.hpp"
 #include "autograd/ops.hpp"
+#include "layers/norm/affine.hpp"
 #include "layers/norm/plane_stats.hpp"
 #include "layers/norm/registry.hpp"
 #include "layers/norm/rms_norm.hpp"
@@ -43,10 +44,7 @@ OnlineNorm::OnlineNorm(int64_t c, const OnlineNormOptions& o) : num_channels(c),
         "alpha_fwd and alpha_bkw must be in (0, 1)");
   check(o.ecm == "ls" || o.ecm == "ac" || o.ecm == "none", "OnlineNorm", "ecm must be ls, ac or ",
         "none, got '", o.ecm, "'");
-  if (o.affine) {
-    weight = register_parameter("weight", Tensor::ones({c}));
-    bias = register_parameter("bias", Tensor::zeros({c}));
-  }
+  std::tie(weight, bias) = register_affine(*this, c, o.affine);
   running_mean = register_buffer("running_mean", Tensor::zeros({c}));
   running_var = register_buffer("running_var", Tensor::ones({c}));
   u_ctrl = register_buffer("u", Tensor::zeros({c}));

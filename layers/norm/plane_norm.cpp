@@ -4,6 +4,7 @@
 
 #include "autograd/node.hpp"
 #include "core/parallel.hpp"
+#include "layers/norm/plane_loops.hpp"
 
 namespace nl {
 namespace {
@@ -100,11 +101,6 @@ struct PlaneNormBackward {
   }
 };
 
-// Samples per task: about 16K elements.
-int64_t sample_grain(const StatLayout& s) {
-  return std::max<int64_t>(1, 16384 / std::max<int64_t>(s.c * s.l, 1));
-}
-
 }  // namespace
 
 PlaneNormOutput plane_norm(const Tensor& x_in, const Tensor& gamma, const Tensor& beta,
@@ -129,7 +125,7 @@ PlaneNormOutput plane_norm(const Tensor& x_in, const Tensor& gamma, const Tensor
   out.y = Tensor::empty(x.shape(), x.dtype());
   if (per_sample) {
     const int64_t g = s.groups;
-    parallel_for(s.n, sample_grain(s), [&](int64_t n0, int64_t n1) {
+    parallel_for(s.n, grain_for(s.c * s.l), [&](int64_t n0, int64_t n1) {
       f->block_stats(x, n0 * g, n1 * g);
       f->finish_stats(n0 * g, n1 * g, true);
       f->forward_samples(x, out.y, n0, n1);
@@ -141,7 +137,7 @@ PlaneNormOutput plane_norm(const Tensor& x_in, const Tensor& gamma, const Tensor
     f->var = m.var;
     f->finish_stats(0, stats, batch_stats);
     if (batch_stats) out.batch = Moments{f->mean, f->var};
-    parallel_for(s.n, sample_grain(s),
+    parallel_for(s.n, grain_for(s.c * s.l),
                  [&](int64_t n0, int64_t n1) { f->forward_samples(x, out.y, n0, n1); });
   }
 
@@ -151,7 +147,7 @@ PlaneNormOutput plane_norm(const Tensor& x_in, const Tensor& gamma, const Tensor
     PlaneNormBackward bw(*f, batch_stats);
     if (per_sample) {
       const int64_t g = s.groups;
-      parallel_for(s.n, sample_grain(s), [&](int64_t n0, int64_t n1) {
+      parallel_for(s.n, grain_for(s.c * s.l), [&](int64_t n0, int64_t n1) {
         plane_grad_sums_range(s, x, dy, f->stat.data(), f->mean.data(), n0 * s.c, n1 * s.c,
                               bw.sum_dy.data(), bw.sum_dy_xc.data());
         bw.coefficients(n0, n1, n0 * g, n1 * g);
@@ -162,7 +158,7 @@ PlaneNormOutput plane_norm(const Tensor& x_in, const Tensor& gamma, const Tensor
       bw.sum_dy = std::move(sums.sum_dy);
       bw.sum_dy_xc = std::move(sums.sum_dy_xc);
       bw.coefficients(0, s.n, 0, stats);
-      parallel_for(s.n, sample_grain(s),
+      parallel_for(s.n, grain_for(s.c * s.l),
                    [&](int64_t n0, int64_t n1) { bw.dx_samples(x, dy, dx, n0, n1); });
     }
     // dbeta_c = sum dy,  dgamma_c = sum dy xhat = s (sum dy (x - mu) + (1 - c) mu sum dy).

@@ -5,6 +5,7 @@
 
 #include "core/parallel.hpp"
 #include "core/simd.hpp"
+#include "layers/norm/plane_loops.hpp"
 
 namespace nl {
 
@@ -194,10 +195,6 @@ NL_VECTOR_CLONES void apply_kernel(const double* pu, const double* pv, int64_t l
   apply_rows(pu, pv, l, a, b, k, lo, hi, po);
 }
 
-// Planes per task: enough work to amortise scheduling on small planes (8x8 maps).
-int64_t plane_grain(int64_t l) {
-  return std::max<int64_t>(1, 16384 / std::max<int64_t>(l, 1));
-}
 }  // namespace
 
 Moments compute_moments(const StatLayout& s, const Tensor& x) {
@@ -209,7 +206,7 @@ Moments compute_moments(const StatLayout& s, const Tensor& x) {
     const int64_t block = (s.c / s.groups) * s.l;
     dispatch(x.dtype(), [&]<typename T>() {
       const T* px = x.data<T>();
-      parallel_for(s.num_stats(), plane_grain(block), [&](int64_t b, int64_t e) {
+      parallel_for(s.num_stats(), grain_for(block), [&](int64_t b, int64_t e) {
         moments_kernel(px, block, b, e, out.mean.data(), out.var.data());
       });
     });
@@ -225,7 +222,7 @@ Moments compute_moments(const StatLayout& s, const Tensor& x) {
   std::vector<double> pmean(planes), pm2(planes);
   dispatch(x.dtype(), [&]<typename T>() {
     const T* px = x.data<T>();
-    parallel_for(planes, plane_grain(s.l), [&](int64_t b, int64_t e) {
+    parallel_for(planes, grain_for(s.l), [&](int64_t b, int64_t e) {
       moments_kernel(px, s.l, b, e, pmean.data(), pm2.data());
     });
   });
@@ -263,7 +260,7 @@ PlaneGradSums plane_grad_sums(const StatLayout& s, const Tensor& x, const Tensor
   dispatch(x.dtype(), [&]<typename T>() {
     const T* px = x.data<T>();
     const T* pg = dy.data<T>();
-    parallel_for(planes, plane_grain(s.l), [&](int64_t b, int64_t e) {
+    parallel_for(planes, grain_for(s.l), [&](int64_t b, int64_t e) {
       grad_sum_kernel(px, pg, s.l, stat.data(), mean.data(), b, e, out.sum_dy.data(),
                       out.sum_dy_xc.data());
     });
@@ -279,7 +276,7 @@ void apply_planes(const StatLayout& s, const Tensor& u, const Tensor& v,
     const T* pu = u.data<T>();
     const T* pv = v.defined() ? v.data<T>() : nullptr;
     T* po = out.data<T>();
-    parallel_for(planes, plane_grain(s.l), [&](int64_t lo, int64_t hi) {
+    parallel_for(planes, grain_for(s.l), [&](int64_t lo, int64_t hi) {
       apply_kernel(pu, pv, s.l, a.data(), b.empty() ? nullptr : b.data(), k.data(), lo, hi, po);
     });
   });

@@ -5,6 +5,7 @@
 #include "autograd/node.hpp"
 #include "autograd/ops.hpp"
 #include "core/parallel.hpp"
+#include "layers/norm/affine.hpp"
 #include "layers/norm/group_norm.hpp"
 #include "layers/norm/registry.hpp"
 
@@ -57,8 +58,7 @@ ProxyNorm::ProxyNorm(int64_t c, const ProxyNormOptions& o)
     : num_channels(c), options(o), quantiles(normal_quantiles(o.samples)) {
   check(o.proxy_eps > 0, "ProxyNorm", "proxy_eps must be > 0, got ", o.proxy_eps);
   norm = register_module("norm", std::make_shared<GroupNorm>(o.groups, c, o.eps, false));
-  weight = register_parameter("weight", Tensor::ones({c}));
-  bias = register_parameter("bias", Tensor::zeros({c}));
+  std::tie(weight, bias) = register_affine(*this, c);
   proxy_weight = register_parameter("proxy_weight", Tensor::zeros({c}));
   proxy_bias = register_parameter("proxy_bias", Tensor::zeros({c}));
   // Graphcore's proxy optimizer decays only gamma', beta'.

@@ -138,17 +138,19 @@ NormArgs::NormArgs(const std::string& spec, const std::vector<NormOption>& optio
       spec_(spec),
       options_(options),
       given_(given) {
-  for (const auto& [key, value] : given) {
+  for (const auto& entry : given) {
+    const std::string& key = entry.first;
     const auto it = std::find_if(options.begin(), options.end(),
                                  [&](const NormOption& o) { return o.name == key; });
     if (it == options.end()) {
       std::vector<std::string> names;
+      names.reserve(options.size());
       for (const NormOption& o : options) names.push_back(o.name);
       throw Error("norm spec: '" + spec + "' has unknown argument '" + key + "'" +
                   (names.empty() ? std::string("; it takes no options")
                                  : "; its options are " + join(names, ", ")));
     }
-    validate(spec, *it, value);
+    validate(spec, *it, entry.second);
   }
   for (const NormOption& o : options)
     values_[o.name] = given.count(o.name) ? given.at(o.name) : o.fallback;

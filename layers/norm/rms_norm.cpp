@@ -1,5 +1,6 @@
 #include "layers/norm/rms_norm.hpp"
 
+#include "layers/norm/affine.hpp"
 #include "layers/norm/plane_norm.hpp"
 #include "layers/norm/registry.hpp"
 
@@ -8,7 +9,7 @@ namespace nl {
 RMSNorm::RMSNorm(int64_t c, double eps_, bool affine) : num_channels(c), eps(eps_) {
   check(c > 0, "RMSNorm", "num_channels must be positive, got ", c);
   check(eps_ > 0, "RMSNorm", "eps must be > 0 (mean x^2 is 0 for an all-zero sample)");
-  if (affine) weight = register_parameter("weight", Tensor::ones({c}));
+  weight = register_affine(*this, c, affine, /*with_bias=*/false).first;
 }
 
 Tensor RMSNorm::forward(const Tensor& x) {

@@ -2,6 +2,29 @@
 
 namespace nl {
 
+RunningStats RunningStats::register_on(Module& owner, int64_t size, std::optional<double> momentum,
+                                       bool with_mean, bool with_var) {
+  RunningStats r;
+  r.momentum = momentum;
+  if (with_mean) r.mean = owner.register_buffer("running_mean", Tensor::zeros({size}));
+  if (with_var) r.var = owner.register_buffer("running_var", Tensor::ones({size}));
+  r.num_batches_tracked =
+      owner.register_buffer("num_batches_tracked", Tensor::zeros({}), /*counter=*/true);
+  return r;
+}
+
+void RunningStats::update(const std::vector<double>& batch_mean,
+                          const std::vector<double>& biased_var, double m) {
+  const double tracked = num_batches_tracked.item() + 1;
+  num_batches_tracked.fill_(tracked);
+  if (mean.defined()) update_running(mean, batch_mean, momentum, tracked);
+  if (var.defined()) {
+    std::vector<double> unbiased = biased_var;
+    for (double& v : unbiased) v *= m / (m - 1);
+    update_running(var, unbiased, momentum, tracked);
+  }
+}
+
 void update_running(Tensor& running, const std::vector<double>& batch,
                     std::optional<double> momentum, double tracked) {
   const double m = momentum ? *momentum : 1.0 / std::max(tracked, 1.0);

@@ -1,14 +1,35 @@
-// Exponential moving averages of normalization statistics (PyTorch convention):
-//   running <- (1 - m) running + m batch,   m = momentum, or 1/num_batches_tracked if none.
+// Running statistics of the batch-statistics normalizers (PyTorch's convention), as a component
+// its layer registers and updates:
+//   running_mean (init 0), running_var (init 1), num_batches_tracked (a counter, saved as int64)
+//   after each training batch:  num_batches_tracked += 1
+//                               running <- (1 - m) running + m batch
+//   m = momentum, or 1 / num_batches_tracked when momentum is none (a cumulative average), and
+//   the variance blended is the unbiased one, var * M / (M - 1) for M values per statistic,
+//   while the layer normalizes with the biased one.
 #pragma once
 #include <optional>
 #include <vector>
 
-#include "core/tensor.hpp"
+#include "layers/module.hpp"
 
 namespace nl {
 
-// Blends per-channel batch values into a running buffer in place and returns nothing;
+struct RunningStats {
+  Tensor mean, var, num_batches_tracked;  // undefined when not kept
+  std::optional<double> momentum = 0.1;
+
+  // Registers the buffers on `owner`: `size` statistics; with_mean / with_var = false leave one
+  // out (Variance Normalization keeps no mean, mean-only BatchNorm no variance).
+  static RunningStats register_on(Module& owner, int64_t size, std::optional<double> momentum,
+                                  bool with_mean = true, bool with_var = true);
+  bool tracking() const { return num_batches_tracked.defined(); }
+  // One training batch: counts it, then blends `batch_mean` and `biased_var` (the biased
+  // variance of `m` values per statistic; corrected to the unbiased one here).
+  void update(const std::vector<double>& batch_mean, const std::vector<double>& biased_var,
+              double m);
+};
+
+// Blends per-statistic batch values into a running buffer in place;
 // `num_batches_tracked` must already count this batch when momentum is nullopt.
 void update_running(Tensor& running, const std::vector<double>& batch,
                     std::optional<double> momentum, double num_batches_tracked);

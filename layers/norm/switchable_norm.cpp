@@ -4,6 +4,7 @@
 
 #include "autograd/node.hpp"
 #include "autograd/ops.hpp"
+#include "layers/norm/affine.hpp"
 #include "layers/norm/plane_stats.hpp"
 #include "layers/norm/registry.hpp"
 #include "layers/norm/running_stats.hpp"
@@ -30,15 +31,10 @@ std::vector<double> importance(const Tensor& w) {
 SwitchableNorm::SwitchableNorm(int64_t c, SwitchableNormOptions o) : num_features(c), options(o) {
   check(c > 0, "SwitchableNorm", "num_features must be positive, got ", c);
   check(o.eps > 0, "SwitchableNorm", "eps must be > 0");
-  if (o.affine) {
-    weight = register_parameter("weight", Tensor::ones({c}));
-    bias = register_parameter("bias", Tensor::zeros({c}));
-  }
+  std::tie(weight, bias) = register_affine(*this, c, o.affine);
   mean_weight = register_parameter("mean_weight", Tensor::ones({3}));
   var_weight = register_parameter("var_weight", Tensor::ones({3}));
-  running_mean = register_buffer("running_mean", Tensor::zeros({c}));
-  running_var = register_buffer("running_var", Tensor::ones({c}));
-  num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}));
+  running = RunningStats::register_on(*this, c, o.momentum);
 }
 
 std::vector<double> SwitchableNorm::mean_importance() const {
@@ -91,13 +87,15 @@ Tensor SwitchableNorm::forward(const Tensor& x_in) {
   if (batch_stats) {
     check(n > 1 || l > 1, name, "expected more than 1 value per channel when training");
     for (int64_t ch = 0; ch < c; ++ch) var_bn[ch] -= mean_bn[ch] * mean_bn[ch];
-    const double tracked = num_batches_tracked.item() + 1;
-    num_batches_tracked.fill_(tracked);
-    update_running(running_mean, mean_bn, options.momentum, tracked);
-    update_running(running_var, var_bn, options.momentum, tracked);
+    // The reference code blends the biased batch variance: no M / (M - 1), hence not
+    // running.update.
+    const double tracked = running.num_batches_tracked.item() + 1;
+    running.num_batches_tracked.fill_(tracked);
+    update_running(running.mean, mean_bn, options.momentum, tracked);
+    update_running(running.var, var_bn, options.momentum, tracked);
   } else {
-    mean_bn = running_mean.to_vector();
-    var_bn = running_var.to_vector();
+    mean_bn = running.mean.to_vector();
+    var_bn = running.var.to_vector();
   }
   const std::vector<double> wm = mean_importance(), wv = var_importance();
   const std::vector<double> g = weight.defined() ? weight.to_vector() : std::vector<double>(c, 1.0);

@@ -12,6 +12,7 @@
 // (switchable_norm.cpp, docs/norms/switch.md) and ends in the core's per-plane apply pass.
 #pragma once
 #include "layers/module.hpp"
+#include "layers/norm/running_stats.hpp"
 
 namespace nl {
 
@@ -33,7 +34,8 @@ class SwitchableNorm : public Module {
 
   int64_t num_features;
   SwitchableNormOptions options;
-  Tensor weight, bias, mean_weight, var_weight, running_mean, running_var, num_batches_tracked;
+  Tensor weight, bias, mean_weight, var_weight;
+  RunningStats running;
 };
 
 }  // namespace nl
