@@ -5,6 +5,8 @@
 //                                    # (--norms ln in --channels 64: a subset)
 //   bench_layers loader --threads 2  # decode time of the JPEG CIFAR-10 and loader images/s
 //   bench_layers elementwise         # serial vs parallel add: the elementwise grain
+//   bench_layers winograd2x2         # F(2x2) against im2col where the automatic policy picks
+//                                    # F(2x2): does it still pay?
 // Prints one JSON object per line.
 #include <cblas.h>
 
@@ -196,6 +198,46 @@ void elementwise_bench(int iters) {
   }
 }
 
+// The shapes where ConvAlgorithm::automatic picks Winograd F(2x2) (3x3, stride 1, at least 8
+// channels, F(4x4) ruled out by a channel count that is not a multiple of 16 or a map under
+// 4x4): forward + backward of F(2x2) and of im2col, interleaved, median of three pairs of
+// medians. Decides whether F(2x2) earns its code (docs/conv2d.md).
+void winograd2x2_bench(int iters) {
+  const struct {
+    nl::Shape x;
+    int64_t cout;
+  } cases[] = {{{128, 8, 32, 32}, 8},   {{128, 24, 32, 32}, 24}, {{128, 40, 16, 16}, 40},
+               {{128, 12, 16, 16}, 12}, {{32, 24, 32, 32}, 24},  {{128, 64, 3, 3}, 64},
+               {{128, 64, 2, 2}, 64}};
+  Generator g(1);
+  for (const auto& c : cases) {
+    Tensor x = Tensor::randn(c.x, g).requires_grad_();
+    Tensor w = Tensor::randn({c.cout, c.x[1], 3, 3}, g).requires_grad_();
+    const auto run = [&](ConvAlgorithm algorithm) {
+      Conv2dOptions o;
+      o.padding = {1, 1};
+      o.algorithm = algorithm;
+      return time_it(iters, [&] {
+        x.zero_grad();
+        w.zero_grad();
+        sum(conv2d(x, w, Tensor(), o)).backward();
+      });
+    };
+    std::vector<double> f2, im2col;
+    for (int pair = 0; pair < 3; ++pair) {
+      f2.push_back(run(ConvAlgorithm::winograd_2x2));
+      im2col.push_back(run(ConvAlgorithm::im2col));
+    }
+    std::sort(f2.begin(), f2.end());
+    std::sort(im2col.begin(), im2col.end());
+    std::printf(
+        "{\"bench\":\"winograd2x2\",\"x\":\"%s\",\"cout\":%lld,\"threads\":%d,"
+        "\"winograd_2x2_ms\":%.3f,\"im2col_ms\":%.3f,\"im2col_over_winograd\":%.3f}\n",
+        shape_str(c.x).c_str(), (long long)c.cout, num_threads(), f2[1] * 1e3, im2col[1] * 1e3,
+        im2col[1] / f2[1]);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -204,9 +246,9 @@ int main(int argc, char** argv) {
   int threads = 0, iters = 10;
   int64_t batch = 128;
   std::string data_dir = "../shared/datasets/cifar10-jpeg";
-  app.add_option("what", what, "conv, norm, loader or elementwise")
+  app.add_option("what", what, "conv, norm, loader, elementwise or winograd2x2")
       ->required()
-      ->check(CLI::IsMember({"conv", "norm", "loader", "elementwise"}));
+      ->check(CLI::IsMember({"conv", "norm", "loader", "elementwise", "winograd2x2"}));
   app.add_option("--data", data_dir, "image folder for the loader benchmark");
   app.add_option("--threads", threads, "0 = all cores");
   app.add_option("--iters", iters);
@@ -229,6 +271,8 @@ int main(int argc, char** argv) {
     norm_bench(batch, iters, norms, channels);
   else if (what == "elementwise")
     elementwise_bench(std::max(iters, 50));
+  else if (what == "winograd2x2")
+    winograd2x2_bench(std::min(iters, 5));
   else
     loader_bench(data_dir, batch);
 }
