@@ -93,8 +93,8 @@ ConvShape conv_shape(const Tensor& x, const Tensor& w, const Tensor& b, const Co
   check(o.algorithm != ConvAlgorithm::winograd_4x4 || f4_fits, "conv2d",
         "Winograd F(4x4) needs channel counts that are multiples of 16, got ", s.c_in, " -> ",
         s.c_out);
-  // Few channels (an RGB input) leave the Winograd GEMMs too thin: im2col's forward measured
-  // 114 vs 47-78 GFLOP/s for ResNet's 3 -> 16 stem (docs/performance.md).
+  // Few channels (an RGB input) leave the Winograd GEMMs too thin: im2col is faster on the
+  // 3 -> 16 stem (measurements in docs/performance.md).
   const bool enough_channels = std::min(s.c_in, s.c_out) >= 8;
   s.winograd =
       winograd_fits && (forced || (o.algorithm == ConvAlgorithm::automatic && enough_channels));
@@ -183,8 +183,8 @@ void forward_kernel(const ConvShape& s, const T* x, const T* w, const T* b, T* y
   // thread waiting on inner tiles could pick up another block and overwrite its scratch.)
   const bool tiled = blocks < kMinBlocksForBatchParallelism;
   auto body = [&](int64_t b0, int64_t b1) {
-    T* col = thread_scratch<T, 0>(rows * cols * s.block);
-    T* out = thread_scratch<T, 1>(cout_g * cols * s.block);
+    T* col = thread_scratch<T, Scratch::gemm_operand>(rows * cols * s.block);
+    T* out = thread_scratch<T, Scratch::gemm_result>(cout_g * cols * s.block);
     for (int64_t blk = b0; blk < b1; ++blk) {
       const int64_t n0 = blk * s.block, nb = std::min(s.block, s.n - n0), ld = nb * cols;
       for (int64_t g = 0; g < s.groups; ++g) {
@@ -235,9 +235,9 @@ void backward_kernel(const ConvShape& s, const T* x, const T* w, const T* dy, T*
   std::vector<T> db_part(need_db ? blocks * s.c_out : 0, T(0));
   const bool tiled = blocks < kMinBlocksForBatchParallelism;  // see forward_kernel
   auto body = [&](int64_t b0, int64_t b1) {
-    T* col = thread_scratch<T, 0>(rows * cols * s.block);
-    T* dcol = thread_scratch<T, 2>(rows * cols * s.block);
-    T* dyb = thread_scratch<T, 1>(cout_g * cols * s.block);
+    T* col = thread_scratch<T, Scratch::gemm_operand>(rows * cols * s.block);
+    T* dcol = thread_scratch<T, Scratch::gemm_operand_grad>(rows * cols * s.block);
+    T* dyb = thread_scratch<T, Scratch::gemm_result>(cout_g * cols * s.block);
     for (int64_t blk = b0; blk < b1; ++blk) {
       const int64_t n0 = blk * s.block, nb = std::min(s.block, s.n - n0), ld = nb * cols;
       for (int64_t g = 0; g < s.groups; ++g) {

@@ -240,7 +240,7 @@ void input_transform_block(const Plan& p, const T* x, int64_t channels, int64_t 
   const int64_t cols = nb * p.tiles, stride = position_stride(channels, cols);
   for_range(parallel, channels * nb, [&](int64_t j0, int64_t j1) {
     const int64_t half = p.padded_h() * (p.tiles_w + 1);
-    T* even = thread_scratch<T, 2>(2 * half);
+    T* even = thread_scratch<T, Scratch::tile_transform>(2 * half);
     for (int64_t j = j0; j < j1; ++j) {
       const int64_t c = j / nb, b = j % nb;
       const T* plane = x + ((n0 + b) * channels + c) * p.plane();
@@ -277,13 +277,13 @@ void winograd_conv3x3(const WinogradShape& s, const T* x, const T* w, bool flip_
   p.blocks.for_each_block([&](int64_t n0, int64_t nb, int64_t) {
     const int64_t cols = nb * p.tiles;
     const int64_t v_stride = position_stride(ins, cols), m_stride = position_stride(outs, cols);
-    T* v = thread_scratch<T, 0>(kPositions * position_stride(ins, max_cols));
-    T* m = thread_scratch<T, 1>(kPositions * position_stride(outs, max_cols));
+    T* v = thread_scratch<T, Scratch::gemm_operand>(kPositions * position_stride(ins, max_cols));
+    T* m = thread_scratch<T, Scratch::gemm_result>(kPositions * position_stride(outs, max_cols));
     input_transform_block(p, x, ins, n0, nb, inner, v, false);
     position_gemms<T>(inner, false, outs, cols, ins, u.data(), outs * ins, ins, v, v_stride, cols,
                       T(0), m, m_stride, cols);
     for_range(inner, outs * nb, [&](int64_t j0, int64_t j1) {
-      T* rows = thread_scratch<T, 3>(6 * p.tiles_w);
+      T* rows = thread_scratch<T, Scratch::tile_rows>(6 * p.tiles_w);
       for (int64_t j = j0; j < j1; ++j) {
         const int64_t o = j / nb, b = j % nb;
         output_transform_plane(p, m + o * cols + b * p.tiles, m_stride,
@@ -302,8 +302,8 @@ void winograd_conv3x3_weight_grad(const WinogradShape& s, const T* x, const T* d
       p.blocks.sum_over_blocks<T>(kPositions * outs * ins, [&](int64_t n0, int64_t nb, T* acc) {
         const int64_t cols = nb * p.tiles;
         const int64_t v_stride = position_stride(ins, cols), z_stride = position_stride(outs, cols);
-        T* v = thread_scratch<T, 0>(kPositions * position_stride(ins, max_cols));
-        T* z = thread_scratch<T, 1>(kPositions * position_stride(outs, max_cols));
+        T* v = thread_scratch<T, Scratch::gemm_operand>(kPositions * position_stride(ins, max_cols));
+        T* z = thread_scratch<T, Scratch::gemm_result>(kPositions * position_stride(outs, max_cols));
         input_transform_block(p, x, ins, n0, nb, inner, v, false);
         input_transform_block(p, dy, outs, n0, nb, inner, z, true);
         // dU[xi] += Z[xi] V[xi]^T

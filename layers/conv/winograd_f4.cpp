@@ -205,7 +205,7 @@ void transform_in_block(const Plan& p, const T* x, int64_t channels, int64_t n0,
                         bool parallel, bool dy_side, T* out, int64_t stride) {
   const int64_t groups = channels / kGroup;
   for_range(parallel, nb * groups, [&](int64_t j0, int64_t j1) {
-    T* buf = thread_scratch<T, 2>(p.padded_h * p.padded_w * kGroup);
+    T* buf = thread_scratch<T, Scratch::tile_transform>(p.padded_h * p.padded_w * kGroup);
     for (int64_t j = j0; j < j1; ++j) {
       const int64_t b = j / groups, g = j % groups;
       tiles_in_kernel(p, x + ((n0 + b) * channels + g * kGroup) * p.plane(), p.plane(), dy_side,
@@ -219,7 +219,7 @@ void transform_out_block(const Plan& p, const T* m, int64_t stride, int64_t n0, 
                          bool parallel, T* y) {
   const int64_t outs = p.s.out_channels, groups = outs / kGroup;
   for_range(parallel, nb * groups, [&](int64_t j0, int64_t j1) {
-    T* buf = thread_scratch<T, 3>(kM * p.tiles_h * kM * p.tiles_w * kGroup);
+    T* buf = thread_scratch<T, Scratch::tile_rows>(kM * p.tiles_h * kM * p.tiles_w * kGroup);
     for (int64_t j = j0; j < j1; ++j) {
       const int64_t b = j / groups, g = j % groups;
       tiles_out_kernel(p, m + g * kGroup, b * p.tiles, outs, stride, buf,
@@ -273,8 +273,8 @@ void winograd_f4_conv3x3(const WinogradShape& s, const T* x, const T* w, bool fl
   p.blocks.for_each_block([&](int64_t n0, int64_t nb, int64_t) {
     const int64_t rows = nb * p.tiles;
     const int64_t v_stride = position_stride(rows, ins), m_stride = position_stride(rows, outs);
-    T* v = thread_scratch<T, 0>(kPositions * position_stride(max_rows, ins));
-    T* m = thread_scratch<T, 1>(kPositions * position_stride(max_rows, outs));
+    T* v = thread_scratch<T, Scratch::gemm_operand>(kPositions * position_stride(max_rows, ins));
+    T* m = thread_scratch<T, Scratch::gemm_result>(kPositions * position_stride(max_rows, outs));
     transform_in_block(p, x, ins, n0, nb, inner, false, v, v_stride);
     positions_gemm<T>(inner, false, true, rows, outs, ins, v, v_stride, ins, u.data(), outs * ins,
                       ins, T(0), m, m_stride, outs);
@@ -291,8 +291,8 @@ void winograd_f4_weight_grad(const WinogradShape& s, const T* x, const T* dy, T*
       p.blocks.sum_over_blocks<T>(kPositions * outs * ins, [&](int64_t n0, int64_t nb, T* acc) {
         const int64_t rows = nb * p.tiles;
         const int64_t v_stride = position_stride(rows, ins), z_stride = position_stride(rows, outs);
-        T* v = thread_scratch<T, 0>(kPositions * position_stride(max_rows, ins));
-        T* z = thread_scratch<T, 1>(kPositions * position_stride(max_rows, outs));
+        T* v = thread_scratch<T, Scratch::gemm_operand>(kPositions * position_stride(max_rows, ins));
+        T* z = thread_scratch<T, Scratch::gemm_result>(kPositions * position_stride(max_rows, outs));
         transform_in_block(p, x, ins, n0, nb, inner, false, v, v_stride);
         transform_in_block(p, dy, outs, n0, nb, inner, true, z, z_stride);
         positions_gemm<T>(inner, true, false, outs, ins, rows, z, z_stride, outs, v, v_stride, ins,

@@ -12,8 +12,8 @@ namespace nl::winograd {
 
 // Tiles one block (one GEMM) should cover at least: small late-stage maps put several images
 // side by side, as im2col does. Small enough that a block's Winograd-domain matrices stay in L2
-// between the transforms and the GEMMs: 128 measured fastest of 64/128/256/512 for ResNet-20
-// with both tile sizes (docs/performance.md).
+// between the transforms and the GEMMs; chosen by measuring 64 to 512 on ResNet-20 with both
+// tile sizes (docs/performance.md).
 constexpr int64_t kMinTileColumns = 128;
 // With fewer blocks than this, blocks run one after another and the work inside each block
 // (transforms, one GEMM per position) is split over the threads instead.
