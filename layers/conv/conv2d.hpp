@@ -9,6 +9,9 @@
 // Backward, per image and group: dW += dY @ im2col(X)^T,  dX = col2im(W^T @ dY),  db = sum dY
 // Images are spread over TBB tasks; dW is summed per fixed chunk of images and the chunks added
 // in order, so results are bit-identical whatever the thread count.
+// Files: conv_plan.cpp picks the algorithm, im2col_gemm.cpp and winograd*.cpp compute it, this
+// file's conv2d records the op for autograd; reference/conv2d_reference.cpp is the readable
+// version the tests check them against.
 #pragma once
 #include <array>
 

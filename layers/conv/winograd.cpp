@@ -302,8 +302,10 @@ void winograd_conv3x3_weight_grad(const WinogradShape& s, const T* x, const T* d
       p.blocks.sum_over_blocks<T>(kPositions * outs * ins, [&](int64_t n0, int64_t nb, T* acc) {
         const int64_t cols = nb * p.tiles;
         const int64_t v_stride = position_stride(ins, cols), z_stride = position_stride(outs, cols);
-        T* v = thread_scratch<T, Scratch::gemm_operand>(kPositions * position_stride(ins, max_cols));
-        T* z = thread_scratch<T, Scratch::gemm_result>(kPositions * position_stride(outs, max_cols));
+        T* v =
+            thread_scratch<T, Scratch::gemm_operand>(kPositions * position_stride(ins, max_cols));
+        T* z =
+            thread_scratch<T, Scratch::gemm_result>(kPositions * position_stride(outs, max_cols));
         input_transform_block(p, x, ins, n0, nb, inner, v, false);
         input_transform_block(p, dy, outs, n0, nb, inner, z, true);
         // dU[xi] += Z[xi] V[xi]^T

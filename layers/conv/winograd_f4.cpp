@@ -291,8 +291,10 @@ void winograd_f4_weight_grad(const WinogradShape& s, const T* x, const T* dy, T*
       p.blocks.sum_over_blocks<T>(kPositions * outs * ins, [&](int64_t n0, int64_t nb, T* acc) {
         const int64_t rows = nb * p.tiles;
         const int64_t v_stride = position_stride(rows, ins), z_stride = position_stride(rows, outs);
-        T* v = thread_scratch<T, Scratch::gemm_operand>(kPositions * position_stride(max_rows, ins));
-        T* z = thread_scratch<T, Scratch::gemm_result>(kPositions * position_stride(max_rows, outs));
+        T* v =
+            thread_scratch<T, Scratch::gemm_operand>(kPositions * position_stride(max_rows, ins));
+        T* z =
+            thread_scratch<T, Scratch::gemm_result>(kPositions * position_stride(max_rows, outs));
         transform_in_block(p, x, ins, n0, nb, inner, false, v, v_stride);
         transform_in_block(p, dy, outs, n0, nb, inner, true, z, z_stride);
         positions_gemm<T>(inner, true, false, outs, ins, rows, z, z_stride, outs, v, v_stride, ins,

@@ -1,0 +1,203 @@
+#include "layers/conv/im2col_gemm.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "core/blas.hpp"
+#include "core/parallel.hpp"
+#include "core/scratch.hpp"
+
+namespace nl {
+namespace {
+
+// With fewer image blocks than this (small batches), each GEMM is also split over tiles of
+// kRowTile output rows so every core gets work. Like the block size, the tiling depends only on
+// the shape, so results stay identical for any thread count.
+constexpr int64_t kMinBlocksForBatchParallelism = 16;
+constexpr int64_t kRowTile = 32;
+
+// C = op(A) B (+ beta C) with op(A) rows split into fixed tiles run as TBB tasks when `tiled`.
+template <typename T>
+void gemm_rows(bool tiled, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a,
+               int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (!tiled || m < 2 * kRowTile) {
+    gemm<T>(trans_a, trans_b, m, n, k, T(1), a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  const int64_t tiles = (m + kRowTile - 1) / kRowTile;
+  parallel_for(tiles, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t r0 = t * kRowTile, rows = std::min(kRowTile, m - r0);
+      gemm<T>(trans_a, trans_b, rows, n, k, T(1), trans_a ? a + r0 : a + r0 * lda, lda, b, ldb,
+              beta, c + r0 * ldc, ldc);
+    }
+  });
+}
+
+// Pointers into one image block [n0, n0 + nb) for group g.
+template <typename T>
+struct BlockView {
+  const ConvPlan& s;
+  int64_t rows() const { return s.g.col_rows(); }
+  int64_t cols() const { return s.g.col_cols(); }
+  int64_t cout_g() const { return s.c_out / s.groups; }
+  int64_t image_offset(int64_t n, int64_t g) const {
+    return n * s.c_in * s.h * s.w + g * s.g.channels * s.h * s.w;
+  }
+  int64_t out_offset(int64_t n, int64_t g) const { return (n * s.c_out + g * cout_g()) * cols(); }
+};
+
+// Copies the (cout_g x cols) output planes of nb images to/from one (cout_g x nb*cols) matrix.
+template <typename T>
+void gather_planes(const T* nchw, const BlockView<T>& v, int64_t n0, int64_t nb, int64_t g,
+                   T* mat) {
+  const int64_t cols = v.cols(), ld = nb * cols;
+  for (int64_t b = 0; b < nb; ++b)
+    for (int64_t c = 0; c < v.cout_g(); ++c)
+      std::memcpy(mat + c * ld + b * cols, nchw + v.out_offset(n0 + b, g) + c * cols,
+                  cols * sizeof(T));
+}
+template <typename T>
+void scatter_planes(const T* mat, const BlockView<T>& v, int64_t n0, int64_t nb, int64_t g,
+                    T* nchw) {
+  const int64_t cols = v.cols(), ld = nb * cols;
+  for (int64_t b = 0; b < nb; ++b)
+    for (int64_t c = 0; c < v.cout_g(); ++c)
+      std::memcpy(nchw + v.out_offset(n0 + b, g) + c * cols, mat + c * ld + b * cols,
+                  cols * sizeof(T));
+}
+
+}  // namespace
+
+template <typename T>
+void add_conv_bias(const ConvPlan& s, int64_t n0, int64_t n1, const T* b, T* y) {
+  const int64_t cols = s.out_h * s.out_w;
+  for (int64_t n = n0; n < n1; ++n)
+    for (int64_t c = 0; c < s.c_out; ++c) {
+      T* o = y + (n * s.c_out + c) * cols;
+      for (int64_t i = 0; i < cols; ++i) o[i] += b[c];
+    }
+}
+
+template <typename T>
+void add_conv_bias_grad(const ConvPlan& s, int64_t n0, int64_t n1, const T* dy, T* db) {
+  const int64_t cols = s.out_h * s.out_w;
+  for (int64_t n = n0; n < n1; ++n)
+    for (int64_t c = 0; c < s.c_out; ++c) {
+      const T* d = dy + (n * s.c_out + c) * cols;
+      T acc = 0;
+      for (int64_t i = 0; i < cols; ++i) acc += d[i];
+      db[c] += acc;
+    }
+}
+
+template <typename T>
+void im2col_conv_forward(const ConvPlan& s, const T* x, const T* w, const T* b, T* y) {
+  const BlockView<T> v{s};
+  const int64_t rows = v.rows(), cols = v.cols(), cout_g = v.cout_g();
+  const int64_t blocks = (s.n + s.block - 1) / s.block;
+  // Few blocks: walk them serially and parallelise inside each GEMM instead. (Never both: a
+  // thread waiting on inner tiles could pick up another block and overwrite its scratch.)
+  const bool tiled = blocks < kMinBlocksForBatchParallelism;
+  auto body = [&](int64_t b0, int64_t b1) {
+    T* col = thread_scratch<T, Scratch::gemm_operand>(rows * cols * s.block);
+    T* out = thread_scratch<T, Scratch::gemm_result>(cout_g * cols * s.block);
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      const int64_t n0 = blk * s.block, nb = std::min(s.block, s.n - n0), ld = nb * cols;
+      for (int64_t g = 0; g < s.groups; ++g) {
+        const T* wg = w + g * cout_g * rows;
+        if (s.direct) {  // nb == 1: the image is the column matrix, the output its plane block
+          gemm_rows<T>(tiled, false, false, cout_g, cols, rows, wg, rows, x + v.image_offset(n0, g),
+                       cols, T(0), y + v.out_offset(n0, g), cols);
+          continue;
+        }
+        for (int64_t i = 0; i < nb; ++i)
+          im2col(x + v.image_offset(n0 + i, g), s.g, col + i * cols, ld);
+        if (nb == 1) {
+          gemm_rows<T>(tiled, false, false, cout_g, cols, rows, wg, rows, col, ld, T(0),
+                       y + v.out_offset(n0, g), cols);
+        } else {
+          gemm_rows<T>(tiled, false, false, cout_g, ld, rows, wg, rows, col, ld, T(0), out, ld);
+          scatter_planes(out, v, n0, nb, g, y);
+        }
+      }
+      if (b) add_conv_bias(s, n0, n0 + nb, b, y);
+    }
+  };
+  if (tiled)
+    body(0, blocks);
+  else
+    parallel_for(blocks, 1, body);
+}
+
+template <typename T>
+void im2col_conv_backward(const ConvPlan& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
+                          T* db, bool need_dx, bool need_dw, bool need_db) {
+  const BlockView<T> v{s};
+  const int64_t rows = v.rows(), cols = v.cols(), cout_g = v.cout_g();
+  const int64_t w_numel = s.c_out * rows;
+  const int64_t blocks = (s.n + s.block - 1) / s.block;
+  std::vector<T> dw_part(need_dw ? blocks * w_numel : 0, T(0));
+  std::vector<T> db_part(need_db ? blocks * s.c_out : 0, T(0));
+  const bool tiled = blocks < kMinBlocksForBatchParallelism;  // see forward_kernel
+  auto body = [&](int64_t b0, int64_t b1) {
+    T* col = thread_scratch<T, Scratch::gemm_operand>(rows * cols * s.block);
+    T* dcol = thread_scratch<T, Scratch::gemm_operand_grad>(rows * cols * s.block);
+    T* dyb = thread_scratch<T, Scratch::gemm_result>(cout_g * cols * s.block);
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      const int64_t n0 = blk * s.block, nb = std::min(s.block, s.n - n0), ld = nb * cols;
+      for (int64_t g = 0; g < s.groups; ++g) {
+        const T* wg = w + g * cout_g * rows;
+        const T* dyg = dy + v.out_offset(n0, g);
+        if (nb > 1) gather_planes(dy, v, n0, nb, g, dyb), dyg = dyb;
+        if (need_dw) {
+          const T* colp = x + v.image_offset(n0, g);
+          if (!s.direct) {
+            for (int64_t i = 0; i < nb; ++i)
+              im2col(x + v.image_offset(n0 + i, g), s.g, col + i * cols, ld);
+            colp = col;
+          }
+          gemm_rows<T>(tiled, false, true, cout_g, rows, ld, dyg, ld, colp, ld, T(1),
+                       dw_part.data() + blk * w_numel + g * cout_g * rows, rows);
+        }
+        if (need_dx) {
+          if (s.direct) {
+            gemm_rows<T>(tiled, true, false, rows, cols, cout_g, wg, rows, dyg, cols, T(0),
+                         dx + v.image_offset(n0, g), cols);
+            continue;
+          }
+          gemm_rows<T>(tiled, true, false, rows, ld, cout_g, wg, rows, dyg, ld, T(0), dcol, ld);
+          for (int64_t i = 0; i < nb; ++i) {
+            T* img = dx + v.image_offset(n0 + i, g);
+            std::memset(img, 0, s.g.channels * s.h * s.w * sizeof(T));
+            col2im_add(dcol + i * cols, s.g, img, ld);
+          }
+        }
+      }
+      if (need_db) add_conv_bias_grad(s, n0, n0 + nb, dy, db_part.data() + blk * s.c_out);
+    }
+  };
+  if (tiled)
+    body(0, blocks);
+  else
+    parallel_for(blocks, 1, body);
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    for (int64_t i = 0; need_dw && i < w_numel; ++i)
+      dw[i] = (blk ? dw[i] : T(0)) + dw_part[blk * w_numel + i];
+    for (int64_t c = 0; need_db && c < s.c_out; ++c)
+      db[c] = (blk ? db[c] : T(0)) + db_part[blk * s.c_out + c];
+  }
+}
+
+#define NL_IM2COL_INSTANTIATE(T)                                                                   \
+  template void im2col_conv_forward<T>(const ConvPlan&, const T*, const T*, const T*, T*);         \
+  template void im2col_conv_backward<T>(const ConvPlan&, const T*, const T*, const T*, T*, T*, T*, \
+                                        bool, bool, bool);                                         \
+  template void add_conv_bias<T>(const ConvPlan&, int64_t, int64_t, const T*, T*);                 \
+  template void add_conv_bias_grad<T>(const ConvPlan&, int64_t, int64_t, const T*, T*);
+NL_IM2COL_INSTANTIATE(float)
+NL_IM2COL_INSTANTIATE(double)
+#undef NL_IM2COL_INSTANTIATE
+
+}  // namespace nl
