@@ -1,6 +1,4 @@
-// Agreement with PyTorch: tests/fixtures/torch_reference.json was produced by
-// tests/fixtures/make_fixtures.py (python3-torch, float64). Every case is replayed in float64
-// (tolerance 1e-9) and in float32 (tolerance ~1e-5 relative) where training runs.
+// PyTorch agreement, normalizers (the fixtures: tests/fixtures/torch_reference.hpp).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -9,6 +7,7 @@
 
 #include "autograd/node.hpp"
 #include "autograd/ops.hpp"
+#include "fixtures/torch_reference.hpp"
 #include "helpers.hpp"
 #include "layers/conv/conv2d.hpp"
 #include "layers/linear.hpp"
@@ -38,95 +37,7 @@
 #include "layers/pooling.hpp"
 
 using namespace nl;
-using json = nlohmann::json;
-
-namespace {
-
-const json& cases() {
-  static const json j =
-      json::parse(std::ifstream(std::string(NORMLAB_TEST_DIR) + "/fixtures/torch_reference.json"));
-  return j.at("cases");
-}
-
-Tensor T(const json& j, DType dt = DType::f64, bool grad = false) {
-  Tensor t =
-      Tensor::from_vector(j.at("data").get<std::vector<double>>(), j.at("shape").get<Shape>(), dt);
-  if (grad) t.requires_grad_();
-  return t;
-}
-
-// |a - b| <= atol + rtol |b| everywhere; reports the worst element.
-void check_close(const Tensor& a, const json& ref, double rtol, double atol,
-                 const std::string& what) {
-  const Tensor b = T(ref);
-  REQUIRE_MESSAGE(a.shape() == b.shape(), what, ": shape ", shape_str(a.shape()), " vs ",
-                  shape_str(b.shape()));
-  const auto va = a.to_vector(), vb = b.to_vector();
-  double worst = 0;
-  size_t at = 0;
-  for (size_t i = 0; i < va.size(); ++i) {
-    const double excess = std::abs(va[i] - vb[i]) - (atol + rtol * std::abs(vb[i]));
-    if (excess > worst) worst = excess, at = i;
-  }
-  INFO(what, ": worst element ", at, " normlab ", va[at], " torch ", vb[at]);
-  CHECK(worst <= 0);
-}
-
-struct Tol {
-  DType dt;
-  double rtol, atol;
-};
-const Tol kTols[] = {{DType::f64, 1e-9, 1e-10}, {DType::f32, 1e-4, 2e-5}};
-
-// Replays out = f(inputs), backward of sum(out * gy), and compares output and input grads.
-void replay(const std::string& name, const std::vector<std::string>& inputs,
-            const std::function<Tensor(const std::vector<Tensor>&)>& f) {
-  const json& c = cases().at(name);
-  for (const Tol& tol : kTols) {
-    CAPTURE(name);
-    CAPTURE(dtype_name(tol.dt));
-    std::vector<Tensor> xs;
-    for (auto& k : inputs) xs.push_back(T(c.at(k), tol.dt, true));
-    Tensor out = f(xs);
-    sum(mul(out, T(c.at("gy"), tol.dt))).backward();
-    check_close(out, c.at("out"), tol.rtol, tol.atol, name + " output");
-    for (size_t i = 0; i < xs.size(); ++i)
-      check_close(xs[i].grad(), c.at("grad_" + inputs[i]), tol.rtol, tol.atol,
-                  name + " grad_" + inputs[i]);
-  }
-}
-
-}  // namespace
-
-TEST_SUITE("layers") {
-  TEST_CASE("conv; linear; pooling and cross entropy agree with PyTorch") {
-    replay("conv2d_s2p1", {"x", "w", "b"}, [](auto& t) {
-      Conv2dOptions o;
-      o.stride = {2, 2}, o.padding = {1, 1};
-      return conv2d(t[0], t[1], t[2], o);
-    });
-    replay("conv2d_depthwise_dil2", {"x", "w"}, [](auto& t) {
-      Conv2dOptions o;
-      o.padding = {2, 2}, o.dilation = {2, 2}, o.groups = 3;
-      return conv2d(t[0], t[1], Tensor(), o);
-    });
-    replay("conv2d_1x1", {"x", "w"}, [](auto& t) { return conv2d(t[0], t[1], Tensor(), {}); });
-    replay("linear", {"x", "w", "b"}, [](auto& t) {
-      // The Linear module itself, its parameters replaced by the fixture's leaves.
-      Linear fc(t[1].shape()[1], t[1].shape()[0]);
-      fc.weight = t[1];
-      fc.bias = t[2];
-      return fc(t[0]);
-    });
-    replay("max_pool2d", {"x"}, [](auto& t) { return max_pool2d(t[0], 3, 2, 1); });
-    replay("avg_pool2d", {"x"}, [](auto& t) { return avg_pool2d(t[0], 3, 2, 1, true); });
-    replay("avg_pool2d_nopad", {"x"}, [](auto& t) { return avg_pool2d(t[0], 3, 2, 1, false); });
-    replay("adaptive_avg_pool2d", {"x"}, [](auto& t) { return adaptive_avg_pool2d(t[0], 3, 4); });
-    const auto labels = cases().at("cross_entropy_ls").at("labels").get<std::vector<int64_t>>();
-    replay("cross_entropy_ls", {"z"},
-           [&](auto& t) { return cross_entropy(t[0], labels, 0.1).reshape({1}); });
-  }
-}
+using namespace nl::fixtures;
 
 TEST_SUITE("norm") {
   TEST_CASE("weight-side normalizers agree with PyTorch references") {
@@ -270,70 +181,5 @@ TEST_SUITE("norm") {
       }
     }
     CHECK(replayed >= 27);
-  }
-}
-
-TEST_SUITE("optim") {
-  TEST_CASE("SGD; Adam and AdamW steps agree with torch.optim") {
-    struct Case {
-      const char* name;
-      std::function<std::unique_ptr<Optimizer>(Tensor&)> make;
-    };
-    const Case opt_cases[] = {
-        {"sgd_nesterov_wd",
-         [](Tensor& p) {
-           return std::make_unique<SGD>(std::vector<ParamGroup>{{.params = {p},
-                                                                 .lr = 0.1,
-                                                                 .weight_decay = 5e-4,
-                                                                 .momentum = 0.9,
-                                                                 .nesterov = true}});
-         }},
-        {"sgd_plain_dampening",
-         [](Tensor& p) {
-           return std::make_unique<SGD>(std::vector<ParamGroup>{
-               {.params = {p}, .lr = 0.05, .momentum = 0.8, .dampening = 0.1}});
-         }},
-        {"adamw",
-         [](Tensor& p) {
-           return std::unique_ptr<Optimizer>(
-               make_adamw({{.params = {p}, .lr = 0.01, .weight_decay = 0.1}}));
-         }},
-        {"adam_l2",
-         [](Tensor& p) {
-           return std::make_unique<Adam>(
-               std::vector<ParamGroup>{{.params = {p}, .lr = 0.01, .weight_decay = 0.1}});
-         }},
-    };
-    for (const Case& oc : opt_cases) {
-      CAPTURE(oc.name);
-      const json& c = cases().at(oc.name);
-      for (const Tol& tol : kTols) {
-        Tensor p = T(c.at("p0"), tol.dt, true);
-        auto opt = oc.make(p);
-        for (const char* g : {"g0", "g1"}) {
-          p.zero_grad();
-          sum(mul(p, T(c.at(g), tol.dt))).backward();  // grad = g
-          opt->step();
-        }
-        check_close(p, c.at("p2"), tol.rtol, tol.atol, std::string(oc.name));
-      }
-    }
-  }
-
-  TEST_CASE("OneCycleLR follows PyTorch's lr and momentum exactly") {
-    const json& c = cases().at("onecycle");
-    Tensor p = Tensor::zeros({1}).requires_grad_();
-    SGD opt({{.params = {p}, .lr = 0.1, .momentum = 0.9, .nesterov = true}});
-    OneCycleLR sched(opt, {.max_lr = 0.1, .total_steps = 100, .pct_start = 0.15, .cosine = false});
-    const auto lrs = c.at("lr").get<std::vector<double>>(),
-               moms = c.at("momentum").get<std::vector<double>>();
-    for (size_t i = 0; i < lrs.size(); ++i) {
-      CAPTURE(i);
-      CHECK(opt.groups()[0].lr == doctest::Approx(lrs[i]).epsilon(1e-12));
-      CHECK(opt.groups()[0].momentum == doctest::Approx(moms[i]).epsilon(1e-12));
-      sched.step();
-    }
-    CHECK(lrs.front() == doctest::Approx(0.004));
-    CHECK(lrs.back() == doctest::Approx(4e-7).epsilon(1e-6));
   }
 }
