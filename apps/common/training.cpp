@@ -352,48 +352,60 @@ EpochStats train_one_epoch(Module& model, Optimizer& opt, Schedule& sched, data:
 
 }  // namespace
 
-double run_training(const TrainConfig& cfg) {
-  // Everything that can be refused is checked before the first file is written.
+namespace {
+
+// The settings, once every one of them has been checked; the thread count applied.
+TrainConfig checked_settings(const TrainConfig& cfg) {
   check_settings(cfg);
   set_num_threads(cfg.threads);
-  RunFolder folder(cfg.out);
-  std::optional<Checkpoint> ck;
-  if (!cfg.resume.empty()) {
-    ck = load_checkpoint(cfg.resume);
-    check_resume_compatible(*ck, cfg);
-  }
-  const RunData data = load_run_data(cfg, ck);
-  const data::ImageSet& train = *data.sets.train;
-  const int64_t steps = checked_steps_per_epoch(cfg, train);
+  return cfg;
+}
 
+// The checkpoint of --resume, refused unless it is the same run (every run-defining setting).
+std::optional<Checkpoint> checked_resume(const TrainConfig& cfg) {
+  if (cfg.resume.empty()) return std::nullopt;
+  Checkpoint ck = load_checkpoint(cfg.resume);
+  check_resume_compatible(ck, cfg);
+  return ck;
+}
+
+// The model, initialised from --seed.
+ModulePtr seeded_model(const TrainConfig& cfg, int64_t classes) {
   manual_seed(cfg.seed);
-  ModulePtr model = make_model(
-      cfg.model, {cfg.width, cfg.norm, int(train.num_classes()), cfg.kaiming_normal, cfg.residual});
-  auto opt = make_optimizer(*model, cfg);
-  auto sched = make_schedule(*opt, cfg, steps * cfg.epochs);
-  const data::Compose augment({crop_transform(cfg.crop_fill, data.mean),
-                               data::RandomHorizontalFlip(), data::Normalize(data.mean, data.std)});
-  data::DataLoader loader(
-      train, {.batch_size = cfg.batch_size, .shuffle = true, .drop_last = true, .seed = cfg.seed},
-      augment);
-  std::printf("model: %s, %lld parameters, norm %s, %d threads\n", model->describe().c_str(),
-              (long long)model->num_parameters(), cfg.norm.c_str(), num_threads());
+  return make_model(cfg.model,
+                    {cfg.width, cfg.norm, int(classes), cfg.kaiming_normal, cfg.residual});
+}
 
-  const int64_t start = ck ? resume_from(*ck, *model, *opt, *sched) : 0;
-  const int64_t last =
-      cfg.stop_after_epoch > 0 ? std::min(cfg.stop_after_epoch, cfg.epochs) : cfg.epochs;
-  if (start >= last)
-    std::printf("nothing to train: the checkpoint has done %lld of %d epochs\n", (long long)start,
-                cfg.epochs);
-  folder.begin(cfg.to_json(), start);
-  ProgressLine progress(cfg.progress, cfg.epochs, steps, cfg.batch_size);
-  double final_acc = ck ? ck->meta.value("test_acc", 0.0) : 0.0;
+// Everything a run needs, prepared (and every setting checked) before the first file is
+// written: data, model, optimizer and schedule (restored from --resume), loader, output folder.
+struct TrainingRun {
+  explicit TrainingRun(const TrainConfig& c)
+      : cfg(checked_settings(c)),
+        folder(cfg.out),
+        resumed(checked_resume(cfg)),
+        data(load_run_data(cfg, resumed)),
+        steps(checked_steps_per_epoch(cfg, *data.sets.train)),
+        model(seeded_model(cfg, data.sets.train->num_classes())),
+        opt(make_optimizer(*model, cfg)),
+        sched(make_schedule(*opt, cfg, steps * cfg.epochs)),
+        loader(*data.sets.train,
+               {.batch_size = cfg.batch_size, .shuffle = true, .drop_last = true, .seed = cfg.seed},
+               data::Compose({crop_transform(cfg.crop_fill, data.mean),
+                              data::RandomHorizontalFlip(), data::Normalize(data.mean, data.std)})),
+        progress(cfg.progress, cfg.epochs, steps, cfg.batch_size),
+        first_epoch(resumed ? resume_from(*resumed, *model, *opt, *sched) : 0),
+        last_epoch(cfg.stop_after_epoch > 0 ? std::min(cfg.stop_after_epoch, cfg.epochs)
+                                            : cfg.epochs) {
+    std::printf("model: %s, %lld parameters, norm %s, %d threads\n", model->describe().c_str(),
+                (long long)model->num_parameters(), cfg.norm.c_str(), num_threads());
+    if (first_epoch >= last_epoch)
+      std::printf("nothing to train: the checkpoint has done %lld of %d epochs\n",
+                  (long long)first_epoch, cfg.epochs);
+    folder.begin(cfg.to_json(), first_epoch);
+  }
 
-  for (int64_t epoch = start; epoch < last; ++epoch) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const EpochStats fit = train_one_epoch(*model, *opt, *sched, loader, epoch, progress);
-    const EvalResult test = evaluate(*model, *data.sets.test, data.mean, data.std);
-    const double seconds = seconds_since(t0);
+  // Prints the epoch's line, appends it to metrics.jsonl and writes the checkpoint.
+  void record_epoch(int64_t epoch, const EpochStats& fit, const EvalResult& test, double seconds) {
     progress.clear();
     std::printf(
         "epoch %lld/%d  lr %.4f  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  %.0f s  "
@@ -408,12 +420,40 @@ double run_training(const TrainConfig& cfg) {
     const json checkpoint_meta = {
         {"epoch", epoch},           {"schedule_step", sched->step_count()},
         {"config", cfg.to_json()},  {"mean", data.mean},
-        {"std", data.std},          {"classes", train.class_names()},
+        {"std", data.std},          {"classes", data.sets.train->class_names()},
         {"test_acc", test.accuracy}};
     folder.record_epoch(metrics, *model, opt->state_dict(), checkpoint_meta);
-    final_acc = test.accuracy;
   }
-  return final_acc;
+
+  const TrainConfig cfg;
+  RunFolder folder;
+  const std::optional<Checkpoint> resumed;
+  const RunData data;
+  const int64_t steps;  // optimizer steps per epoch
+  ModulePtr model;
+  std::unique_ptr<Optimizer> opt;
+  std::unique_ptr<Schedule> sched;
+  data::DataLoader loader;
+  ProgressLine progress;
+  const int64_t first_epoch, last_epoch;
+};
+
+}  // namespace
+
+// The training loop: one pass over the training set, one evaluation on the test set, and the
+// epoch recorded (metrics line and checkpoint), until the last epoch.
+double run_training(const TrainConfig& cfg) {
+  TrainingRun run(cfg);
+  double test_accuracy = run.resumed ? run.resumed->meta.value("test_acc", 0.0) : 0.0;
+  for (int64_t epoch = run.first_epoch; epoch < run.last_epoch; ++epoch) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const EpochStats fit =
+        train_one_epoch(*run.model, *run.opt, *run.sched, run.loader, epoch, run.progress);
+    const EvalResult test = evaluate(*run.model, *run.data.sets.test, run.data.mean, run.data.std);
+    run.record_epoch(epoch, fit, test, seconds_since(t0));
+    test_accuracy = test.accuracy;
+  }
+  return test_accuracy;
 }
 
 }  // namespace nl::apps
