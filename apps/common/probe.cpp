@@ -48,7 +48,7 @@ Batch draw_batch(const data::ImageSet& set, int64_t size, uint64_t seed) {
 std::vector<std::pair<std::string, ModulePtr>> probe_units(const Module& model) {
   std::vector<std::pair<std::string, ModulePtr>> blocks, relus;
   for (auto& [name, m] : model.named_modules()) {
-    if (m->type_name() == "BasicBlock") blocks.emplace_back(name, m);
+    if (dynamic_cast<const BasicBlock*>(m.get())) blocks.emplace_back(name, m);
     if (m->type_name() == "ReLU" || m->type_name() == "CenteredReLU") relus.emplace_back(name, m);
   }
   return blocks.empty() ? relus : blocks;
