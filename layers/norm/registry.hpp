@@ -120,13 +120,13 @@ class NormArgs {
 enum class NormFamily { identity, batch, sample, position, weight, experiment };
 
 struct NormEntry {
-  std::string name;  // the spec's name: "gn"
+  std::string name = "";  // the spec's name: "gn"
   NormFamily family = NormFamily::sample;
-  std::string summary;              // one line for --list-norms
-  std::vector<NormOption> options;  // the only statement of its options and their defaults
-  std::function<NormSlot(const NormArgs&, int64_t channels)> build;
-  std::string page;     // docs/norms/<page>.md; "" = the name
-  std::string example;  // a spec that builds for 4 channels (generic tests); "" = the name
+  std::string summary = "";              // one line for --list-norms
+  std::vector<NormOption> options = {};  // the only statement of its options and defaults
+  std::function<NormSlot(const NormArgs&, int64_t channels)> build = nullptr;
+  std::string page = "";     // docs/norms/<page>.md; "" = the name
+  std::string example = "";  // a spec that builds for 4 channels (generic tests); "" = the name
   // The training backward is the derivative of the training forward, so gradcheck applies in
   // train mode. False for a stochastic forward (noisybn) or a control-process backward (online).
   bool exact_training_gradient = true;
