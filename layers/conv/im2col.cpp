@@ -18,6 +18,9 @@ inline void valid_range(int64_t k_off, int64_t stride, int64_t size, int64_t out
 
 }  // namespace
 
+// im2col and col2im_add walk the same valid ranges in opposite directions (read a pixel /
+// add onto it). They stay two loops on purpose: these are the hot kernels, and sharing the walk
+// through a callback costs speed here; reference/conv2d_reference.cpp shares it, for reading.
 template <typename T>
 void im2col(const T* image, const ConvGeometry& g, T* col, int64_t ld) {
   for (int64_t c = 0; c < g.channels; ++c) {

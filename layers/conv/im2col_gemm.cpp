@@ -49,6 +49,8 @@ struct BlockView {
 };
 
 // Copies the (cout_g x cols) output planes of nb images to/from one (cout_g x nb*cols) matrix.
+// The two are one copy in opposite directions, written twice on purpose: the direction decides
+// which side is const, and a flag inside the copy loop would cost more than the six lines.
 template <typename T>
 void gather_planes(const T* nchw, const BlockView<T>& v, int64_t n0, int64_t nb, int64_t g,
                    T* mat) {
