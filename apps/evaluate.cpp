@@ -39,9 +39,8 @@ int main(int argc, char** argv) {
                                    checkpoint + " (the classes it was trained on) and " + data_dir);
     const auto norm = nl::apps::checkpoint_normalization(ck, data.test->channels());
     nl::apps::check_finite_state(ck.model, checkpoint);
-    const nl::ModelOptions options{cfg.width, cfg.norm, int(data.test->num_classes()), false,
-                                   cfg.residual};
-    auto model = nl::make_model(cfg.model, options);
+    // kaiming_normal only changes the initial weights, which the checkpoint replaces.
+    auto model = nl::make_model(cfg.model, cfg.model_options(data.test->num_classes()));
     try {
       model->load_state_dict(ck.model);
     } catch (const nl::Error& e) {

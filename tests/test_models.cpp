@@ -14,7 +14,7 @@ using namespace nl;
 
 TEST_SUITE("models") {
   TEST_CASE("ResNet-20 has the CIFAR structure and PyTorch-style names") {
-    ResNet net({.depth = 20});
+    ResNet net(20);
     // 3 stages x 3 blocks x 2 convs + stem + 2 projection shortcuts = 21 convs.
     int convs = 0;
     for (auto& [name, m] : net.named_modules()) convs += m->type_name() == "Conv2d";
@@ -29,7 +29,7 @@ TEST_SUITE("models") {
     CHECK(sd.count("layer1.0.shortcut.0.weight") == 0);  // identity shortcut in stage 1
     Tensor y = net(Tensor::zeros({2, 3, 32, 32}));
     CHECK(y.shape() == Shape{2, 10});
-    CHECK_THROWS_WITH_AS(ResNet({.depth = 21}), doctest::Contains("6n+2"), Error);
+    CHECK_THROWS_WITH_AS(ResNet(21), doctest::Contains("6n+2"), Error);
     CHECK_THROWS_WITH_AS(net(Tensor::zeros({2, 1, 32, 32})),
                          doctest::Contains("expected images (N, 3, H, W)"), Error);
     CHECK_THROWS_AS(make_model("resnet2x", 16, "bn"), Error);
@@ -74,7 +74,7 @@ TEST_SUITE("models") {
   }
 
   TEST_CASE("Kaiming-normal option re-initialises convolutions") {
-    ResNet net({.depth = 8, .width = 16, .kaiming_normal = true});
+    ResNet net(8, {.width = 16, .kaiming_normal = true});
     const Tensor w = net.layer3->named_parameters()[0].second;  // (64, 32, 3, 3)
     CHECK(std::sqrt(var(w).item()) == doctest::Approx(std::sqrt(2.0 / (32 * 9))).epsilon(0.1));
   }

@@ -38,7 +38,7 @@ void randomize(Module& m, uint64_t seed) {
 TEST_SUITE("remedies") {
   TEST_CASE("SkipInit: every block starts as the identity and its gain gets the gradient") {
     manual_seed(3);
-    ResNet net({.depth = 8, .width = 8, .norm = "none", .residual = "skipinit"});
+    ResNet net(8, {.width = 8, .norm = "none", .residual = "skipinit"});
     CHECK(net.state_dict().count("layer1.0.skip_gain") == 1);
     Tensor block_in, block_out;
     auto& block = *net.layer1->children()[0].second;  // identity shortcut
@@ -56,7 +56,7 @@ TEST_SUITE("remedies") {
 
   TEST_CASE("Fixup initialisation: zero last conv and classifier; scaled first conv") {
     manual_seed(5);
-    ResNet net({.depth = 20, .width = 16, .norm = "none", .residual = "fixup"});
+    ResNet net(20, {.width = 16, .norm = "none", .residual = "fixup"});
     const int64_t branches = 9;
     for (const char* name : {"layer1.0.conv2.weight", "layer3.2.conv2.weight", "fc.weight",
                              "fc.bias", "layer2.1.bias1a", "bias1", "bias2"})

@@ -131,10 +131,7 @@ TEST_SUITE("norm") {
   }
 
   TEST_CASE("Kaiming re-initialisation keeps Weight Norm an identity at the start") {
-    ResNetOptions o;
-    o.norm = "wn";
-    o.kaiming_normal = true;
-    ResNet net(o);
+    ResNet net(20, {.norm = "wn", .kaiming_normal = true});
     std::shared_ptr<Conv2d> conv;
     for (auto& [name, module] : net.named_modules())
       if (name == "layer2.1.conv1") conv = std::dynamic_pointer_cast<Conv2d>(module);

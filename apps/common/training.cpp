@@ -372,8 +372,7 @@ std::optional<Checkpoint> checked_resume(const TrainConfig& cfg) {
 // The model, initialised from --seed.
 ModulePtr seeded_model(const TrainConfig& cfg, int64_t classes) {
   manual_seed(cfg.seed);
-  return make_model(cfg.model,
-                    {cfg.width, cfg.norm, int(classes), cfg.kaiming_normal, cfg.residual});
+  return make_model(cfg.model, cfg.model_options(classes));
 }
 
 // Everything a run needs, prepared (and every setting checked) before the first file is

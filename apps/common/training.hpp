@@ -11,6 +11,7 @@
 #include "apps/common/checkpoint.hpp"
 #include "apps/common/divergence.hpp"
 #include "data/image_set.hpp"
+#include "layers/models/resnet.hpp"
 #include "layers/module.hpp"
 #include "layers/optim/optimizer.hpp"
 
@@ -43,6 +44,15 @@ struct TrainConfig {
   std::string resume;
   int stop_after_epoch = 0;  // stop early, as if interrupted (the schedule still spans `epochs`)
   bool progress = true;      // progress bar when stdout is a terminal
+
+  // The model's share of the settings, for a dataset of `num_classes` classes.
+  ModelOptions model_options(int64_t num_classes) const {
+    return {.width = width,
+            .norm = norm,
+            .num_classes = int(num_classes),
+            .kaiming_normal = kaiming_normal,
+            .residual = residual};
+  }
 
   nlohmann::json to_json() const;
   // The settings of a saved to_json() record (a checkpoint's config); fields it lacks keep

@@ -22,13 +22,11 @@ void kaiming_normal_convs(Module& model) {
     }
 }
 
-ResNet::ResNet(const ResNetOptions& o) : options(o) {
-  check(o.depth >= 8 && (o.depth - 2) % 6 == 0, "ResNet",
-        "depth must be 6n+2 (20, 32, 44, 56, "
-        "110, ...), got ",
-        o.depth);
+ResNet::ResNet(int depth_, const ModelOptions& o) : depth(depth_), options(o) {
+  check(depth >= 8 && (depth - 2) % 6 == 0, "ResNet",
+        "depth must be 6n+2 (20, 32, 44, 56, 110, ...), got ", depth);
   check(o.width >= 1 && o.num_classes >= 1, "ResNet", "width and num_classes must be positive");
-  const int n = (o.depth - 2) / 6;
+  const int n = (depth - 2) / 6;
   const ResidualRemedy remedy = residual_remedy(o.residual);
   const int64_t w = o.width;
   conv1_ = register_module("conv1", std::make_shared<Conv2d>(3, w, 3, 1, 1, false));
@@ -75,7 +73,7 @@ Tensor ResNet::forward(const Tensor& x) {
 }
 
 std::string ResNet::describe() const {
-  return "ResNet" + std::to_string(options.depth) + "(width=" + std::to_string(options.width) +
+  return "ResNet" + std::to_string(depth) + "(width=" + std::to_string(options.width) +
          ", norm=" + options.norm +
          (options.residual == "plain" ? "" : ", residual=" + options.residual) + ")";
 }
@@ -88,14 +86,7 @@ ModulePtr make_model(const std::string& name, int width, const std::string& norm
 ModulePtr make_model(const std::string& name, const ModelOptions& o) {
   const ModelName m = parse_model_name(name);
   if (m.family == "resnet") {
-    ResNetOptions r;
-    r.depth = m.depth;
-    r.width = o.width;
-    r.num_classes = o.num_classes;
-    r.norm = o.norm;
-    r.kaiming_normal = o.kaiming_normal;
-    r.residual = o.residual;
-    return std::make_shared<ResNet>(r);
+    return std::make_shared<ResNet>(m.depth, o);
   }
   check(o.residual == "plain", "make_model", "'", name, "' has no residual blocks, so --",
         o.residual, " does not apply");

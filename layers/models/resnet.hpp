@@ -21,24 +21,27 @@
 
 namespace nl {
 
-struct ResNetOptions {
-  int depth = 20;
-  int width = 16;
+// The options every model takes, the one struct that flows from the command line
+// (apps: TrainConfig::model_options) through make_model to the blocks.
+struct ModelOptions {
+  int width = 16;           // channels of the first stage (the stem)
+  std::string norm = "bn";  // normalizer spec of every slot (layers/norm/factory.hpp)
   int num_classes = 10;
-  std::string norm = "bn";
   bool kaiming_normal = false;     // re-initialise convs Kaiming-normal (fan_in, ReLU gain)
+  std::string residual = "plain";  // ResNets only: plain | skipinit | fixup
   int input_size = 32;             // image side; norm slots whose parameters are spatial need it
-  std::string residual = "plain";  // plain | skipinit | fixup
 };
 
 class ResNet : public Module {
  public:
-  explicit ResNet(const ResNetOptions& options);
+  // depth = 6n + 2: 20, 32, 44, 56, 110, ...
+  ResNet(int depth, const ModelOptions& options = {});
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "ResNet"; }
   std::string describe() const override;
 
-  ResNetOptions options;
+  int depth;
+  ModelOptions options;
   std::shared_ptr<Sequential> layer1, layer2, layer3;
 
  private:
@@ -51,14 +54,6 @@ class ResNet : public Module {
 // Re-initialises every convolution Kaiming-normal (fan_in, ReLU gain); weight normalizers get
 // their gain reset so that the effective weight is the new one.
 void kaiming_normal_convs(Module& model);
-
-struct ModelOptions {
-  int width = 16;
-  std::string norm = "bn";
-  int num_classes = 10;
-  bool kaiming_normal = false;
-  std::string residual = "plain";  // ResNets only: plain | skipinit | fixup
-};
 
 // "resnet20", "vgg11", ... -> a model. Throws naming the model on an unknown name, and on a
 // residual remedy asked of a model without residual blocks.
