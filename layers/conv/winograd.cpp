@@ -8,13 +8,15 @@
 #include "core/parallel.hpp"
 #include "core/scratch.hpp"
 #include "core/simd.hpp"
-#include "layers/conv/winograd_schedule.hpp"
+#include "layers/conv/winograd_driver.hpp"
 
 namespace nl {
 namespace {
 
 using winograd::BlockSchedule;
 using winograd::for_range;
+using winograd::position_products;
+using winograd::position_stride;
 
 constexpr int64_t kPositions = 16;  // the 4x4 Winograd-domain tile
 
@@ -147,6 +149,8 @@ template <typename T>
 }
 
 // Z[xi][t] = (A dY A^T)[xi] for every 2x2 tile of one output-gradient plane.
+// (The same walk as input_transform with A in place of B^T: the two transforms share their loop
+// shape, not their arithmetic, and each is a vectorised hot loop of its own.)
 template <typename T>
 [[gnu::always_inline]] inline void output_grad_transform(const Plan& p, const T* plane, T* z,
                                                          int64_t stride, T* even, T* odd) {
@@ -225,19 +229,12 @@ NL_WINOGRAD_PLANE_KERNELS(float)
 NL_WINOGRAD_PLANE_KERNELS(double)
 #undef NL_WINOGRAD_PLANE_KERNELS
 
-// Distance between the 16 Winograd-domain matrices of one block: the matrix size plus a skew of
-// one cache line, so the 16 streams a transform writes (or reads) per tile do not all map to the
-// same cache set when the matrix size is a power of two.
-inline int64_t position_stride(int64_t rows, int64_t cols) {
-  return rows * cols + 16;
-}
-
 // V for the images [n0, n0 + nb) of x: [xi][channel][image tile], matrices position_stride apart,
 // `cols` = nb * tiles. With dy_side, Z = A dY A^T of the output gradient instead.
 template <typename T>
 void input_transform_block(const Plan& p, const T* x, int64_t channels, int64_t n0, int64_t nb,
-                           bool parallel, T* v, bool dy_side) {
-  const int64_t cols = nb * p.tiles, stride = position_stride(channels, cols);
+                           bool parallel, bool dy_side, T* v, int64_t stride) {
+  const int64_t cols = nb * p.tiles;
   for_range(parallel, channels * nb, [&](int64_t j0, int64_t j1) {
     const int64_t half = p.padded_h() * (p.tiles_w + 1);
     T* even = thread_scratch<T, Scratch::tile_transform>(2 * half);
@@ -253,36 +250,44 @@ void input_transform_block(const Plan& p, const T* x, int64_t channels, int64_t 
   });
 }
 
-// The block's 16 products C[xi] = A[xi] op(B[xi]), split over the threads when `parallel`.
-template <typename T>
-void position_gemms(bool parallel, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a,
-                    int64_t a_stride, int64_t lda, const T* b, int64_t b_stride, int64_t ldb,
-                    T beta, T* c, int64_t c_stride, int64_t ldc) {
-  for_range(parallel, kPositions, [&](int64_t x0, int64_t x1) {
-    for (int64_t xi = x0; xi < x1; ++xi)
-      gemm<T>(false, trans_b, m, n, k, T(1), a + xi * a_stride, lda, b + xi * b_stride, ldb, beta,
-              c + xi * c_stride, ldc);
-  });
-}
+// F(2x2)'s side of the driver's Tile contract (winograd_driver.hpp). Channel-major layout:
+//   V[xi] (C_in x tiles), M[xi] = U[xi] V[xi] (C_out x tiles), dU[xi] += Z[xi] V[xi]^T.
+struct Tile2x2 {
+  static constexpr int64_t kPositions = 16;
+  using Plan = nl::Plan;
+  static Plan make_plan(const WinogradShape& s) { return nl::make_plan(s); }
 
-}  // namespace
-
-template <typename T>
-void winograd_conv3x3(const WinogradShape& s, const T* x, const T* w, bool flip_transpose, T* y) {
-  const Plan p = make_plan(s);
-  const int64_t ins = s.in_channels, outs = s.out_channels, max_cols = p.blocks.block * p.tiles;
-  std::vector<T> u(kPositions * outs * ins);
-  filter_transform(p, w, flip_transpose, u.data());
-  const bool inner = p.blocks.split_inside();
-  p.blocks.for_each_block([&](int64_t n0, int64_t nb, int64_t) {
-    const int64_t cols = nb * p.tiles;
-    const int64_t v_stride = position_stride(ins, cols), m_stride = position_stride(outs, cols);
-    T* v = thread_scratch<T, Scratch::gemm_operand>(kPositions * position_stride(ins, max_cols));
-    T* m = thread_scratch<T, Scratch::gemm_result>(kPositions * position_stride(outs, max_cols));
-    input_transform_block(p, x, ins, n0, nb, inner, v, false);
-    position_gemms<T>(inner, false, outs, cols, ins, u.data(), outs * ins, ins, v, v_stride, cols,
-                      T(0), m, m_stride, cols);
-    for_range(inner, outs * nb, [&](int64_t j0, int64_t j1) {
+  template <typename T>
+  static std::vector<T> filter_transform(const Plan& p, const T* w, bool flip_transpose) {
+    std::vector<T> u(kPositions * p.s.out_channels * p.s.in_channels);
+    nl::filter_transform(p, w, flip_transpose, u.data());
+    return u;
+  }
+  template <typename T>
+  static void transform_in(const Plan& p, const T* x, int64_t channels, int64_t n0, int64_t nb,
+                           bool parallel, bool dy_side, T* out, int64_t stride) {
+    input_transform_block(p, x, channels, n0, nb, parallel, dy_side, out, stride);
+  }
+  template <typename T>
+  static void products(bool parallel, const Plan& p, const T* u, const T* v, int64_t v_stride, T* m,
+                       int64_t m_stride, int64_t cols) {
+    const int64_t ins = p.s.in_channels, outs = p.s.out_channels;
+    position_products<T>(parallel, kPositions, false, false, outs, cols, ins, u, outs * ins, ins, v,
+                         v_stride, cols, T(0), m, m_stride, cols);
+  }
+  template <typename T>
+  static void weight_products(bool parallel, const Plan& p, const T* z, int64_t z_stride,
+                              const T* v, int64_t v_stride, T* du, int64_t cols) {
+    const int64_t ins = p.s.in_channels, outs = p.s.out_channels;
+    position_products<T>(parallel, kPositions, false, true, outs, ins, cols, z, z_stride, cols, v,
+                         v_stride, cols, T(1), du, outs * ins, ins);
+  }
+  // One output plane per (image, output channel) of the block.
+  template <typename T>
+  static void transform_out(const Plan& p, const T* m, int64_t m_stride, int64_t n0, int64_t nb,
+                            bool parallel, T* y) {
+    const int64_t outs = p.s.out_channels, cols = nb * p.tiles;
+    for_range(parallel, outs * nb, [&](int64_t j0, int64_t j1) {
       T* rows = thread_scratch<T, Scratch::tile_rows>(6 * p.tiles_w);
       for (int64_t j = j0; j < j1; ++j) {
         const int64_t o = j / nb, b = j % nb;
@@ -290,44 +295,39 @@ void winograd_conv3x3(const WinogradShape& s, const T* x, const T* w, bool flip_
                                y + ((n0 + b) * outs + o) * p.plane(), rows);
       }
     });
-  });
+  }
+  // dw = G^T dU G per filter.
+  template <typename T>
+  static void filter_grad(const Plan& p, const std::vector<T>& du, T* dw) {
+    const int64_t ins = p.s.in_channels, outs = p.s.out_channels;
+    parallel_for(outs * ins, 64, [&](int64_t f0, int64_t f1) {
+      for (int64_t f = f0; f < f1; ++f) {
+        T rows[3][4], out[3];
+        for (int c = 0; c < 4; ++c) {
+          T r[3];
+          gt4(du[c * outs * ins + f], du[(4 + c) * outs * ins + f], du[(8 + c) * outs * ins + f],
+              du[(12 + c) * outs * ins + f], r);
+          for (int k = 0; k < 3; ++k) rows[k][c] = r[k];
+        }
+        for (int r = 0; r < 3; ++r) {
+          gt4(rows[r][0], rows[r][1], rows[r][2], rows[r][3], out);
+          for (int c = 0; c < 3; ++c) dw[f * 9 + r * 3 + c] = out[c];
+        }
+      }
+    });
+  }
+};
+
+}  // namespace
+
+template <typename T>
+void winograd_conv3x3(const WinogradShape& s, const T* x, const T* w, bool flip_transpose, T* y) {
+  winograd::conv3x3<Tile2x2>(s, x, w, flip_transpose, y);
 }
 
 template <typename T>
 void winograd_conv3x3_weight_grad(const WinogradShape& s, const T* x, const T* dy, T* dw) {
-  const Plan p = make_plan(s);
-  const int64_t ins = s.in_channels, outs = s.out_channels, max_cols = p.blocks.block * p.tiles;
-  const bool inner = p.blocks.split_inside();
-  const std::vector<T> du =
-      p.blocks.sum_over_blocks<T>(kPositions * outs * ins, [&](int64_t n0, int64_t nb, T* acc) {
-        const int64_t cols = nb * p.tiles;
-        const int64_t v_stride = position_stride(ins, cols), z_stride = position_stride(outs, cols);
-        T* v =
-            thread_scratch<T, Scratch::gemm_operand>(kPositions * position_stride(ins, max_cols));
-        T* z =
-            thread_scratch<T, Scratch::gemm_result>(kPositions * position_stride(outs, max_cols));
-        input_transform_block(p, x, ins, n0, nb, inner, v, false);
-        input_transform_block(p, dy, outs, n0, nb, inner, z, true);
-        // dU[xi] += Z[xi] V[xi]^T
-        position_gemms<T>(inner, true, outs, ins, cols, z, z_stride, cols, v, v_stride, cols, T(1),
-                          acc, outs * ins, ins);
-      });
-  // dw = G^T dU G per filter.
-  parallel_for(outs * ins, 64, [&](int64_t f0, int64_t f1) {
-    for (int64_t f = f0; f < f1; ++f) {
-      T rows[3][4], out[3];
-      for (int c = 0; c < 4; ++c) {
-        T r[3];
-        gt4(du[c * outs * ins + f], du[(4 + c) * outs * ins + f], du[(8 + c) * outs * ins + f],
-            du[(12 + c) * outs * ins + f], r);
-        for (int k = 0; k < 3; ++k) rows[k][c] = r[k];
-      }
-      for (int r = 0; r < 3; ++r) {
-        gt4(rows[r][0], rows[r][1], rows[r][2], rows[r][3], out);
-        for (int c = 0; c < 3; ++c) dw[f * 9 + r * 3 + c] = out[c];
-      }
-    }
-  });
+  winograd::weight_grad<Tile2x2>(s, x, dy, dw);
 }
 
 template void winograd_conv3x3<float>(const WinogradShape&, const float*, const float*, bool,

@@ -21,8 +21,8 @@
 #include "core/scratch.hpp"
 #include "core/simd.hpp"
 #include "layers/conv/winograd.hpp"
+#include "layers/conv/winograd_driver.hpp"
 #include "layers/conv/winograd_f4_tile.hpp"
-#include "layers/conv/winograd_schedule.hpp"
 
 namespace nl {
 namespace {
@@ -31,6 +31,8 @@ using winograd::apply_2d;
 using winograd::BlockSchedule;
 using winograd::F4x3;
 using winograd::for_range;
+using winograd::position_products;
+using winograd::position_stride;
 
 constexpr int kGroup = 16;                 // channels per vector
 constexpr int kA = F4x3::a, kM = F4x3::m;  // 6x6 input tiles, 4x4 output tiles
@@ -74,11 +76,6 @@ Plan make_plan(const WinogradShape& s) {
   p.padded_h = kM * p.tiles_h + 2, p.padded_w = kM * p.tiles_w + 2;
   p.blocks = BlockSchedule(s.n, p.tiles);
   return p;
-}
-
-// Matrices of one block are one cache line more than their size apart (see winograd.cpp).
-inline int64_t position_stride(int64_t rows, int64_t cols) {
-  return rows * cols + 16;
 }
 
 // buf[(y + pad) * padded_w + x + pad][c] = planes[c][y][x] for 16 planes `plane_stride` apart;
@@ -228,17 +225,6 @@ void transform_out_block(const Plan& p, const T* m, int64_t stride, int64_t n0, 
   });
 }
 
-template <typename T>
-void positions_gemm(bool parallel, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-                    const T* a, int64_t a_stride, int64_t lda, const T* b, int64_t b_stride,
-                    int64_t ldb, T beta, T* c, int64_t c_stride, int64_t ldc) {
-  for_range(parallel, kPositions, [&](int64_t x0, int64_t x1) {
-    for (int64_t xi = x0; xi < x1; ++xi)
-      gemm<T>(trans_a, trans_b, m, n, k, T(1), a + xi * a_stride, lda, b + xi * b_stride, ldb, beta,
-              c + xi * c_stride, ldc);
-  });
-}
-
 // U[xi][o][i] = (G g G^T)[xi], g = w[o][i] or rot180(w[i][o]) with flip_transpose.
 template <typename T>
 std::vector<T> filter_transform(const WinogradShape& s, const T* w, bool flip_transpose) {
@@ -257,6 +243,57 @@ std::vector<T> filter_transform(const WinogradShape& s, const T* w, bool flip_tr
   return u;
 }
 
+// F(4x4)'s side of the driver's Tile contract (winograd_driver.hpp). Tile-major layout with
+// 16-channel vectors: V[xi] (tiles x C_in), M[xi] = V[xi] U[xi]^T (tiles x C_out),
+// dU[xi] += Z[xi]^T V[xi].
+struct Tile4x4 {
+  static constexpr int64_t kPositions = nl::kPositions;
+  using Plan = nl::Plan;
+  static Plan make_plan(const WinogradShape& s) { return nl::make_plan(s); }
+
+  template <typename T>
+  static std::vector<T> filter_transform(const Plan& p, const T* w, bool flip_transpose) {
+    return nl::filter_transform(p.s, w, flip_transpose);
+  }
+  template <typename T>
+  static void transform_in(const Plan& p, const T* x, int64_t channels, int64_t n0, int64_t nb,
+                           bool parallel, bool dy_side, T* out, int64_t stride) {
+    transform_in_block(p, x, channels, n0, nb, parallel, dy_side, out, stride);
+  }
+  template <typename T>
+  static void products(bool parallel, const Plan& p, const T* u, const T* v, int64_t v_stride, T* m,
+                       int64_t m_stride, int64_t rows) {
+    const int64_t ins = p.s.in_channels, outs = p.s.out_channels;
+    position_products<T>(parallel, kPositions, false, true, rows, outs, ins, v, v_stride, ins, u,
+                         outs * ins, ins, T(0), m, m_stride, outs);
+  }
+  template <typename T>
+  static void weight_products(bool parallel, const Plan& p, const T* z, int64_t z_stride,
+                              const T* v, int64_t v_stride, T* du, int64_t rows) {
+    const int64_t ins = p.s.in_channels, outs = p.s.out_channels;
+    position_products<T>(parallel, kPositions, true, false, outs, ins, rows, z, z_stride, outs, v,
+                         v_stride, ins, T(1), du, outs * ins, ins);
+  }
+  template <typename T>
+  static void transform_out(const Plan& p, const T* m, int64_t m_stride, int64_t n0, int64_t nb,
+                            bool parallel, T* y) {
+    transform_out_block(p, m, m_stride, n0, nb, parallel, y);
+  }
+  // dw = G^T dU G per filter.
+  template <typename T>
+  static void filter_grad(const Plan& p, const std::vector<T>& du, T* dw) {
+    const int64_t ins = p.s.in_channels, outs = p.s.out_channels;
+    parallel_for(outs * ins, 64, [&](int64_t f0, int64_t f1) {
+      for (int64_t f = f0; f < f1; ++f) {
+        T t[kA][kA], g[3][3];
+        for (int xi = 0; xi < kPositions; ++xi) t[xi / kA][xi % kA] = du[xi * outs * ins + f];
+        apply_2d<kA, 3>([](const T* i, T* o) { F4x3::filter_adj(i, o); }, t, g);
+        for (int k = 0; k < 9; ++k) dw[f * 9 + k] = g[k / 3][k % 3];
+      }
+    });
+  }
+};
+
 }  // namespace
 
 bool winograd_f4_fits(int64_t in_channels, int64_t out_channels) {
@@ -266,48 +303,12 @@ bool winograd_f4_fits(int64_t in_channels, int64_t out_channels) {
 template <typename T>
 void winograd_f4_conv3x3(const WinogradShape& s, const T* x, const T* w, bool flip_transpose,
                          T* y) {
-  const Plan p = make_plan(s);
-  const int64_t ins = s.in_channels, outs = s.out_channels, max_rows = p.blocks.block * p.tiles;
-  const std::vector<T> u = filter_transform(s, w, flip_transpose);
-  const bool inner = p.blocks.split_inside();
-  p.blocks.for_each_block([&](int64_t n0, int64_t nb, int64_t) {
-    const int64_t rows = nb * p.tiles;
-    const int64_t v_stride = position_stride(rows, ins), m_stride = position_stride(rows, outs);
-    T* v = thread_scratch<T, Scratch::gemm_operand>(kPositions * position_stride(max_rows, ins));
-    T* m = thread_scratch<T, Scratch::gemm_result>(kPositions * position_stride(max_rows, outs));
-    transform_in_block(p, x, ins, n0, nb, inner, false, v, v_stride);
-    positions_gemm<T>(inner, false, true, rows, outs, ins, v, v_stride, ins, u.data(), outs * ins,
-                      ins, T(0), m, m_stride, outs);
-    transform_out_block(p, m, m_stride, n0, nb, inner, y);
-  });
+  winograd::conv3x3<Tile4x4>(s, x, w, flip_transpose, y);
 }
 
 template <typename T>
 void winograd_f4_weight_grad(const WinogradShape& s, const T* x, const T* dy, T* dw) {
-  const Plan p = make_plan(s);
-  const int64_t ins = s.in_channels, outs = s.out_channels, max_rows = p.blocks.block * p.tiles;
-  const bool inner = p.blocks.split_inside();
-  const std::vector<T> du =
-      p.blocks.sum_over_blocks<T>(kPositions * outs * ins, [&](int64_t n0, int64_t nb, T* acc) {
-        const int64_t rows = nb * p.tiles;
-        const int64_t v_stride = position_stride(rows, ins), z_stride = position_stride(rows, outs);
-        T* v =
-            thread_scratch<T, Scratch::gemm_operand>(kPositions * position_stride(max_rows, ins));
-        T* z =
-            thread_scratch<T, Scratch::gemm_result>(kPositions * position_stride(max_rows, outs));
-        transform_in_block(p, x, ins, n0, nb, inner, false, v, v_stride);
-        transform_in_block(p, dy, outs, n0, nb, inner, true, z, z_stride);
-        positions_gemm<T>(inner, true, false, outs, ins, rows, z, z_stride, outs, v, v_stride, ins,
-                          T(1), acc, outs * ins, ins);  // dU[xi] += Z[xi]^T V[xi]
-      });
-  parallel_for(outs * ins, 64, [&](int64_t f0, int64_t f1) {  // dw = G^T dU G per filter
-    for (int64_t f = f0; f < f1; ++f) {
-      T t[kA][kA], g[3][3];
-      for (int xi = 0; xi < kPositions; ++xi) t[xi / kA][xi % kA] = du[xi * outs * ins + f];
-      apply_2d<kA, 3>([](const T* i, T* o) { F4x3::filter_adj(i, o); }, t, g);
-      for (int k = 0; k < 9; ++k) dw[f * 9 + k] = g[k / 3][k % 3];
-    }
-  });
+  winograd::weight_grad<Tile4x4>(s, x, dy, dw);
 }
 
 template void winograd_f4_conv3x3<float>(const WinogradShape&, const float*, const float*, bool,
