@@ -320,6 +320,8 @@ struct Tile2x2 {
 
 }  // namespace
 
+// The entry points of winograd.hpp: the driver on this tile size (winograd_f4.cpp has the same
+// pair, and the same explicit instantiations, for Tile4x4).
 template <typename T>
 void winograd_conv3x3(const WinogradShape& s, const T* x, const T* w, bool flip_transpose, T* y) {
   winograd::conv3x3<Tile2x2>(s, x, w, flip_transpose, y);

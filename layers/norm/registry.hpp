@@ -7,6 +7,8 @@
 //             .build = [](const NormArgs& a, int64_t c) { return NormSlot{...}; }};
 //   }
 //
+// (The build functions read their options into the layer's own options struct one line per
+// option, so they look alike across layers; duplicates lists them as same-shape pairs.)
 // The option table is the only statement of a spec's options and defaults: it drives make_norm's
 // parsing and its errors (unknown option, bad value, out of range), `train --list-norms`, the
 // option table of the docs page (tests/test_norm.cpp checks the page against it), and the
