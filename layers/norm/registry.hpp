@@ -7,15 +7,15 @@
 //             .build = [](const NormArgs& a, int64_t c) { return NormSlot{...}; }};
 //   }
 //
-// (The build functions read their options into the layer's own options struct one line per
-// option, so they look alike across layers; duplicates lists them as same-shape pairs.)
 // The option table is the only statement of a spec's options and defaults: it drives make_norm's
 // parsing and its errors (unknown option, bad value, out of range), `train --list-norms`, the
-// option table of the docs page (tests/test_norm.cpp checks the page against it), and the
-// generic tests, which build every entry from its `example` spec. CMake collects the
+// option table of the docs page (tests/test_norm_registry.cpp checks the page against it), and
+// the generic tests, which build every entry from its `example` spec. CMake collects the
 // NORMLAB_NORM lines of layers/norm/ into one generated file, so a new normalizer is one new
 // source file; apps and users add their own at run time with register_norm.
-// docs/norms/adding-a-norm.md walks through a complete example.
+// docs/norms/adding-a-norm.md walks through a complete example. (The build functions read their
+// options into the layer's own options struct one line per option, so they look alike across
+// layers: duplicates lists them as same-shape pairs.)
 #pragma once
 #include <cstdint>
 #include <functional>
