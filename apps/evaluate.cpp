@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
     const auto norm = nl::apps::checkpoint_normalization(ck, data.test->channels());
     nl::apps::check_finite_state(ck.model, checkpoint);
     // kaiming_normal only changes the initial weights, which the checkpoint replaces.
-    auto model = nl::make_model(cfg.model, cfg.model_options(data.test->num_classes()));
+    auto model = nl::make_model(cfg.model, cfg.arch_for(data.test->num_classes()));
     try {
       model->load_state_dict(ck.model);
     } catch (const nl::Error& e) {

@@ -59,15 +59,16 @@ int main(int argc, char** argv) {
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--data", c.data, "image folder (train/, test/) or CIFAR-10 binary folder");
   app.add_option("--model", c.model, "resnet20|resnet32|resnet44|resnet56|resnet110|vgg<depth>");
-  app.add_option("--width", c.width,
+  app.add_option("--width", c.arch.width,
                  "base width w (stages w, 2w, 4w); runs that would not fit in memory are refused")
       ->check(CLI::Range(1, 4096));
-  app.add_option("--norm", c.norm, "normalizer spec, e.g. bn, gn:groups=8, ln (see --list-norms)");
-  app.add_option("--residual", c.residual,
+  app.add_option("--norm", c.arch.norm,
+                 "normalizer spec, e.g. bn, gn:groups=8, ln (see --list-norms)");
+  app.add_option("--residual", c.arch.residual,
                  "ResNet remedy for training without (or with) normalization: plain, skipinit "
                  "(zero-initialised residual gain) or fixup")
       ->check(CLI::IsMember({"plain", "skipinit", "fixup"}));
-  app.add_flag("--kaiming-normal", c.kaiming_normal,
+  app.add_flag("--kaiming-normal", c.arch.kaiming_normal,
                "initialise convolutions Kaiming-normal (fan_in, ReLU gain) instead of PyTorch's "
                "default (the probes' init; makes unnormalized deep ResNets explode)");
   app.add_option("--epochs", c.epochs)->check(CLI::Range(1, 100000));

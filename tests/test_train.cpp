@@ -48,7 +48,7 @@ apps::TrainConfig small_config(const fs::path& data, const fs::path& out) {
   apps::TrainConfig c;
   c.data = data.string();
   c.model = "resnet8";
-  c.width = 4;
+  c.arch.width = 4;
   c.epochs = 2;
   c.batch_size = 32;
   c.out = out.string();
@@ -117,8 +117,8 @@ TEST_SUITE("train") {
     for (const char* norm : {"cbn:window=2,burnin=0", "online", "pn:ln"}) {
       CAPTURE(norm);
       apps::TrainConfig straight = small_config(data, data / "straight");
-      straight.norm = norm;
-      straight.residual = std::string(norm) == "pn:ln" ? "fixup" : "plain";
+      straight.arch.norm = norm;
+      straight.arch.residual = std::string(norm) == "pn:ln" ? "fixup" : "plain";
       straight.agc = std::string(norm) == "pn:ln" ? 0.01 : 0.0;
       apps::run_training(straight);
       apps::TrainConfig first = straight;
@@ -143,7 +143,7 @@ TEST_SUITE("train") {
   TEST_CASE("divergence is caught; named; and leaves the last checkpoint intact") {
     const fs::path data = write_toy_cifar("diverge", 64);
     apps::TrainConfig c = small_config(data, data / "run");
-    c.norm = "none";
+    c.arch.norm = "none";
     c.stop_after_epoch = 1;
     apps::run_training(c);  // one good epoch and its checkpoint
     const fs::path ck = data / "run" / "checkpoint.safetensors";

@@ -27,11 +27,11 @@ std::vector<ProbeRow> run_groupsweep(const GroupSweepConfig& config) {
       config.norms.empty() ? default_probe_norms("similarity") : config.norms;
   // Every model is built once first, so a bad spec stops the sweep before any training.
   for (const std::string& norm : norms)
-    make_model(config.base.model, ModelOptions{config.base.width, norm});
+    make_model(config.base.model, ModelOptions{config.base.arch.width, norm});
   std::vector<ProbeRow> rows;
   for (const std::string& norm : norms) {
     TrainConfig run = config.base;
-    run.norm = norm;
+    run.arch.norm = norm;
     run.out = (fs::path(config.out) / "groupsweep" / folder_name(norm)).string();
     run.progress = false;
     std::cout << "groupsweep: " << norm << "\n" << std::flush;

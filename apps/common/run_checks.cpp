@@ -23,7 +23,7 @@ void check_settings(const TrainConfig& c) {
         c.train_limit);
   check(c.test_limit >= 0, "train", "--test-limit must be >= 0 (0 = all images), got ",
         c.test_limit);
-  check(c.width >= 1, "train", "--width must be >= 1, got ", c.width);
+  check(c.arch.width >= 1, "train", "--width must be >= 1, got ", c.arch.width);
   check(c.stop_after_epoch >= 0, "train", "--stop-after-epoch must be >= 0");
   check(std::isfinite(c.lr) && c.lr >= 0, "train", "--lr must be a finite number >= 0, got ", c.lr);
   check(std::isfinite(c.wd) && c.wd >= 0, "train", "--wd must be a finite number >= 0");
@@ -33,9 +33,9 @@ void check_settings(const TrainConfig& c) {
   check(std::isfinite(c.agc) && c.agc >= 0, "train", "--agc must be >= 0 (0 = off)");
   // The spec is valid for the stem's channels, and a ghost batch larger than the batch (which
   // would silently be plain BN) is refused; the factory's layer knows its own default.
-  const NormSlot slot = make_norm(c.norm, c.width, {32, 32});
+  const NormSlot slot = make_norm(c.arch.norm, c.arch.width, {32, 32});
   if (const auto* bn = dynamic_cast<const BatchNorm*>(slot.module.get()))
-    check(bn->options.virtual_batch <= c.batch_size, "train", "--norm ", c.norm,
+    check(bn->options.virtual_batch <= c.batch_size, "train", "--norm ", c.arch.norm,
           ": the virtual batch (", bn->options.virtual_batch, ") is larger than --batch-size ",
           c.batch_size,
           ", so every ghost batch would be the whole batch; use a smaller "
@@ -122,10 +122,10 @@ void check_resume_compatible(const Checkpoint& ck, const TrainConfig& cfg) {
 
 void check_memory_budget(const TrainConfig& cfg, int64_t num_classes) {
   const MemoryEstimate e =
-      estimate_training_memory(cfg.model, cfg.width, num_classes, cfg.batch_size);
+      estimate_training_memory(cfg.model, cfg.arch.width, num_classes, cfg.batch_size);
   const double available = available_memory_bytes();
   if (available > 0 && e.total_bytes() > available)
-    throw Error("train: " + cfg.model + " at --width " + std::to_string(cfg.width) +
+    throw Error("train: " + cfg.model + " at --width " + std::to_string(cfg.arch.width) +
                 " and --batch-size " + std::to_string(cfg.batch_size) + " needs about " +
                 e.describe() + ", more than the " + format_bytes(available) +
                 " this machine has available; lower --width, --batch-size or the depth");

@@ -31,10 +31,10 @@ using json = nlohmann::json;
 json TrainConfig::to_json() const {
   return {{"data", data},
           {"model", model},
-          {"width", width},
-          {"norm", norm},
-          {"residual", residual},
-          {"kaiming_normal", kaiming_normal},
+          {"width", arch.width},
+          {"norm", arch.norm},
+          {"residual", arch.residual},
+          {"kaiming_normal", arch.kaiming_normal},
           {"epochs", epochs},
           {"batch_size", batch_size},
           {"lr", lr},
@@ -66,8 +66,9 @@ TrainConfig TrainConfig::from_json(const json& j) {
                   "' has the wrong type: " + j.at(key).dump());
     }
   };
-  take("data", c.data), take("model", c.model), take("width", c.width), take("norm", c.norm);
-  take("residual", c.residual), take("kaiming_normal", c.kaiming_normal);
+  take("data", c.data), take("model", c.model), take("width", c.arch.width);
+  take("norm", c.arch.norm), take("residual", c.arch.residual);
+  take("kaiming_normal", c.arch.kaiming_normal);
   take("epochs", c.epochs), take("batch_size", c.batch_size), take("lr", c.lr);
   take("momentum", c.momentum), take("nesterov", c.nesterov), take("wd", c.wd);
   take("wd_skip_norm_bias", c.wd_skip_norm_bias), take("agc", c.agc);
@@ -372,7 +373,7 @@ std::optional<Checkpoint> checked_resume(const TrainConfig& cfg) {
 // The model, initialised from --seed.
 ModulePtr seeded_model(const TrainConfig& cfg, int64_t classes) {
   manual_seed(cfg.seed);
-  return make_model(cfg.model, cfg.model_options(classes));
+  return make_model(cfg.model, cfg.arch_for(classes));
 }
 
 // Everything a run needs, prepared (and every setting checked) before the first file is
@@ -396,7 +397,7 @@ struct TrainingRun {
         last_epoch(cfg.stop_after_epoch > 0 ? std::min(cfg.stop_after_epoch, cfg.epochs)
                                             : cfg.epochs) {
     std::printf("model: %s, %lld parameters, norm %s, %d threads\n", model->describe().c_str(),
-                (long long)model->num_parameters(), cfg.norm.c_str(), num_threads());
+                (long long)model->num_parameters(), cfg.arch.norm.c_str(), num_threads());
     if (first_epoch >= last_epoch)
       std::printf("nothing to train: the checkpoint has done %lld of %d epochs\n",
                   (long long)first_epoch, cfg.epochs);

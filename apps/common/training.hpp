@@ -20,10 +20,9 @@ namespace nl::apps {
 struct TrainConfig {
   std::string data;  // image folder (train/, test/) or CIFAR-10 binary folder
   std::string model = "resnet20";
-  int width = 16;
-  std::string norm = "bn";
-  std::string residual = "plain";  // ResNet remedy: plain | skipinit | fixup
-  bool kaiming_normal = false;  // convs Kaiming-normal (fan_in, ReLU) instead of PyTorch's default
+  // width, norm, residual remedy, kaiming_normal: what the model is built from (its
+  // num_classes comes from the data; arch_for fills it in).
+  ModelOptions arch;
   int epochs = 30;
   int batch_size = 128;
   double lr = 0.1;
@@ -45,13 +44,11 @@ struct TrainConfig {
   int stop_after_epoch = 0;  // stop early, as if interrupted (the schedule still spans `epochs`)
   bool progress = true;      // progress bar when stdout is a terminal
 
-  // The model's share of the settings, for a dataset of `num_classes` classes.
-  ModelOptions model_options(int64_t num_classes) const {
-    return {.width = width,
-            .norm = norm,
-            .num_classes = int(num_classes),
-            .kaiming_normal = kaiming_normal,
-            .residual = residual};
+  // The model's options for a dataset of `num_classes` classes.
+  ModelOptions arch_for(int64_t num_classes) const {
+    ModelOptions o = arch;
+    o.num_classes = int(num_classes);
+    return o;
   }
 
   nlohmann::json to_json() const;
