@@ -16,8 +16,8 @@ BatchNorm::BatchNorm(int64_t c, BatchNormOptions o, int dims)
   check(o.virtual_batch >= 0, "BatchNorm", "virtual_batch must be >= 0");
   std::tie(weight, bias) = register_affine(*this, c, o.affine);
   if (o.track_running_stats || o.frozen)
-    running = RunningStats::register_on(*this, stat_groups, o.momentum, o.math.subtract_mean,
-                                        o.math.divide_std);
+    running =
+        RunningStats::register_on(*this, stat_groups, o.math.subtract_mean, o.math.divide_std);
 }
 
 Tensor BatchNorm::forward(const Tensor& x) {
@@ -56,7 +56,7 @@ Tensor BatchNorm::forward(const Tensor& x) {
   for (int64_t chunk_index = 0; chunk_index < layout.sample_groups(); ++chunk_index) {
     const auto mean = out.batch.mean.begin() + chunk_index * stat_groups;
     const auto var = out.batch.var.begin() + chunk_index * stat_groups;
-    running.update({mean, mean + stat_groups}, {var, var + stat_groups}, m);
+    running.update({mean, mean + stat_groups}, {var, var + stat_groups}, m, options.momentum);
   }
   return out.y;
 }

@@ -27,7 +27,7 @@ BatchRenorm::BatchRenorm(int64_t c, BatchRenormOptions o) : num_features(c), opt
   check(o.d_max >= 0, name, "d_max must be >= 0, got ", o.d_max);
   check(o.eps > 0, name, "eps must be > 0");
   std::tie(weight, bias) = register_affine(*this, c, o.affine);
-  running = RunningStats::register_on(*this, c, o.momentum);
+  running = RunningStats::register_on(*this, c);
 }
 
 double BatchRenorm::r_max_at(double t) const {
@@ -67,7 +67,7 @@ Tensor BatchRenorm::forward(const Tensor& x) {
   const Tensor beta = weight.defined() ? add(bias, mul(weight, dt)) : dt;
   Tensor y = plane_norm(x, gamma, beta, layout, options.eps, nullptr, name).y;
 
-  running.update(batch.mean, batch.var, double(layout.count()));
+  running.update(batch.mean, batch.var, double(layout.count()), options.momentum);
   return y;
 }
 

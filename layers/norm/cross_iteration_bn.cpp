@@ -28,7 +28,7 @@ CrossIterationBatchNorm::CrossIterationBatchNorm(int64_t c, const CrossIteration
   check(c >= 1 && o.window >= 0 && o.burnin >= 0, "CrossIterationBatchNorm",
         "num_features >= 1, window >= 0 and burnin >= 0 required");
   std::tie(weight, bias) = register_affine(*this, c, o.affine);
-  running = RunningStats::register_on(*this, c, o.momentum);
+  running = RunningStats::register_on(*this, c);
   history_size = register_buffer("history_size", Tensor::zeros({}));
 }
 
@@ -128,7 +128,7 @@ Tensor CrossIterationBatchNorm::forward(const Tensor& x_in) {
 
   if (training && record_statistics) {
     NoGradGuard no_grad;
-    running.update(batch.mean, batch.var, double(count));
+    running.update(batch.mean, batch.var, double(count), options.momentum);
     if (options.window > 0 &&
         running.num_batches_tracked.item() > double(options.burnin - options.window)) {
       // This batch's statistics and their Jacobians w.r.t. the conv weight:

@@ -10,7 +10,7 @@ namespace nl {
 InstanceNorm2d::InstanceNorm2d(int64_t c, InstanceNormOptions o) : num_features(c), options(o) {
   check(c > 0, "InstanceNorm2d", "num_features must be positive, got ", c);
   std::tie(weight, bias) = register_affine(*this, c, o.affine);
-  if (o.track_running_stats) running = RunningStats::register_on(*this, c, o.momentum);
+  if (o.track_running_stats) running = RunningStats::register_on(*this, c);
 }
 
 Tensor InstanceNorm2d::forward(const Tensor& x) {
@@ -41,7 +41,7 @@ Tensor InstanceNorm2d::forward(const Tensor& x) {
         mean[c] += out.batch.mean[n * layout.c + c] / double(layout.n);
         var[c] += out.batch.var[n * layout.c + c] / double(layout.n);
       }
-    running.update(mean, var, double(layout.l));
+    running.update(mean, var, double(layout.l), options.momentum);
   }
   return out.y;
 }

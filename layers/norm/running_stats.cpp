@@ -2,10 +2,8 @@
 
 namespace nl {
 
-RunningStats RunningStats::register_on(Module& owner, int64_t size, std::optional<double> momentum,
-                                       bool with_mean, bool with_var) {
+RunningStats RunningStats::register_on(Module& owner, int64_t size, bool with_mean, bool with_var) {
   RunningStats r;
-  r.momentum = momentum;
   if (with_mean) r.mean = owner.register_buffer("running_mean", Tensor::zeros({size}));
   if (with_var) r.var = owner.register_buffer("running_var", Tensor::ones({size}));
   r.num_batches_tracked =
@@ -14,7 +12,8 @@ RunningStats RunningStats::register_on(Module& owner, int64_t size, std::optiona
 }
 
 void RunningStats::update(const std::vector<double>& batch_mean,
-                          const std::vector<double>& biased_var, double m) {
+                          const std::vector<double>& biased_var, double m,
+                          std::optional<double> momentum) {
   const double tracked = num_batches_tracked.item() + 1;
   num_batches_tracked.fill_(tracked);
   if (mean.defined()) update_running(mean, batch_mean, momentum, tracked);

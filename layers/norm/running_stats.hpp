@@ -16,17 +16,17 @@ namespace nl {
 
 struct RunningStats {
   Tensor mean, var, num_batches_tracked;  // undefined when not kept
-  std::optional<double> momentum = 0.1;
 
   // Registers the buffers on `owner`: `size` statistics; with_mean / with_var = false leave one
   // out (Variance Normalization keeps no mean, mean-only BatchNorm no variance).
-  static RunningStats register_on(Module& owner, int64_t size, std::optional<double> momentum,
-                                  bool with_mean = true, bool with_var = true);
+  static RunningStats register_on(Module& owner, int64_t size, bool with_mean = true,
+                                  bool with_var = true);
   bool tracking() const { return num_batches_tracked.defined(); }
   // One training batch: counts it, then blends `batch_mean` and `biased_var` (the biased
-  // variance of `m` values per statistic; corrected to the unbiased one here).
+  // variance of `m` values per statistic; corrected to the unbiased one here) with the layer's
+  // momentum (none: the cumulative average).
   void update(const std::vector<double>& batch_mean, const std::vector<double>& biased_var,
-              double m);
+              double m, std::optional<double> momentum);
 };
 
 // Blends per-statistic batch values into a running buffer in place;

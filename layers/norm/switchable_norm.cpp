@@ -34,7 +34,7 @@ SwitchableNorm::SwitchableNorm(int64_t c, SwitchableNormOptions o) : num_feature
   std::tie(weight, bias) = register_affine(*this, c, o.affine);
   mean_weight = register_parameter("mean_weight", Tensor::ones({3}));
   var_weight = register_parameter("var_weight", Tensor::ones({3}));
-  running = RunningStats::register_on(*this, c, o.momentum);
+  running = RunningStats::register_on(*this, c);
 }
 
 std::vector<double> SwitchableNorm::mean_importance() const {
