@@ -8,6 +8,12 @@ execute_process(COMMAND ${REPO}/tools/course/make-workspace ${WORK} RESULT_VARIA
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "make-workspace failed")
 endif()
+# A second make-workspace into the same folder must refuse: it would overwrite a student's work.
+execute_process(COMMAND ${REPO}/tools/course/make-workspace ${WORK} RESULT_VARIABLE rc
+                ERROR_VARIABLE refusal OUTPUT_QUIET)
+if(rc EQUAL 0 OR NOT refusal MATCHES "refusing to overwrite")
+  message(FATAL_ERROR "make-workspace into a non-empty folder did not refuse: ${refusal}")
+endif()
 file(GLOB csvs ${DATA}/*.csv)
 file(COPY ${csvs} DESTINATION ${WORK}/08-probes)
 

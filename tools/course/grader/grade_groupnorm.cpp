@@ -21,10 +21,8 @@ struct Case {
 };
 
 Case make_case(const GroupShape& s, uint64_t seed) {
-  const size_t size = size_t(s.n * s.c * s.h * s.w);
-  return {s, course::random_array(size, seed, 2.0, -1.0),
-          course::random_array(s.c, seed + 1, 1.0, 1.0), course::random_array(s.c, seed + 2),
-          course::random_array(size, seed + 3)};
+  const course::NormData d = course::norm_data(size_t(s.n * s.c * s.h * s.w), s.c, seed, 2.0, -1.0);
+  return {s, d.x, d.gamma, d.beta, d.dy};
 }
 
 struct Expected {

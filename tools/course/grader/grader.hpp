@@ -106,6 +106,18 @@ inline Array random_array(size_t n, uint64_t seed, double scale = 1.0, double sh
   return a;
 }
 
+// The inputs of a normalizer check: x of `size` values ~ N(x_shift, x_scale^2), gamma ~ N(1, 1)
+// and beta ~ N(0, 1) of `channels` values, dy ~ N(0, 1) like x; seeds seed .. seed + 3.
+struct NormData {
+  Array x, gamma, beta, dy;
+};
+inline NormData norm_data(size_t size, int64_t channels, uint64_t seed, double x_scale,
+                          double x_shift) {
+  return {random_array(size, seed, x_scale, x_shift),
+          random_array(size_t(channels), seed + 1, 1.0, 1.0),
+          random_array(size_t(channels), seed + 2), random_array(size, seed + 3)};
+}
+
 inline nl::Tensor tensor(const Array& values, const nl::Shape& shape, bool requires_grad = false) {
   nl::Tensor t = nl::Tensor::from_vector(values, shape, nl::DType::f64);
   if (requires_grad) t.requires_grad_(true);
