@@ -1,5 +1,6 @@
 #include "data/loader.hpp"
 
+#include "core/dist/shard.hpp"
 #include "core/error.hpp"
 #include "core/parallel.hpp"
 
@@ -10,6 +11,10 @@ DataLoader::DataLoader(const ImageSet& set, LoaderOptions opt, Compose t)
   check(opt.batch_size >= 1, "DataLoader", "batch_size must be >= 1");
   check(set.size() > 0, "DataLoader", "the dataset is empty");
   check(opt.prefetch >= 1, "DataLoader", "prefetch must be >= 1");
+  check(opt.ranks >= 1 && opt.rank >= 0 && opt.rank < opt.ranks, "DataLoader", "rank ", opt.rank,
+        " of ", opt.ranks);
+  check(opt.batch_size >= opt.ranks, "DataLoader", "a batch of ", opt.batch_size,
+        " samples cannot give each of ", opt.ranks, " ranks at least one");
 }
 
 DataLoader::~DataLoader() {
@@ -33,8 +38,10 @@ std::vector<int64_t> DataLoader::order(int64_t epoch) const {
 
 Batch DataLoader::make_batch(int64_t epoch, int64_t b) const {
   const std::vector<int64_t>& idx = order_;
-  const int64_t start = b * opt_.batch_size;
-  const int64_t n = std::min(opt_.batch_size, set_.size() - start);
+  const int64_t global = std::min(opt_.batch_size, set_.size() - b * opt_.batch_size);
+  const dist::Shard mine = dist::shard_of(global, opt_.rank, opt_.ranks);
+  const int64_t start = b * opt_.batch_size + mine.begin;
+  const int64_t n = mine.size();
   // Output size: run the transforms on the first sample to learn it (crops may change it).
   const int64_t c = set_.channels(), h = set_.height(), w = set_.width();
   Batch batch;
@@ -52,6 +59,12 @@ Batch DataLoader::make_batch(int64_t epoch, int64_t b) const {
       images[i] = std::move(img);
     }
   });
+  if (n == 0) {  // a last partial batch smaller than the rank count: learn the output size
+    FloatImage blank{c, h, w, std::vector<float>(c * h * w, 0.0f)};
+    transforms_.apply(blank, 0);
+    batch.images = Tensor::empty({0, blank.c, blank.h, blank.w});
+    return batch;
+  }
   const FloatImage& first = images[0];
   batch.images = Tensor::empty({n, first.c, first.h, first.w});
   float* out = batch.images.data<float>();

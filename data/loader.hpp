@@ -1,7 +1,8 @@
 // DataLoader: shuffles with a seeded generator, assembles NCHW float32 batches (augmenting the
 // samples of a batch in parallel with TBB) and prefetches the next batches on a background
 // thread, so decoding and augmentation overlap the training step. The batches of an epoch
-// depend only on (seed, epoch), never on the thread count.
+// depend only on (seed, epoch), never on the thread count, and under data-parallel training
+// each rank builds only its shard of them.
 //
 //   DataLoader loader(train_set, {.batch_size = 128, .shuffle = true, .drop_last = true}, aug);
 //   loader.start_epoch(epoch);
@@ -31,6 +32,10 @@ struct LoaderOptions {
   bool drop_last = false;
   uint64_t seed = 0;
   int prefetch = 2;  // batches prepared ahead
+  // Data-parallel training: this process is rank `rank` of `ranks` and its batches are its
+  // shard of each global batch of batch_size samples (core/dist/shard.hpp). The global batches
+  // and every sample's augmentation are those of one process.
+  int rank = 0, ranks = 1;
 };
 
 class DataLoader {

@@ -5,6 +5,7 @@ trained with one recipe and budget, one row each.
     python3 scripts/leaderboard.py run      # trains the rows not finished yet; resumable
     python3 scripts/leaderboard.py report   # docs/results/leaderboard.md + leaderboard.png
     python3 scripts/leaderboard.py list     # the rows and their state
+    python3 scripts/leaderboard.py save-progress  # unfinished rows' checkpoints into the repo
 
 Budget: ResNet-20 (width 16), the full CIFAR-10 training set for 10 epochs, batch 128, SGD with
 Nesterov momentum 0.9, weight decay 5e-4, one-cycle to lr 0.1 (15% warm-up, linear), seed 0,
@@ -13,8 +14,11 @@ one thread per run (--parallel N runs N rows at once on a bigger machine).
 A row is finished when its committed metrics (docs/results/leaderboard/<row>/metrics.jsonl) hold
 all epochs, or when it diverged (train exit code 3, recorded in status.json). An unfinished row
 resumes from its checkpoint in the cache folder (--cache, default ~/.cache/normlab-leaderboard)
-after any interruption; with no checkpoint there it starts again. Checkpoints are not committed;
-metrics, config and status are.
+after any interruption; with no checkpoint there it starts again. The cache does not outlive the
+machine, so `save-progress` copies an unfinished row's last checkpoint (and its metrics) into
+docs/results/leaderboard/<row>/resume/, to be committed; `run` on a fresh machine restores it from
+there, and deletes that folder once the row is finished. Finished rows commit metrics, config and
+status only.
 """
 import argparse
 import json
@@ -71,6 +75,12 @@ def run_row(spec, extra, args):
     out = Path(args.cache) / rid
     out.mkdir(parents=True, exist_ok=True)
     ck = out / "checkpoint.safetensors"
+    saved = RESULTS / rid / "resume"
+    if not ck.exists() and (saved / "checkpoint.safetensors").exists():
+        for name in ("checkpoint.safetensors", "metrics.jsonl", "config.json"):
+            if (saved / name).exists():
+                shutil.copy(saved / name, out / name)
+        print(f"{rid}: restored the checkpoint saved in {saved.relative_to(ROOT)}", flush=True)
     cmd = [str(args.binary), "--data", args.data, "--norm", spec, *RECIPE, *extra,
            "--threads", str(args.threads), "--out", str(out)]
     done_epochs = len(read_metrics(out / "metrics.jsonl"))
@@ -96,6 +106,8 @@ def run_row(spec, extra, args):
                   str(out), "OUT").replace(args.data, "DATA"),
               "last_line": tail[0] if tail else ""}
     (dest / "status.json").write_text(json.dumps(record, indent=2) + "\n")
+    if state != "interrupted" and saved.exists():
+        shutil.rmtree(saved)
     print(f"[{time.strftime('%H:%M:%S')}] {rid}: {state} (rc {rc})", flush=True)
     return state
 
@@ -110,6 +122,22 @@ def cmd_run(args):
     print(f"{len(ROWS) - len(todo)} of {len(ROWS)} rows finished; {len(todo)} to run", flush=True)
     with ThreadPoolExecutor(max_workers=args.parallel) as pool:
         list(pool.map(lambda r: run_row(r[0], r[1], args), todo))
+
+
+def cmd_save_progress(args):
+    """Copies each unfinished row's checkpoint from the cache into the repository."""
+    for spec, extra in ROWS:
+        rid = row_id(spec, extra)
+        out = Path(args.cache) / rid
+        done = len(read_metrics(out / "metrics.jsonl"))
+        if finished(rid) or not (out / "checkpoint.safetensors").exists() or done >= EPOCHS:
+            continue
+        saved = RESULTS / rid / "resume"
+        saved.mkdir(parents=True, exist_ok=True)
+        for name in ("checkpoint.safetensors", "metrics.jsonl", "config.json"):
+            if (out / name).exists():
+                shutil.copy(out / name, saved / name)
+        print(f"{rid}: saved after epoch {done} in {saved.relative_to(ROOT)}")
 
 
 def cmd_list(_args):
@@ -203,13 +231,14 @@ def cmd_report(args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("command", choices=["run", "report", "list"])
+    p.add_argument("command", choices=["run", "report", "list", "save-progress"])
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "datasets" / "cifar10-jpeg"))
     p.add_argument("--cache", default=os.path.expanduser("~/.cache/normlab-leaderboard"))
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--parallel", type=int, default=1, help="rows trained at once")
     args = p.parse_args()
-    {"run": cmd_run, "report": cmd_report, "list": cmd_list}[args.command](args)
+    {"run": cmd_run, "report": cmd_report, "list": cmd_list,
+     "save-progress": cmd_save_progress}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/dist/shard.hpp"
 #include "core/parallel.hpp"
 #include "data/cifar_binary.hpp"
 #include "data/image_folder.hpp"
@@ -253,6 +254,46 @@ TEST_SUITE("data") {
     CHECK(a[0].indices != c[0].indices);
     DataLoader dropping(set, {.batch_size = 16, .drop_last = true});
     CHECK(dropping.batches_per_epoch() == 3);
+  }
+
+  TEST_CASE("data-parallel shards: disjoint, their union the one-process batch, reshuffled") {
+    Cifar10Binary set;
+    auto bytes = cifar_records(70);
+    set.append_records("mem", bytes.data(), bytes.size());
+    Compose aug({RandomCrop(32, 4), RandomHorizontalFlip()});
+    const LoaderOptions one{.batch_size = 15, .shuffle = true, .drop_last = true, .seed = 5};
+    auto epoch_batches = [&](int rank, int ranks, int64_t epoch) {
+      LoaderOptions o = one;
+      o.rank = rank, o.ranks = ranks;
+      DataLoader loader(set, o, aug);
+      loader.start_epoch(epoch);
+      std::vector<Batch> out;
+      while (auto b = loader.next()) out.push_back(std::move(*b));
+      return out;
+    };
+    for (int ranks : {2, 3, 4}) {
+      const auto whole = epoch_batches(0, 1, 3);
+      std::vector<std::vector<Batch>> shards;
+      for (int r = 0; r < ranks; ++r) shards.push_back(epoch_batches(r, ranks, 3));
+      REQUIRE(whole.size() == 4);  // 70 / 15, the last 10 dropped
+      for (size_t b = 0; b < whole.size(); ++b) {
+        std::vector<int64_t> joined;
+        std::vector<double> pixels;
+        for (int r = 0; r < ranks; ++r) {
+          REQUIRE(shards[r].size() == whole.size());
+          const Batch& s = shards[r][b];
+          CHECK(s.indices.size() == size_t(dist::shard_of(15, r, ranks).size()));
+          joined.insert(joined.end(), s.indices.begin(), s.indices.end());
+          const auto v = s.images.to_vector();
+          pixels.insert(pixels.end(), v.begin(), v.end());
+        }
+        CHECK(joined == whole[b].indices);             // disjoint, in order, the same samples
+        CHECK(pixels == whole[b].images.to_vector());  // and the same augmentation
+      }
+    }
+    CHECK(epoch_batches(1, 2, 3)[0].indices != epoch_batches(1, 2, 4)[0].indices);
+    CHECK_THROWS_WITH_AS(DataLoader(set, {.batch_size = 3, .rank = 0, .ranks = 4}),
+                         doctest::Contains("at least one"), Error);
   }
 
   // Reported as skipped (not passed) when ../shared is not beside the checkout.

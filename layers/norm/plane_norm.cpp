@@ -28,6 +28,7 @@ struct PlaneNormSteps {
   std::vector<double> mean, var;     // per statistic
   std::vector<double> inv_std;       // per statistic
   std::vector<double> scale, shift;  // forward, per plane
+  double count = 0;                  // M: elements per statistic (every rank's, when synced)
   double c_mean() const { return math.subtract_mean ? 1.0 : 0.0; }
   double c_var() const { return math.center_variance ? 1.0 : 0.0; }
 
@@ -71,23 +72,32 @@ struct PlaneNormBackward {
   }
   // a, b, k of samples [n0, n1), whose statistics [k0, k1) have all their planes there.
   void coefficients(int64_t n0, int64_t n1, int64_t k0, int64_t k1) {
-    const StatLayout& s = f.s;
     if (batch_stats) {
-      // A_k = sum gamma dy, C_k = sum gamma dy (x - mu) over the statistic's planes.
-      for (int64_t n = n0, p = n0 * s.c; n < n1; ++n)
-        for (int64_t c = 0; c < s.c; ++c, ++p) {
-          big_a[f.stat[p]] += f.g[c] * sum_dy[p];
-          big_c[f.stat[p]] += f.g[c] * sum_dy_xc[p];
-        }
-      const double m = double(s.count()), cm = f.c_mean(), cv = f.c_var();
-      for (int64_t k = k0; k < k1; ++k) {
-        const double si = f.inv_std[k], s3 = f.math.divide_std ? si * si * si : 0.0;
-        // E = (1/M) sum gamma dy (x - c mu) = (C + (1 - c) mu A) / M
-        const double e = (big_c[k] + (1 - cm) * f.mean[k] * big_a[k]) / m;
-        b_stat[k] = -s3 * e;
-        k_stat[k] = -cm * si * big_a[k] / m + cv * f.mean[k] * s3 * e;
-      }
+      accumulate(n0, n1);
+      finish(k0, k1);
     }
+    expand(n0, n1);
+  }
+  // A_k = sum gamma dy, C_k = sum gamma dy (x - mu) over the statistic's planes in [n0, n1).
+  void accumulate(int64_t n0, int64_t n1) {
+    for (int64_t n = n0, p = n0 * f.s.c; n < n1; ++n)
+      for (int64_t c = 0; c < f.s.c; ++c, ++p) {
+        big_a[f.stat[p]] += f.g[c] * sum_dy[p];
+        big_c[f.stat[p]] += f.g[c] * sum_dy_xc[p];
+      }
+  }
+  void finish(int64_t k0, int64_t k1) {
+    const double m = f.count, cm = f.c_mean(), cv = f.c_var();
+    for (int64_t k = k0; k < k1; ++k) {
+      const double si = f.inv_std[k], s3 = f.math.divide_std ? si * si * si : 0.0;
+      // E = (1/M) sum gamma dy (x - c mu) = (C + (1 - c) mu A) / M
+      const double e = (big_c[k] + (1 - cm) * f.mean[k] * big_a[k]) / m;
+      b_stat[k] = -s3 * e;
+      k_stat[k] = -cm * si * big_a[k] / m + cv * f.mean[k] * s3 * e;
+    }
+  }
+  void expand(int64_t n0, int64_t n1) {
+    const StatLayout& s = f.s;
     for (int64_t n = n0, p = n0 * s.c; n < n1; ++n)
       for (int64_t c = 0; c < s.c; ++c, ++p) {
         a[p] = f.inv_std[f.stat[p]] * f.g[c];
@@ -105,7 +115,7 @@ struct PlaneNormBackward {
 
 PlaneNormOutput plane_norm(const Tensor& x_in, const Tensor& gamma, const Tensor& beta,
                            const StatLayout& s, double eps, const Moments* fixed, const char* name,
-                           NormMath math) {
+                           NormMath math, std::shared_ptr<const StatSync> sync) {
   for (const Tensor* p : {&gamma, &beta})
     if (p->defined()) {
       check(p->dim() == 1 && p->shape()[0] == s.c, name, "affine parameter of shape ",
@@ -116,11 +126,14 @@ PlaneNormOutput plane_norm(const Tensor& x_in, const Tensor& gamma, const Tensor
   const Tensor x = x_in.detach().contiguous();
   const int64_t planes = s.n * s.c, stats = s.num_stats();
   const bool batch_stats = fixed == nullptr;
-  const bool per_sample = batch_stats && s.samples_per_stat == 1;
+  const bool per_sample = batch_stats && s.samples_per_stat == 1 && !sync;
+  check(!sync || !batch_stats || s.samples_per_stat == s.n, name,
+        "statistics shared across ranks must pool the whole batch");
   auto f = std::make_shared<PlaneNormSteps>(PlaneNormSteps{
       s, eps, math, channel_values(gamma, s.c, 1.0), channel_values(beta, s.c, 0.0),
       s.plane_stats(), std::vector<double>(stats), std::vector<double>(stats),
       std::vector<double>(stats), std::vector<double>(planes), std::vector<double>(planes)});
+  f->count = double(s.count());
   PlaneNormOutput out;
   out.y = Tensor::empty(x.shape(), x.dtype());
   if (per_sample) {
@@ -132,15 +145,19 @@ PlaneNormOutput plane_norm(const Tensor& x_in, const Tensor& gamma, const Tensor
     });
     out.batch = Moments{f->mean, f->var};
   } else {
-    const Moments m = fixed ? *fixed : compute_moments(s, x);
+    Moments m = fixed ? *fixed : compute_moments(s, x);
+    if (sync && batch_stats) m = sync->combine(m, f->count, &f->count);
     f->mean = m.mean;
     f->var = m.var;
     f->finish_stats(0, stats, batch_stats);
     if (batch_stats) out.batch = Moments{f->mean, f->var};
+    check(!sync || !batch_stats || f->count > 1, name,
+          "expected more than 1 value per channel over all ranks when training, got ", f->count);
     parallel_for(s.n, grain_for(s.c * s.l),
                  [&](int64_t n0, int64_t n1) { f->forward_samples(x, out.y, n0, n1); });
   }
 
+  out.count = f->count;
   out.y = record(out.y, name, {x_in, gamma, beta}, [=](const Tensor& gy) {
     const Tensor dy = gy.contiguous();
     Tensor dx = Tensor::empty(x.shape(), x.dtype());
@@ -157,7 +174,12 @@ PlaneNormOutput plane_norm(const Tensor& x_in, const Tensor& gamma, const Tensor
       PlaneGradSums sums = plane_grad_sums(s, x, dy, f->mean);
       bw.sum_dy = std::move(sums.sum_dy);
       bw.sum_dy_xc = std::move(sums.sum_dy_xc);
-      bw.coefficients(0, s.n, 0, stats);
+      if (batch_stats) {
+        bw.accumulate(0, s.n);
+        if (sync) sync->sum(bw.big_a, bw.big_c);
+        bw.finish(0, stats);
+      }
+      bw.expand(0, s.n);
       parallel_for(s.n, grain_for(s.c * s.l),
                    [&](int64_t n0, int64_t n1) { bw.dx_samples(x, dy, dx, n0, n1); });
     }

@@ -21,13 +21,29 @@
 // (BatchNorm: c = c' = 1; Variance Normalization: c = 0, c' = 1; uncentred RMS: c = c' = 0).
 // divide_std = false (mean-only BatchNorm) fixes s = 1 and drops the E terms.
 #pragma once
+#include <memory>
+
 #include "layers/norm/plane_stats.hpp"
 
 namespace nl {
 
 struct PlaneNormOutput {
   Tensor y;
-  Moments batch;  // the statistics used (empty when `fixed` was given)
+  Moments batch;     // the statistics used (empty when `fixed` was given)
+  double count = 0;  // elements each batch statistic pooled (over every rank with a StatSync)
+};
+
+// Batch statistics pooled over several processes (SyncBatchNorm, layers/norm/sync_batch_norm):
+// the forward's moments and the backward's two per-statistic sums are combined over the ranks
+// before they are used, and M above counts every rank's elements. The backward formula is
+// unchanged: its group means become means over the union of the ranks' batches.
+struct StatSync {
+  virtual ~StatSync() = default;
+  // This rank's moments (biased variance) of `count` elements per statistic -> the moments of
+  // all ranks' elements; *total receives their number. The same result on every rank.
+  virtual Moments combine(const Moments& local, double count, double* total) const = 0;
+  // Sums over the ranks, in place: A_k = sum gamma dy and C_k = sum gamma dy (x - mu_k).
+  virtual void sum(std::vector<double>& big_a, std::vector<double>& big_c) const = 0;
 };
 
 struct NormMath {
@@ -38,8 +54,10 @@ struct NormMath {
 
 // gamma/beta: (C) tensors or undefined (no affine). fixed: statistics to use instead of the
 // batch's (per statistic group, var as defined by `math`); they then receive no gradient.
+// sync: batch statistics shared with other ranks (needs whole-batch statistics, S = N).
 PlaneNormOutput plane_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                            const StatLayout& layout, double eps, const Moments* fixed,
-                           const char* name, NormMath math = {});
+                           const char* name, NormMath math = {},
+                           std::shared_ptr<const StatSync> sync = nullptr);
 
 }  // namespace nl
