@@ -2,7 +2,9 @@
 //   train                                   # a few-minute demo on ../shared/datasets/cifar10-jpeg
 //   train --norm gn:groups=8 --epochs 30 --out runs/gn8
 //   train --list-norms
+//   mpirun -np 4 train --norm sbn ...         # data-parallel over 4 ranks (docs/distributed.md)
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 
@@ -10,6 +12,7 @@
 #include "apps/common/noisy_batch_norm.hpp"
 #include "apps/common/run_checks.hpp"
 #include "apps/common/training.hpp"
+#include "core/dist/communicator.hpp"
 #include "layers/norm/factory.hpp"
 
 namespace {
@@ -72,7 +75,9 @@ int main(int argc, char** argv) {
                "initialise convolutions Kaiming-normal (fan_in, ReLU gain) instead of PyTorch's "
                "default (the probes' init; makes unnormalized deep ResNets explode)");
   app.add_option("--epochs", c.epochs)->check(CLI::Range(1, 100000));
-  app.add_option("--batch-size", c.batch_size)->check(CLI::Range(2, 65536));
+  app.add_option("--batch-size", c.batch_size,
+                 "the global batch: under mpirun -np K each rank takes its 1/K of every batch")
+      ->check(CLI::Range(2, 65536));
   app.add_option("--lr", c.lr, "peak learning rate")->check(CLI::NonNegativeNumber);
   app.add_option("--momentum", c.momentum)->check(CLI::Range(0.0, 1.0));
   app.add_flag("--nesterov,!--no-nesterov", c.nesterov, "Nesterov momentum (default on)");
@@ -91,7 +96,10 @@ int main(int argc, char** argv) {
   app.add_option("--pct-start", c.pct_start, "one-cycle warm-up fraction")
       ->check(CLI::Range(0.01, 0.99));
   app.add_option("--seed", c.seed);
-  app.add_option("--threads", c.threads, "0 = all cores")->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", c.threads,
+                 "threads per process; 0 = all cores (under mpirun: the cores of the host "
+                 "divided among its ranks)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--train-limit", c.train_limit,
                  "train on a fixed random subset of N images (0 = all)")
       ->check(CLI::NonNegativeNumber);
@@ -103,6 +111,10 @@ int main(int argc, char** argv) {
                  "checkpoint to continue from; settings not given are taken from it, settings "
                  "given must equal its own")
       ->check(CLI::ExistingFile);
+  app.add_option("--stop-after-epoch", c.stop_after_epoch,
+                 "stop after this epoch as if interrupted (the schedule still spans --epochs; "
+                 "continue with --resume); 0 = run to the end")
+      ->check(CLI::NonNegativeNumber);
   app.add_flag("--list-norms", list, "print the available normalizers and exit");
   CLI11_PARSE(app, argc, argv);
   if (list) {
@@ -111,15 +123,29 @@ int main(int argc, char** argv) {
   }
   if (app.count("--epochs") && !app.count("--train-limit")) c.train_limit = 0;
   if (app.count("--epochs") && !app.count("--test-limit")) c.test_limit = 0;
+  // Under mpirun only rank 0 prints (and writes files); a rank that fails ends the whole job
+  // with its message and exit code (MPI_Abort), so no other rank waits for it forever.
+  nl::dist::Communicator* world = nullptr;
+  const auto fail = [&](const std::string& message, int code) {
+    const bool parallel = world && world->size() > 1;
+    std::string text = prefixed("train: ", message);
+    if (parallel)  // "train: ..." -> "train (rank 1 of 4): ..."
+      text = "train (rank " + std::to_string(world->rank()) + " of " +
+             std::to_string(world->size()) + "): " + text.substr(7);
+    std::cerr << text << "\n";
+    if (parallel) world->abort(code);
+    return code;
+  };
   try {
+    world = &nl::dist::world();
+    if (world->rank() != 0 && !std::freopen("/dev/null", "w", stdout))
+      throw nl::Error("cannot silence rank " + std::to_string(world->rank()) + "'s output");
     if (!c.resume.empty()) c = settings_for_resume(app, c);
     const double acc = nl::apps::run_training(c);
     std::printf("final test accuracy %.2f%%\n", 100 * acc);
   } catch (const nl::apps::DivergenceError& e) {
-    std::cerr << prefixed("train: ", e.what()) << "\n";
-    return 3;
+    return fail(e.what(), 3);
   } catch (const std::exception& e) {
-    std::cerr << prefixed("train: ", e.what()) << "\n";
-    return 2;
+    return fail(e.what(), 2);
   }
 }

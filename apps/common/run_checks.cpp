@@ -120,6 +120,39 @@ void check_resume_compatible(const Checkpoint& ck, const TrainConfig& cfg) {
   }
 }
 
+bool statistics_are_per_rank(const std::string& spec) {
+  const NormSpec parsed = NormSpec::parse(spec);
+  std::stringstream names(parsed.name);
+  for (std::string name; std::getline(names, name, '+');) {
+    if (name == "sbn") {
+      if (parsed.args.count("group")) return true;
+      continue;
+    }
+    const NormEntry* e = find_norm(name);
+    if (e && (e->family == NormFamily::batch || e->family == NormFamily::experiment)) return true;
+  }
+  return false;
+}
+
+void check_resume_world_size(const Checkpoint& ck, const TrainConfig& cfg, int world_size) {
+  const int saved = ck.meta.at("config").value("world_size", 1);
+  if (saved == world_size) return;
+  if (statistics_are_per_rank(cfg.arch.norm)) {
+    throw Error(ck.path + ": cannot resume on " + std::to_string(world_size) +
+                " rank(s): the run was trained on " + std::to_string(saved) + ", and --norm " +
+                cfg.arch.norm + " computes its statistics over each rank's samples (" +
+                std::to_string(cfg.batch_size / saved) + " per rank then, " +
+                std::to_string(cfg.batch_size / world_size) +
+                " now), so the model would change. Resume with " + std::to_string(saved) +
+                " rank(s) (mpirun -np " + std::to_string(saved) + "), or start a new run.");
+  }
+  std::printf(
+      "note: resuming a %d-rank run on %d rank(s): --norm %s does not depend on how the batch "
+      "is split, so the run continues the same training, with other rounding (not "
+      "bit-identical to an uninterrupted run)\n",
+      saved, world_size, cfg.arch.norm.c_str());
+}
+
 void check_memory_budget(const TrainConfig& cfg, int64_t num_classes) {
   const MemoryEstimate e =
       estimate_training_memory(cfg.model, cfg.arch.width, num_classes, cfg.batch_size);

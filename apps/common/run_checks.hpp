@@ -24,6 +24,15 @@ std::string flag_name(const std::string& key);
 // setting and both values.
 void check_resume_compatible(const Checkpoint& ck, const TrainConfig& cfg);
 
+// Resuming on another number of ranks than the checkpoint's run (docs/distributed.md): refused
+// when the normalizer's statistics are per rank (bn and the other batch-statistics layers,
+// sbn:group=G), since the per-rank batch would change the model being trained; allowed, with
+// a note, otherwise (the same mathematics, not the same rounding).
+void check_resume_world_size(const Checkpoint& ck, const TrainConfig& cfg, int world_size);
+// True when `spec` computes statistics over the samples of a rank's batch only, so that the
+// trained function depends on how the global batch is split (bn, gbn, brn, ..., sbn:group=G).
+bool statistics_are_per_rank(const std::string& spec);
+
 // Refuses a run whose estimated peak memory (model, gradients, optimizer state, activations of
 // one batch) exceeds the memory this machine has available, stating the estimate.
 void check_memory_budget(const TrainConfig& cfg, int64_t num_classes);

@@ -1,5 +1,6 @@
 #include "apps/common/training.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -8,18 +9,21 @@
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "apps/common/progress.hpp"
 #include "apps/common/run_checks.hpp"
 #include "apps/common/run_folder.hpp"
 #include "autograd/node.hpp"
 #include "autograd/ops.hpp"
+#include "core/dist/communicator.hpp"
 #include "core/init.hpp"
 #include "core/parallel.hpp"
 #include "core/safetensors.hpp"
 #include "data/cifar_binary.hpp"
 #include "data/image_folder.hpp"
 #include "data/loader.hpp"
+#include "layers/dist/data_parallel.hpp"
 #include "layers/loss.hpp"
 #include "layers/models/resnet.hpp"
 #include "layers/optim/schedule.hpp"
@@ -49,6 +53,7 @@ json TrainConfig::to_json() const {
           {"pct_start", pct_start},
           {"seed", seed},
           {"threads", num_threads()},
+          {"world_size", dist::world().size()},
           {"train_limit", train_limit},
           {"test_limit", test_limit},
           {"normlab_version", NORMLAB_VERSION},
@@ -198,7 +203,10 @@ std::unique_ptr<Schedule> make_schedule(Optimizer& opt, const TrainConfig& c, in
 }  // namespace
 
 EvalResult evaluate(Module& model, const data::ImageSet& set, const std::vector<float>& mean,
-                    const std::vector<float>& std, int batch_size, bool keep_logits) {
+                    const std::vector<float>& std, int batch_size, bool keep_logits,
+                    dist::Communicator* comm) {
+  check(!comm || comm->size() == 1 || !keep_logits, "evaluate",
+        "logits are kept only by a single-process evaluation");
   NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
@@ -209,8 +217,11 @@ EvalResult evaluate(Module& model, const data::ImageSet& set, const std::vector<
   if (keep_logits) r.logits = Tensor::empty({set.size(), k});
   double loss_sum = 0;
   int64_t correct = 0;
-  for (int64_t start = 0; start < set.size(); start += batch_size) {
-    const int64_t n = std::min<int64_t>(batch_size, set.size() - start);
+  // Under data parallelism each rank evaluates its shard of the test set; the sums are pooled.
+  const dist::Shard mine =
+      comm ? dist::shard_of(set.size(), comm->rank(), comm->size()) : dist::Shard{0, set.size()};
+  for (int64_t start = mine.begin; start < mine.end; start += batch_size) {
+    const int64_t n = std::min<int64_t>(batch_size, mine.end - start);
     std::vector<int64_t> labels(n);
     for (int64_t i = 0; i < n; ++i) labels[i] = set.label(start + i);
     Tensor logits = model(normalized_batch(set, start, n, mean, std));
@@ -230,6 +241,14 @@ EvalResult evaluate(Module& model, const data::ImageSet& set, const std::vector<
     }
   }
   model.train(was_training);
+  if (comm && comm->size() > 1) {
+    std::vector<double> sums = {loss_sum, double(correct)};
+    for (const auto& row : r.confusion) sums.insert(sums.end(), row.begin(), row.end());
+    comm->allreduce_sum(std::span<double>(sums));
+    loss_sum = sums[0], correct = int64_t(sums[1]);
+    for (int64_t t = 0; t < k; ++t)
+      for (int64_t q = 0; q < k; ++q) r.confusion[t][q] = int64_t(sums[2 + t * k + q]);
+  }
   r.loss = loss_sum / set.size();
   r.accuracy = double(correct) / set.size();
   return r;
@@ -310,28 +329,51 @@ data::TransformPtr crop_transform(const std::string& fill, const std::vector<flo
 
 struct EpochStats {
   double lr_start = 0, loss = 0, accuracy = 0, seconds = 0;
-  int64_t seen = 0;
+  int64_t seen = 0;  // over every rank
+  // Per step, under data parallelism: the whole step, the gradient allreduce, and the rest of
+  // the communication (SyncBatchNorm's exchanges), in seconds (rank 0's clock).
+  std::vector<double> step_s, allreduce_s, sync_bn_s;
 };
 
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 // One pass over the loader: forward, loss, backward, optimizer and schedule step per batch.
+// Under data parallelism each rank runs this on its shard of every batch: buffers follow rank
+// 0, each rank's loss is weighted by its share of the global batch, and the gradients are
+// summed over the ranks before the step (layers/dist/data_parallel.hpp).
 EpochStats train_one_epoch(Module& model, Optimizer& opt, Schedule& sched, data::DataLoader& loader,
-                           int64_t epoch, ProgressLine& progress) {
+                           dist::DataParallel& dp, int64_t global_batch, int64_t epoch,
+                           ProgressLine& progress) {
   const auto t0 = std::chrono::steady_clock::now();
+  const bool parallel = dp.comm().size() > 1;
   model.train();
   loader.start_epoch(epoch);
   progress.start_epoch(epoch);
   EpochStats e;
   e.lr_start = sched.lr();
   double loss_sum = 0;
-  int64_t correct = 0, step = 0;
+  int64_t correct = 0, step = 0, seen = 0;
   while (auto batch = loader.next()) {
     ++step;
+    const auto step_t0 = std::chrono::steady_clock::now();
+    const double comm0 = dist::seconds_communicating_all(), reduce0 = dp.allreduce_seconds(),
+                 bcast0 = dp.broadcast_seconds();
+    dp.broadcast_buffers();
     opt.zero_grad();
     const Tensor logits = model(batch->images);
     Tensor loss = cross_entropy(logits, batch->labels);
     const double l = loss.item();
     check_finite_step(l, StepValue::loss, epoch + 1, step, model, batch->images, batch->labels);
-    loss.backward();
+    const int64_t n = int64_t(batch->labels.size());
+    if (parallel)
+      (loss * (double(n) / double(global_batch))).backward();
+    else
+      loss.backward();
+    dp.allreduce_gradients();
     double grad_sq = 0;
     for (auto& p : model.parameters())
       if (p.grad().defined()) grad_sq += sum(square(p.grad())).item();
@@ -339,14 +381,27 @@ EpochStats train_one_epoch(Module& model, Optimizer& opt, Schedule& sched, data:
                       batch->labels);
     opt.step();
     sched.step();
-    const int64_t n = int64_t(batch->labels.size());
     loss_sum += l * n;
     correct += int64_t(std::llround(accuracy(logits, batch->labels) * n));
-    e.seen += n;
-    progress.step(step, loss_sum / e.seen, double(correct) / e.seen, e.seen);
+    seen += n;
+    progress.step(step, loss_sum / seen, double(correct) / seen, seen * dp.comm().size());
+    if (parallel) {
+      const double reduce = dp.allreduce_seconds() - reduce0;
+      const double others =
+          dist::seconds_communicating_all() - comm0 - reduce - (dp.broadcast_seconds() - bcast0);
+      e.step_s.push_back(seconds_since(step_t0));
+      e.allreduce_s.push_back(reduce);
+      e.sync_bn_s.push_back(std::max(0.0, others));
+    }
   }
-  e.loss = loss_sum / e.seen;
-  e.accuracy = double(correct) / e.seen;
+  // Rank 0's statistics for every replica before evaluating and saving; the epoch's sums
+  // pooled over the ranks.
+  dp.broadcast_buffers();
+  std::vector<double> sums = {loss_sum, double(correct), double(seen)};
+  dp.comm().allreduce_sum(std::span<double>(sums));
+  e.seen = int64_t(sums[2]);
+  e.loss = sums[0] / double(e.seen);
+  e.accuracy = sums[1] / double(e.seen);
   e.seconds = seconds_since(t0);
   return e;
 }
@@ -358,7 +413,15 @@ namespace {
 // The settings, once every one of them has been checked; the thread count applied.
 TrainConfig checked_settings(const TrainConfig& cfg) {
   check_settings(cfg);
-  set_num_threads(cfg.threads);
+  const dist::Communicator& world = dist::world();
+  check(cfg.batch_size >= world.size(), "train", "--batch-size ", cfg.batch_size,
+        " is the global batch and cannot give each of the ", world.size(),
+        " ranks a sample: raise it or start fewer ranks");
+  // Ranks on one host share its cores: by default each takes its part of them.
+  int threads = cfg.threads;
+  if (threads == 0 && world.size() > 1)
+    threads = std::max(1, int(std::thread::hardware_concurrency()) / dist::ranks_on_this_host());
+  set_num_threads(threads);
   return cfg;
 }
 
@@ -367,6 +430,7 @@ std::optional<Checkpoint> checked_resume(const TrainConfig& cfg) {
   if (cfg.resume.empty()) return std::nullopt;
   Checkpoint ck = load_checkpoint(cfg.resume);
   check_resume_compatible(ck, cfg);
+  check_resume_world_size(ck, cfg, dist::world().size());
   return ck;
 }
 
@@ -381,7 +445,8 @@ ModulePtr seeded_model(const TrainConfig& cfg, int64_t classes) {
 struct TrainingRun {
   explicit TrainingRun(const TrainConfig& c)
       : cfg(checked_settings(c)),
-        folder(cfg.out),
+        comm(dist::world()),
+        folder(comm.rank() == 0 ? cfg.out : ""),  // only rank 0 writes
         resumed(checked_resume(cfg)),
         data(load_run_data(cfg, resumed)),
         steps(checked_steps_per_epoch(cfg, *data.sets.train)),
@@ -389,15 +454,28 @@ struct TrainingRun {
         opt(make_optimizer(*model, cfg)),
         sched(make_schedule(*opt, cfg, steps * cfg.epochs)),
         loader(*data.sets.train,
-               {.batch_size = cfg.batch_size, .shuffle = true, .drop_last = true, .seed = cfg.seed},
+               {.batch_size = cfg.batch_size,
+                .shuffle = true,
+                .drop_last = true,
+                .seed = cfg.seed,
+                .rank = comm.rank(),
+                .ranks = comm.size()},
                data::Compose({crop_transform(cfg.crop_fill, data.mean),
                               data::RandomHorizontalFlip(), data::Normalize(data.mean, data.std)})),
-        progress(cfg.progress, cfg.epochs, steps, cfg.batch_size),
+        // (no progress bar under mpirun: its forwarded output looks like a terminal to rank 0)
+        progress(cfg.progress && comm.size() == 1, cfg.epochs, steps, cfg.batch_size),
         first_epoch(resumed ? resume_from(*resumed, *model, *opt, *sched) : 0),
         last_epoch(cfg.stop_after_epoch > 0 ? std::min(cfg.stop_after_epoch, cfg.epochs)
-                                            : cfg.epochs) {
+                                            : cfg.epochs),
+        dp(*model, dist::world_groups(0)) {
     std::printf("model: %s, %lld parameters, norm %s, %d threads\n", model->describe().c_str(),
                 (long long)model->num_parameters(), cfg.arch.norm.c_str(), num_threads());
+    if (comm.size() > 1)
+      std::printf(
+          "data parallel: %d ranks (%s), %d threads each, %lld samples per rank of "
+          "each global batch of %d\n",
+          comm.size(), comm.backend().c_str(), num_threads(),
+          (long long)(cfg.batch_size / comm.size()), cfg.batch_size);
     if (first_epoch >= last_epoch)
       std::printf("nothing to train: the checkpoint has done %lld of %d epochs\n",
                   (long long)first_epoch, cfg.epochs);
@@ -413,10 +491,16 @@ struct TrainingRun {
         (long long)epoch + 1, cfg.epochs, fit.lr_start, fit.loss, 100.0 * fit.accuracy, test.loss,
         100.0 * test.accuracy, seconds, fit.seen / fit.seconds);
     std::fflush(stdout);
-    const json metrics = {{"epoch", epoch + 1},     {"lr", fit.lr_start},
-                          {"train_loss", fit.loss}, {"train_acc", fit.accuracy},
-                          {"test_loss", test.loss}, {"test_acc", test.accuracy},
-                          {"seconds", seconds},     {"img_per_s", fit.seen / fit.seconds}};
+    json metrics = {{"epoch", epoch + 1},     {"lr", fit.lr_start},
+                    {"train_loss", fit.loss}, {"train_acc", fit.accuracy},
+                    {"test_loss", test.loss}, {"test_acc", test.accuracy},
+                    {"seconds", seconds},     {"img_per_s", fit.seen / fit.seconds}};
+    if (comm.size() > 1) {  // medians over the epoch's steps, seconds (docs/distributed.md)
+      metrics["world_size"] = comm.size();
+      metrics["step_s"] = median(fit.step_s);
+      metrics["allreduce_s"] = median(fit.allreduce_s);
+      metrics["sync_bn_s"] = median(fit.sync_bn_s);
+    }
     const json checkpoint_meta = {
         {"epoch", epoch},           {"schedule_step", sched->step_count()},
         {"config", cfg.to_json()},  {"mean", data.mean},
@@ -426,6 +510,7 @@ struct TrainingRun {
   }
 
   const TrainConfig cfg;
+  dist::Communicator& comm;
   RunFolder folder;
   const std::optional<Checkpoint> resumed;
   const RunData data;
@@ -436,6 +521,7 @@ struct TrainingRun {
   data::DataLoader loader;
   ProgressLine progress;
   const int64_t first_epoch, last_epoch;
+  dist::DataParallel dp;  // after the resume: broadcasts rank 0's restored state
 };
 
 }  // namespace
@@ -447,9 +533,11 @@ double run_training(const TrainConfig& cfg) {
   double test_accuracy = run.resumed ? run.resumed->meta.value("test_acc", 0.0) : 0.0;
   for (int64_t epoch = run.first_epoch; epoch < run.last_epoch; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
-    const EpochStats fit =
-        train_one_epoch(*run.model, *run.opt, *run.sched, run.loader, epoch, run.progress);
-    const EvalResult test = evaluate(*run.model, *run.data.sets.test, run.data.mean, run.data.std);
+    const EpochStats fit = train_one_epoch(*run.model, *run.opt, *run.sched, run.loader, run.dp,
+                                           run.cfg.batch_size, epoch, run.progress);
+    run.dp.check_replicas_identical("after epoch " + std::to_string(epoch + 1));
+    const EvalResult test = evaluate(*run.model, *run.data.sets.test, run.data.mean, run.data.std,
+                                     500, false, &run.comm);
     run.record_epoch(epoch, fit, test, seconds_since(t0));
     test_accuracy = test.accuracy;
   }

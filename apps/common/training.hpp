@@ -10,6 +10,7 @@
 
 #include "apps/common/checkpoint.hpp"
 #include "apps/common/divergence.hpp"
+#include "core/dist/communicator.hpp"
 #include "data/image_set.hpp"
 #include "layers/models/resnet.hpp"
 #include "layers/module.hpp"
@@ -79,8 +80,11 @@ struct EvalResult {
   std::vector<std::vector<int64_t>> confusion;  // [true][predicted]
   Tensor logits;                                // (N, classes), only when asked for
 };
+// With a communicator of several ranks, each evaluates its shard of `set` and the results are
+// pooled (every rank returns the whole set's loss, accuracy and confusion).
 EvalResult evaluate(Module& model, const data::ImageSet& set, const std::vector<float>& mean,
-                    const std::vector<float>& std, int batch_size = 500, bool keep_logits = false);
+                    const std::vector<float>& std, int batch_size = 500, bool keep_logits = false,
+                    dist::Communicator* comm = nullptr);
 
 // The optimizer's parameter groups for `config`: weight decay off for what the layers exclude
 // (and for 1-D parameters with wd_skip_norm_bias), AGC (agc > 0) on all but the classifier.

@@ -90,18 +90,31 @@ int ranks_on_this_host() {
   return 1;
 }
 
+namespace {
+std::mutex groups_mu;
+std::map<int, std::shared_ptr<Communicator>>& groups() {
+  static std::map<int, std::shared_ptr<Communicator>> g;
+  return g;
+}
+}  // namespace
+
 std::shared_ptr<Communicator> world_groups(int group_size) {
   Communicator& w = world();
   if (group_size == 0 || group_size == w.size()) return world_ptr();
   check(group_size > 0 && w.size() % group_size == 0, "SyncBatchNorm", "group=", group_size,
         " must divide the number of ranks ", w.size(),
         " (ranks are synchronised in consecutive groups of that size)");
-  static std::mutex mu;
-  static std::map<int, std::shared_ptr<Communicator>> groups;
-  std::lock_guard<std::mutex> lock(mu);
-  auto& g = groups[group_size];
+  std::lock_guard<std::mutex> lock(groups_mu);
+  auto& g = groups()[group_size];
   if (!g) g = w.split(w.rank() / group_size);
   return g;
+}
+
+double seconds_communicating_all() {
+  double total = world().seconds_communicating();
+  std::lock_guard<std::mutex> lock(groups_mu);
+  for (const auto& [size, g] : groups()) total += g->seconds_communicating();
+  return total;
 }
 
 }  // namespace nl::dist

@@ -77,5 +77,7 @@ int ranks_on_this_host();
 // G..2G-1, ...), created once per size; 0 means the whole world. Throws unless group_size
 // divides the world size.
 std::shared_ptr<Communicator> world_groups(int group_size);
+// Seconds spent in the collectives of world() and of every world_groups() communicator.
+double seconds_communicating_all();
 
 }  // namespace nl::dist

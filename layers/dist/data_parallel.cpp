@@ -63,13 +63,17 @@ DataParallel::DataParallel(Module& model, std::shared_ptr<Communicator> comm)
 
 void DataParallel::broadcast_state() {
   if (comm_->size() == 1) return;
+  const double before = comm_->seconds_communicating();
   broadcast_tensors(*comm_, model_.named_parameters());
   broadcast_tensors(*comm_, model_.named_buffers());
+  broadcast_seconds_ += comm_->seconds_communicating() - before;
 }
 
 void DataParallel::broadcast_buffers() {
   if (comm_->size() == 1) return;
+  const double before = comm_->seconds_communicating();
   broadcast_tensors(*comm_, model_.named_buffers());
+  broadcast_seconds_ += comm_->seconds_communicating() - before;
 }
 
 void DataParallel::allreduce_gradients() {

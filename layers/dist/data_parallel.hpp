@@ -40,13 +40,14 @@ class DataParallel {
   void check_replicas_identical(const std::string& when);
 
   Communicator& comm() { return *comm_; }
-  // Seconds spent in allreduce_gradients since construction.
+  // Seconds spent in allreduce_gradients, and in the broadcasts, since construction.
   double allreduce_seconds() const { return allreduce_seconds_; }
+  double broadcast_seconds() const { return broadcast_seconds_; }
 
  private:
   Module& model_;
   std::shared_ptr<Communicator> comm_;
-  double allreduce_seconds_ = 0;
+  double allreduce_seconds_ = 0, broadcast_seconds_ = 0;
 };
 
 // FNV-1a over a tensor's elements (bytes in row-major order): equal hashes on two ranks mean
