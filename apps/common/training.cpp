@@ -350,6 +350,7 @@ EpochStats train_one_epoch(Module& model, Optimizer& opt, Schedule& sched, data:
                            ProgressLine& progress) {
   const auto t0 = std::chrono::steady_clock::now();
   const bool parallel = dp.comm().size() > 1;
+  const bool timed = dist::launched_by_mpi();  // the per-step split of metrics.jsonl
   model.train();
   loader.start_epoch(epoch);
   progress.start_epoch(epoch);
@@ -385,7 +386,7 @@ EpochStats train_one_epoch(Module& model, Optimizer& opt, Schedule& sched, data:
     correct += int64_t(std::llround(accuracy(logits, batch->labels) * n));
     seen += n;
     progress.step(step, loss_sum / seen, double(correct) / seen, seen * dp.comm().size());
-    if (parallel) {
+    if (timed) {
       const double reduce = dp.allreduce_seconds() - reduce0;
       const double others =
           dist::seconds_communicating_all() - comm0 - reduce - (dp.broadcast_seconds() - bcast0);
@@ -462,8 +463,8 @@ struct TrainingRun {
                 .ranks = comm.size()},
                data::Compose({crop_transform(cfg.crop_fill, data.mean),
                               data::RandomHorizontalFlip(), data::Normalize(data.mean, data.std)})),
-        // (no progress bar under mpirun: its forwarded output looks like a terminal to rank 0)
-        progress(cfg.progress && comm.size() == 1, cfg.epochs, steps, cfg.batch_size),
+        // (no progress bar under an MPI launcher: its forwarded output looks like a terminal)
+        progress(cfg.progress && !dist::launched_by_mpi(), cfg.epochs, steps, cfg.batch_size),
         first_epoch(resumed ? resume_from(*resumed, *model, *opt, *sched) : 0),
         last_epoch(cfg.stop_after_epoch > 0 ? std::min(cfg.stop_after_epoch, cfg.epochs)
                                             : cfg.epochs),
@@ -495,7 +496,7 @@ struct TrainingRun {
                     {"train_loss", fit.loss}, {"train_acc", fit.accuracy},
                     {"test_loss", test.loss}, {"test_acc", test.accuracy},
                     {"seconds", seconds},     {"img_per_s", fit.seen / fit.seconds}};
-    if (comm.size() > 1) {  // medians over the epoch's steps, seconds (docs/distributed.md)
+    if (dist::launched_by_mpi()) {  // medians over the epoch's steps (docs/distributed.md)
       metrics["world_size"] = comm.size();
       metrics["step_s"] = median(fit.step_s);
       metrics["allreduce_s"] = median(fit.allreduce_s);

@@ -75,6 +75,10 @@ std::shared_ptr<Communicator> single_process() {
   return std::make_shared<SingleProcess>();
 }
 
+bool launched_by_mpi() {
+  return launcher_world_size() > 0;
+}
+
 bool built_with_mpi() {
 #ifdef NORMLAB_WITH_MPI
   return true;

@@ -69,6 +69,8 @@ class Communicator {
 Communicator& world();
 // A single-process communicator (also what world() is without a launcher).
 std::shared_ptr<Communicator> single_process();
+// True when an MPI launcher (mpirun, srun) started this process, even as a single rank.
+bool launched_by_mpi();
 // True when this normlab was built with MPI support.
 bool built_with_mpi();
 // Ranks of this job on this host (1 without MPI): threads per rank default to cores / this.

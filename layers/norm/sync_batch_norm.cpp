@@ -90,14 +90,14 @@ Tensor SyncBatchNorm::forward(const Tensor& x) {
     const int64_t c = num_features;
     const DType dt = x.dtype();
     const bool with_weight = weight.defined(), with_bias = bias.defined();
-    const Shape shape = x.shape();
-    y = record(Tensor::empty(shape, dt), name, {x, weight, bias}, [=](const Tensor&) {
-      std::vector<double> a(size_t(c), 0.0), k(size_t(c), 0.0);
-      sync->sum(a, k);
-      return std::vector<Tensor>{Tensor::empty(shape, dt),
-                                 with_weight ? Tensor::zeros({c}, dt) : Tensor(),
-                                 with_bias ? Tensor::zeros({c}, dt) : Tensor()};
-    });
+    y = record(Tensor::empty(x.shape(), dt), name, {x, weight, bias},
+               [=, shape = x.shape()](const Tensor&) {
+                 std::vector<double> a(size_t(c), 0.0), k(size_t(c), 0.0);
+                 sync->sum(a, k);
+                 return std::vector<Tensor>{Tensor::empty(shape, dt),
+                                            with_weight ? Tensor::zeros({c}, dt) : Tensor(),
+                                            with_bias ? Tensor::zeros({c}, dt) : Tensor()};
+               });
   }
   if (training_ && running.tracking())
     running.update(pooled.mean, pooled.var, count, options.momentum);
