@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <memory>
 
 #include "apps/common/groupsweep.hpp"
 #include "apps/common/ics.hpp"
@@ -29,7 +30,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   nl::apps::ProbeConfig config;
   std::string data_dir = "../shared/datasets/cifar10-jpeg", out;
-  int threads = 0;
+  int threads = 0, seeds = 1;
   nl::apps::GroupSweepConfig sweep;
   sweep.base.model = "resnet20";
   sweep.base.epochs = 4;
@@ -50,7 +51,12 @@ int main(int argc, char** argv) {
                     "plain|skipinit|fixup, repeatable; default: depth sweeps plain and skipinit")
         ->check(CLI::IsMember({"plain", "skipinit", "fixup"}));
     sub->add_option("--model", config.model, "resnet<6n+2> or vgg<depth>")->capture_default_str();
-    sub->add_option("--seed", config.seed)->capture_default_str();
+    sub->add_option("--seed", config.seed, "the first seed")->capture_default_str();
+    sub->add_option("--seeds", seeds,
+                    "repeat with seeds seed, seed+1, ...: weights and samples drawn again per "
+                    "seed; the CSV keeps every seed, the summary gives mean, spread, min/max")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
     sub->add_option("--batch-size", config.batch_size)
         ->check(CLI::Range(2, 100000))
         ->capture_default_str();
@@ -86,32 +92,43 @@ int main(int argc, char** argv) {
   }
   try {
     nl::set_num_threads(threads);
+    // One experiment per seed, the rows tagged with it.
     std::vector<nl::apps::ProbeRow> rows;
-    if (config.experiment == "groupsweep") {
-      // Training runs: the recipe of apps/train with a short budget, one run per normalizer.
-      sweep.base.data = data_dir;
-      sweep.base.seed = config.seed;
-      const CLI::App* sub = app.get_subcommand("groupsweep");
-      if (sub->count("--batch-size")) sweep.base.batch_size = int(config.batch_size);
-      if (sub->count("--model")) sweep.base.model = config.model;
-      sweep.base.threads = threads;
-      sweep.norms = config.norms;
-      sweep.out = out;
-      rows = nl::apps::run_groupsweep(sweep);
-    } else if (config.experiment == "landscape" || config.experiment == "ics") {
-      // A training run probed every few steps; the common flags fill its settings.
-      const bool is_landscape = config.experiment == "landscape";
-      nl::apps::ProbedRun& run = is_landscape ? landscape.run : ics.run;
-      run.data = data_dir;
-      run.seed = config.seed;
-      const CLI::App* sub = app.get_subcommand(config.experiment);
-      if (sub->count("--model")) run.model = config.model;
-      if (sub->count("--batch-size")) run.batch_size = config.batch_size;
-      landscape.norms = ics.norms = config.norms;
-      rows = is_landscape ? nl::apps::run_landscape(landscape) : nl::apps::run_ics(ics);
-    } else {
-      auto data = nl::apps::load_cifar(data_dir);
-      rows = nl::apps::run_probe(config, *data.train);
+    std::unique_ptr<nl::apps::Datasets> data;  // the initialisation probes load it once
+    const uint64_t first_seed = config.seed;
+    for (int k = 0; k < seeds; ++k) {
+      const uint64_t seed = first_seed + uint64_t(k);
+      config.seed = seed;
+      std::vector<nl::apps::ProbeRow> seed_rows;
+      if (config.experiment == "groupsweep") {
+        // Training runs: the recipe of apps/train with a short budget, one run per normalizer.
+        sweep.base.data = data_dir;
+        sweep.base.seed = seed;
+        const CLI::App* sub = app.get_subcommand("groupsweep");
+        if (sub->count("--batch-size")) sweep.base.batch_size = int(config.batch_size);
+        if (sub->count("--model")) sweep.base.model = config.model;
+        sweep.base.threads = threads;
+        sweep.norms = config.norms;
+        sweep.out = seeds > 1 && !out.empty() ? out + "/seed" + std::to_string(seed) : out;
+        seed_rows = nl::apps::run_groupsweep(sweep);
+      } else if (config.experiment == "landscape" || config.experiment == "ics") {
+        // A training run probed every few steps; the common flags fill its settings.
+        const bool is_landscape = config.experiment == "landscape";
+        nl::apps::ProbedRun& run = is_landscape ? landscape.run : ics.run;
+        run.data = data_dir;
+        run.seed = seed;
+        const CLI::App* sub = app.get_subcommand(config.experiment);
+        if (sub->count("--model")) run.model = config.model;
+        if (sub->count("--batch-size")) run.batch_size = config.batch_size;
+        landscape.norms = ics.norms = config.norms;
+        seed_rows = is_landscape ? nl::apps::run_landscape(landscape) : nl::apps::run_ics(ics);
+      } else {
+        if (!data) data = std::make_unique<nl::apps::Datasets>(nl::apps::load_cifar(data_dir));
+        seed_rows = nl::apps::run_probe(config, *data->train);
+      }
+      for (auto& r : seed_rows) r.seed = seed;
+      rows.insert(rows.end(), seed_rows.begin(), seed_rows.end());
+      if (seeds > 1) std::cerr << "probe: seed " << seed << " done\n";
     }
     // A run that diverged (or a measurement that came out NaN/inf) is reported, not averaged:
     // its rows stay in the CSV, the summary leaves them out and the exit code says so.

@@ -48,6 +48,33 @@ TEST_SUITE("probe") {
     CHECK(p.instance_varying == doctest::Approx(1.0 / 21));
   }
 
+  TEST_CASE("the summary of several seeds: spread, growth per block, and the ordering's fate") {
+    // Two normalizers over 3 layers and 2 seeds: "a" doubles per layer, 1, 2, 4 in seed 0 and
+    // 0.25, 0.5, 1 in seed 1; "b" is flat at 3. At the last layer a > b in seed 0, a < b in
+    // seed 1 and on average (2.5 < 3).
+    std::vector<apps::ProbeRow> rows;
+    for (uint64_t seed : {0, 1})
+      for (int i = 0; i < 3; ++i) {
+        const double a = (seed == 0 ? 1.0 : 0.25) * std::pow(2.0, i);
+        rows.push_back(
+            {"a", "plain", "l" + std::to_string(i), "activation_variance", i + 1, a, seed});
+        rows.push_back(
+            {"b", "plain", "l" + std::to_string(i), "activation_variance", i + 1, 3.0, seed});
+      }
+    const std::string text = apps::probe_summary(rows);
+    INFO(text);
+    CHECK(text.find("2 seeds") != std::string::npos);
+    // growth per block: exactly 2 in both seeds, spread 0
+    CHECK(text.find("growth per block of the activation variance, a: 2 +- 0 [2, 2]") !=
+          std::string::npos);
+    // last layer: a is 4 and 1 (mean 2.5) < b = 3 on average, but not in seed 0
+    CHECK(text.find("ascending by the mean: a < b; holds on average only (1 of 2 seeds") !=
+          std::string::npos);
+    for (auto& r : rows)
+      if (r.norm == "a") r.value /= 8;  // now a < b in every seed
+    CHECK(apps::probe_summary(rows).find("a < b; holds in every seed") != std::string::npos);
+  }
+
   TEST_CASE("every experiment runs on a tiny ResNet and reports every layer") {
     Generator g(80);
     std::vector<uint8_t> bytes(40 * 3073);

@@ -1,7 +1,10 @@
 #include "apps/common/probe.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "apps/common/probe_metrics.hpp"
@@ -194,31 +197,120 @@ void write_probe_csv(const std::string& path, const std::string& experiment,
                      const std::vector<ProbeRow>& rows) {
   std::ofstream f(path);
   check(bool(f), "probe", "cannot write ", path);
-  f << "experiment,norm,residual,index,layer,metric,value\n";
+  f << "experiment,norm,residual,index,layer,metric,value,seed\n";
   f.precision(10);
   for (const ProbeRow& r : rows)
     f << experiment << ",\"" << r.norm << "\"," << r.residual << "," << r.index << "," << r.layer
-      << "," << r.metric << "," << r.value << "\n";
+      << "," << r.metric << "," << r.value << "," << r.seed << "\n";
 }
 
+namespace {
+
+struct Spread {
+  double mean = 0, sd = 0, min = 0, max = 0;
+};
+Spread spread_of(const std::vector<double>& v) {
+  Spread s{0, 0, *std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end())};
+  for (double x : v) s.mean += x / double(v.size());
+  for (double x : v) s.sd += (x - s.mean) * (x - s.mean);
+  s.sd = v.size() > 1 ? std::sqrt(s.sd / double(v.size() - 1)) : 0.0;  // sample sd
+  return s;
+}
+std::string spread_text(const std::vector<double>& v) {
+  std::ostringstream os;
+  os.precision(3);
+  const Spread s = spread_of(v);
+  os << s.mean;
+  if (v.size() > 1) os << " +- " << s.sd << " [" << s.min << ", " << s.max << "]";
+  return os.str();
+}
+// exp(slope) of log(value) against position: the factor per layer of a geometric growth.
+double growth_per_layer(const std::vector<double>& values) {
+  const double n = double(values.size());
+  double mx = 0, my = 0;
+  for (size_t i = 0; i < values.size(); ++i) mx += double(i) / n, my += std::log(values[i]) / n;
+  double cov = 0, var = 0;
+  for (size_t i = 0; i < values.size(); ++i) {
+    cov += (double(i) - mx) * (std::log(values[i]) - my);
+    var += (double(i) - mx) * (double(i) - mx);
+  }
+  return var > 0 ? std::exp(cov / var) : 1.0;
+}
+
+}  // namespace
+
 std::string probe_summary(const std::vector<ProbeRow>& rows) {
-  // (metric, norm) -> values by depth, in first-seen order.
-  std::vector<std::pair<std::string, std::string>> keys;
-  std::map<std::pair<std::string, std::string>, std::vector<double>> values;
+  // (metric, norm) -> seed -> values by depth, in first-seen order.
+  using Key = std::pair<std::string, std::string>;
+  std::vector<Key> keys;
+  std::map<Key, std::map<uint64_t, std::vector<double>>> values;
+  std::set<uint64_t> seeds;
   for (const ProbeRow& r : rows) {
-    const auto key =
-        std::pair{r.metric, r.residual == "plain" ? r.norm : r.norm + " (" + r.residual + ")"};
+    const Key key{r.metric, r.residual == "plain" ? r.norm : r.norm + " (" + r.residual + ")"};
     if (!values.count(key)) keys.push_back(key);
-    values[key].push_back(r.value);
+    values[key][r.seed].push_back(r.value);
+    seeds.insert(r.seed);
   }
   std::ostringstream os;
   os.precision(4);
-  os << "metric               norm                 first        middle       last\n";
-  for (const auto& key : keys) {
-    const auto& v = values[key];
+  if (seeds.size() > 1)
+    os << seeds.size() << " seeds: mean +- standard deviation [min, max] over the seeds\n";
+  os << "metric               norm                 first | middle | last\n";
+  for (const Key& key : keys) {
+    std::vector<double> first, middle, last;
+    for (const auto& [seed, v] : values[key]) {
+      first.push_back(v.front());
+      middle.push_back(v[v.size() / 2]);
+      last.push_back(v.back());
+    }
     os << key.first << std::string(21 - std::min<size_t>(20, key.first.size()), ' ') << key.second
-       << std::string(21 - std::min<size_t>(20, key.second.size()), ' ') << v.front() << "\t"
-       << v[v.size() / 2] << "\t" << v.back() << "\n";
+       << std::string(21 - std::min<size_t>(20, key.second.size()), ' ') << spread_text(first)
+       << " | " << spread_text(middle) << " | " << spread_text(last) << "\n";
+  }
+  // The claim of the depth experiment: geometric growth, stated with its spread.
+  for (const Key& key : keys) {
+    if (key.first != "activation_variance") continue;
+    std::vector<double> growth;
+    for (const auto& [seed, v] : values[key])
+      if (v.size() > 1 && std::all_of(v.begin(), v.end(), [](double x) { return x > 0; }))
+        growth.push_back(growth_per_layer(v));
+    if (!growth.empty())
+      os << "growth per block of the activation variance, " << key.second << ": "
+         << spread_text(growth) << "\n";
+  }
+  // Does the ordering of the normalizers at the last layer hold seed by seed?
+  if (seeds.size() > 1) {
+    std::map<std::string, std::vector<Key>> by_metric;
+    for (const Key& key : keys) by_metric[key.first].push_back(key);
+    for (const auto& [metric, ks] : by_metric) {
+      if (ks.size() < 2) continue;
+      const auto last_in = [&](const Key& k, uint64_t seed) { return values[k][seed].back(); };
+      std::vector<Key> order = ks;
+      const auto mean_last = [&](const Key& k) {
+        double m = 0;
+        for (const auto& [seed, v] : values[k]) m += v.back() / double(values[k].size());
+        return m;
+      };
+      std::sort(order.begin(), order.end(),
+                [&](const Key& a, const Key& b) { return mean_last(a) < mean_last(b); });
+      std::vector<uint64_t> breaking;
+      for (uint64_t seed : seeds) {
+        bool holds = true;
+        for (size_t i = 1; i < order.size(); ++i)
+          if (!values[order[i - 1]].count(seed) || !values[order[i]].count(seed) ||
+              last_in(order[i - 1], seed) > last_in(order[i], seed))
+            holds = false;
+        if (!holds) breaking.push_back(seed);
+      }
+      os << metric << " at the last layer, ascending by the mean: ";
+      for (size_t i = 0; i < order.size(); ++i) os << (i ? " < " : "") << order[i].second;
+      if (breaking.empty()) {
+        os << "; holds in every seed\n";
+      } else {
+        os << "; holds on average only (" << breaking.size() << " of " << seeds.size()
+           << " seeds order them otherwise)\n";
+      }
+    }
   }
   return os.str();
 }

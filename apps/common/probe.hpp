@@ -34,6 +34,7 @@ struct ProbeRow {
   std::string norm, residual, layer, metric;
   int index = 0;  // depth position of the layer, from 1
   double value = 0;
+  uint64_t seed = 0;  // weights and samples drawn from this seed (probe --seeds N: N of them)
 };
 
 // The default normalizer sweep of each experiment.
@@ -42,11 +43,15 @@ std::vector<std::string> default_probe_norms(const std::string& experiment);
 // Runs the experiment on `train` (normalized with its channel statistics).
 std::vector<ProbeRow> run_probe(const ProbeConfig& config, const data::ImageSet& train);
 
-// CSV with header experiment,norm,residual,index,layer,metric,value.
+// CSV with header experiment,norm,residual,index,layer,metric,value,seed (every seed's rows).
 void write_probe_csv(const std::string& path, const std::string& experiment,
                      const std::vector<ProbeRow>& rows);
 
-// One screen: per normalizer and metric, the value at the first, middle and last layer.
+// One screen: per normalizer and metric, the value at the first, middle and last layer; with
+// several seeds, the mean +- standard deviation over the seeds and their [min, max], the
+// growth per layer of the activation variance (a log-linear fit per seed) with its spread,
+// and, per metric, whether the ordering of the normalizers at the last layer holds in every
+// seed or only on average.
 std::string probe_summary(const std::vector<ProbeRow>& rows);
 
 }  // namespace nl::apps

@@ -21,14 +21,15 @@ double fitted_growth(const std::vector<double>& v) {
   return std::exp(cov / var);
 }
 
-// depth.csv rows: experiment,"norm",residual,index,layer,metric,value -> per "norm residual"
-// the activation variances in block order.
+// depth.csv rows: experiment,"norm",residual,index,layer,metric,value,seed -> per
+// "norm residual" the activation variances in block order (of the first seed, when the probe
+// ran several with --seeds).
 std::map<std::string, std::vector<double>> read_depth_csv(const std::string& path) {
   std::ifstream in(path);
   if (!in)
     throw std::runtime_error(path + " not found: run the probe first (step 1 of the exercise)");
   std::map<std::string, std::vector<double>> curves;
-  std::string line;
+  std::string line, first_seed;
   std::getline(in, line);  // header
   while (std::getline(in, line)) {
     std::vector<std::string> fields;
@@ -43,7 +44,9 @@ std::map<std::string, std::vector<double>> read_depth_csv(const std::string& pat
         field += ch;
     }
     fields.push_back(field);
-    if (fields.size() != 7 || fields[5] != "activation_variance") continue;
+    if (fields.size() < 7 || fields[5] != "activation_variance") continue;
+    if (fields.size() >= 8 && !first_seed.empty() && fields[7] != first_seed) continue;
+    if (fields.size() >= 8) first_seed = fields[7];
     curves[fields[1] + " " + fields[2]].push_back(std::stod(fields[6]));
   }
   return curves;
