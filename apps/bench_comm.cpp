@@ -1,6 +1,6 @@
 // bench_comm: the communicator's speed, as data-parallel training uses it. Run under mpirun:
 //   mpirun -np 2 ./build/apps/bench_comm                    # allreduce sweep 64 KiB .. 16 MiB
-//   mpirun -np 4 --oversubscribe ./build/apps/bench_comm --json docs/perf/allreduce_np4.jsonl
+//   mpirun -np 4 --oversubscribe ./build/apps/bench_comm --json docs/perf/allreduce.jsonl
 // For each float32 buffer size: the median time of one in-place allreduce_sum over --repeats
 // runs (after warm-up), the algorithm bandwidth (bytes / time) and the bus bandwidth
 // (2 (K-1)/K x bytes / time, the ring allreduce's traffic per rank, comparable across K as
