@@ -4,6 +4,7 @@
 //   probe gradnorm   --model resnet56 --out runs/probe     ||dL/d conv output|| per conv
 //   probe power      --model vgg20 --out runs/probe        power split of the pre-activations
 //   probe groupsweep --model resnet20 --out runs/probe     short trainings over the group sizes
+//   probe batchsweep --out runs/probe                      test error against the batch size
 //   probe landscape  --model vgg11 --out runs/probe        loss landscape along the gradient
 //   probe ics        --model vgg11 --out runs/probe        internal covariate shift per layer
 // Each writes <out>/<experiment>.csv (plot: scripts/plot_probe.py) and prints a summary.
@@ -17,6 +18,7 @@
 #include <map>
 #include <memory>
 
+#include "apps/common/batchsweep.hpp"
 #include "apps/common/groupsweep.hpp"
 #include "apps/common/ics.hpp"
 #include "apps/common/landscape.hpp"
@@ -40,9 +42,15 @@ int main(int argc, char** argv) {
   nl::apps::IcsConfig ics;
   ics.run.steps = 200;
   ics.run.every = 25;
-  const std::string experiments = "depth, similarity, gradnorm, power, groupsweep, landscape, ics";
-  for (const char* experiment :
-       {"depth", "similarity", "gradnorm", "power", "groupsweep", "landscape", "ics"}) {
+  nl::apps::BatchSweepConfig batchsweep;
+  batchsweep.base.model = "resnet20";
+  batchsweep.base.epochs = 2;
+  batchsweep.base.train_limit = 5000;
+  batchsweep.base.test_limit = 2000;
+  const std::string experiments =
+      "depth, similarity, gradnorm, power, groupsweep, batchsweep, landscape, ics";
+  for (const char* experiment : {"depth", "similarity", "gradnorm", "power", "groupsweep",
+                                 "batchsweep", "landscape", "ics"}) {
     CLI::App* sub =
         app.add_subcommand(experiment, std::string("run the ") + experiment + " experiment");
     sub->add_option("--norm", config.norms,
@@ -70,6 +78,19 @@ int main(int argc, char** argv) {
           ->capture_default_str();
       sub->add_option("--test-limit", sweep.base.test_limit)->capture_default_str();
       sub->add_option("--lr", sweep.base.lr)->capture_default_str();
+    }
+    if (std::string(experiment) == "batchsweep") {
+      sub->add_option("--epochs", batchsweep.base.epochs)->capture_default_str();
+      sub->add_option("--train-limit", batchsweep.base.train_limit,
+                      "training images per run (the same for every batch size)")
+          ->capture_default_str();
+      sub->add_option("--test-limit", batchsweep.base.test_limit)->capture_default_str();
+      sub->add_option("--lr", batchsweep.lr_at_128,
+                      "learning rate at batch 128; batch B trains at lr x B / 128")
+          ->capture_default_str();
+      sub->add_option("--batch-sizes", batchsweep.batch_sizes, "the batch sizes swept")
+          ->check(CLI::Range(2, 65536))
+          ->capture_default_str();
     }
     if (std::string(experiment) == "landscape" || std::string(experiment) == "ics") {
       nl::apps::ProbedRun& run = std::string(experiment) == "landscape" ? landscape.run : ics.run;
@@ -111,6 +132,15 @@ int main(int argc, char** argv) {
         sweep.norms = config.norms;
         sweep.out = seeds > 1 && !out.empty() ? out + "/seed" + std::to_string(seed) : out;
         seed_rows = nl::apps::run_groupsweep(sweep);
+      } else if (config.experiment == "batchsweep") {
+        batchsweep.base.data = data_dir;
+        batchsweep.base.seed = seed;
+        if (app.get_subcommand("batchsweep")->count("--model"))
+          batchsweep.base.model = config.model;
+        batchsweep.base.threads = threads;
+        batchsweep.norms = config.norms;
+        batchsweep.out = seeds > 1 && !out.empty() ? out + "/seed" + std::to_string(seed) : out;
+        seed_rows = nl::apps::run_batchsweep(batchsweep);
       } else if (config.experiment == "landscape" || config.experiment == "ics") {
         // A training run probed every few steps; the common flags fill its settings.
         const bool is_landscape = config.experiment == "landscape";
@@ -129,6 +159,26 @@ int main(int argc, char** argv) {
       for (auto& r : seed_rows) r.seed = seed;
       rows.insert(rows.end(), seed_rows.begin(), seed_rows.end());
       if (seeds > 1) std::cerr << "probe: seed " << seed << " done\n";
+    }
+    if (config.experiment == "batchsweep") {
+      // Divergence at small batches is one of the sweep's results: listed, kept in the CSV,
+      // left out of the summary's means; the exit code stays 0.
+      std::vector<nl::apps::ProbeRow> trained;
+      for (const auto& r : rows) {
+        if (r.metric == "diverged" || r.metric == "refused")
+          std::cout << "batchsweep: " << r.norm << " at batch " << r.index << ": " << r.metric
+                    << " (seed " << r.seed << ")\n";
+        else
+          trained.push_back(r);
+      }
+      std::cout << "first | middle | last = the smallest, middle and largest batch size\n"
+                << nl::apps::probe_summary(trained);
+      if (!out.empty()) {
+        const std::string path = out + "/batchsweep.csv";
+        nl::apps::write_probe_csv(path, config.experiment, rows);
+        std::cout << "wrote " << path << "\n";
+      }
+      return 0;
     }
     // A run that diverged (or a measurement that came out NaN/inf) is reported, not averaged:
     // its rows stay in the CSV, the summary leaves them out and the exit code says so.

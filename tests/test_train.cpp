@@ -3,13 +3,16 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
+#include "apps/common/batchsweep.hpp"
 #include "apps/common/groupsweep.hpp"
 #include "apps/common/ics.hpp"
 #include "apps/common/landscape.hpp"
 #include "apps/common/noisy_batch_norm.hpp"
+#include "apps/common/run_folder.hpp"
 #include "apps/common/training.hpp"
 #include "core/safetensors.hpp"
 #include "helpers.hpp"
@@ -56,14 +59,6 @@ apps::TrainConfig small_config(const fs::path& data, const fs::path& out) {
   return c;
 }
 
-std::vector<nlohmann::json> read_metrics(const fs::path& file) {
-  std::vector<nlohmann::json> out;
-  std::ifstream f(file);
-  for (std::string line; std::getline(f, line);)
-    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
-
 }  // namespace
 
 TEST_SUITE("train") {
@@ -72,7 +67,7 @@ TEST_SUITE("train") {
     const fs::path straight = data / "straight", interrupted = data / "interrupted";
     apps::TrainConfig c = small_config(data, straight);
     apps::run_training(c);
-    const auto full = read_metrics(straight / "metrics.jsonl");
+    const auto full = apps::read_metrics(straight / "metrics.jsonl");
     REQUIRE(full.size() == 2);
     for (const char* key : {"epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc",
                             "seconds", "img_per_s"})
@@ -98,11 +93,11 @@ TEST_SUITE("train") {
     apps::TrainConfig first = small_config(data, interrupted);
     first.stop_after_epoch = 1;
     apps::run_training(first);
-    CHECK(read_metrics(interrupted / "metrics.jsonl").size() == 1);
+    CHECK(apps::read_metrics(interrupted / "metrics.jsonl").size() == 1);
     apps::TrainConfig resumed = small_config(data, interrupted);
     resumed.resume = (interrupted / "checkpoint.safetensors").string();
     apps::run_training(resumed);
-    const auto again = read_metrics(interrupted / "metrics.jsonl");
+    const auto again = apps::read_metrics(interrupted / "metrics.jsonl");
     REQUIRE(again.size() == 2);
     for (int e = 0; e < 2; ++e)
       for (const char* key : {"epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc"})
@@ -129,8 +124,8 @@ TEST_SUITE("train") {
       resumed.out = first.out;
       resumed.resume = (data / "interrupted" / "checkpoint.safetensors").string();
       apps::run_training(resumed);
-      const auto full = read_metrics(data / "straight" / "metrics.jsonl");
-      const auto again = read_metrics(data / "interrupted" / "metrics.jsonl");
+      const auto full = apps::read_metrics(data / "straight" / "metrics.jsonl");
+      const auto again = apps::read_metrics(data / "interrupted" / "metrics.jsonl");
       REQUIRE(again.size() == 2);
       for (const char* key : {"train_loss", "test_loss", "test_acc"})
         CHECK(again[1][key] == full[1][key]);
@@ -190,6 +185,40 @@ TEST_SUITE("train") {
     CHECK(diverged.back().metric == "diverged");
     sweep.norms = {"gn:groups=3"};  // checked before any training
     CHECK_THROWS_WITH_AS(apps::run_groupsweep(sweep), doctest::Contains("must divide"), Error);
+  }
+
+  TEST_CASE(
+      "probe batchsweep: lr scaled with the batch; refusals and divergence recorded; resumes") {
+    const fs::path data = write_toy_cifar("batchsweep", 32);
+    apps::BatchSweepConfig sweep;
+    sweep.base = small_config(data, "");
+    sweep.base.epochs = 1;
+    sweep.norms = {"gn:group_size=2", "gbn:virtual_batch=4"};
+    sweep.batch_sizes = {2, 8};
+    sweep.lr_at_128 = 0.64;
+    sweep.out = (data / "out").string();
+    const auto rows = apps::run_batchsweep(sweep);
+    auto count = [&](const std::vector<apps::ProbeRow>& r, const std::string& metric) {
+      return std::count_if(r.begin(), r.end(), [&](const auto& x) { return x.metric == metric; });
+    };
+    CHECK(count(rows, "test_acc") == 3);  // gbn:virtual_batch=4 cannot run at batch 2
+    CHECK(count(rows, "refused") == 1);
+    const fs::path b8 = data / "out" / "batchsweep" / "gn_group_size_2" / "b8";
+    std::ifstream config(b8 / "config.json");
+    const auto saved = nlohmann::json::parse(config);
+    CHECK(saved.at("lr").get<double>() == doctest::Approx(0.64 * 8 / 128));
+    CHECK(saved.at("batch_size").get<int>() == 8);
+    // A second call reads the finished runs instead of training them again.
+    const auto t0 = fs::last_write_time(b8 / "metrics.jsonl");
+    CHECK(apps::run_batchsweep(sweep).size() == rows.size());
+    CHECK(fs::last_write_time(b8 / "metrics.jsonl") == t0);
+    // Divergence is recorded as a result.
+    sweep.norms = {"none"};
+    sweep.batch_sizes = {8};
+    sweep.lr_at_128 = 1e8;
+    sweep.out = (data / "out_diverged").string();
+    CHECK(count(apps::run_batchsweep(sweep), "diverged") == 1);
+    fs::remove_all(data);
   }
 
   TEST_CASE("probe landscape: probes restore the run; a landscape is measured along g") {

@@ -5,21 +5,11 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "apps/common/run_folder.hpp"
 #include "layers/models/resnet.hpp"
 
 namespace nl::apps {
 namespace fs = std::filesystem;
-
-namespace {
-
-std::string folder_name(const std::string& norm) {
-  std::string out = norm;
-  for (char& ch : out)
-    if (ch == ':' || ch == '=' || ch == ',' || ch == '+') ch = '_';
-  return out;
-}
-
-}  // namespace
 
 std::vector<ProbeRow> run_groupsweep(const GroupSweepConfig& config) {
   check(!config.out.empty(), "probe groupsweep", "needs --out (each run writes its metrics there)");
@@ -32,7 +22,7 @@ std::vector<ProbeRow> run_groupsweep(const GroupSweepConfig& config) {
   for (const std::string& norm : norms) {
     TrainConfig run = config.base;
     run.arch.norm = norm;
-    run.out = (fs::path(config.out) / "groupsweep" / folder_name(norm)).string();
+    run.out = (fs::path(config.out) / "groupsweep" / spec_folder_name(norm)).string();
     run.progress = false;
     std::cout << "groupsweep: " << norm << "\n" << std::flush;
     int diverged_at = 0;

@@ -9,6 +9,21 @@ namespace nl::apps {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
+std::vector<json> read_metrics(const fs::path& file) {
+  std::vector<json> lines;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(json::parse(line));
+  return lines;
+}
+
+std::string spec_folder_name(const std::string& spec) {
+  std::string out = spec;
+  for (char& ch : out)
+    if (ch == ':' || ch == '=' || ch == ',' || ch == '+') ch = '_';
+  return out;
+}
+
 namespace {
 // The metrics lines of epochs up to `last_epoch`, as text.
 std::string metrics_until(const fs::path& file, int64_t last_epoch) {

@@ -5,10 +5,16 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "layers/module.hpp"
 
 namespace nl::apps {
+
+// The metrics.jsonl lines of a run (empty when the file does not exist).
+std::vector<nlohmann::json> read_metrics(const std::filesystem::path& file);
+// A spec as a folder name of one sweep run: "gn:groups=8" -> "gn_groups_8".
+std::string spec_folder_name(const std::string& spec);
 
 class RunFolder {
  public:
