@@ -58,6 +58,7 @@ class Module {
 
   void register_forward_hook(ForwardHook hook) { hooks_.push_back(std::move(hook)); }
   void clear_forward_hooks() { hooks_.clear(); }
+  bool has_forward_hooks() const { return !hooks_.empty(); }
 
   // Prints the module tree, one child per line.
   std::string tree(int indent = 0) const;

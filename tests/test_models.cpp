@@ -1,18 +1,117 @@
 // Models: ResNet/VGG structure and names, every normalizer plugs in, a few steps learn.
 #include <doctest/doctest.h>
 
+#include "autograd/node.hpp"
 #include "autograd/ops.hpp"
+#include "autograd/profiler.hpp"
 #include "core/init.hpp"
+#include "core/random.hpp"
 #include "helpers.hpp"
+#include "layers/conv/fold.hpp"
 #include "layers/loss.hpp"
 #include "layers/models/resnet.hpp"
 #include "layers/models/vgg.hpp"
+#include "layers/norm/batch_norm.hpp"
 #include "layers/norm/factory.hpp"
 #include "layers/optim/optimizer.hpp"
 
 using namespace nl;
 
+namespace {
+
+// Running statistics and affine parameters away from their initial values, so that a wrong
+// fold cannot hide behind mean 0, variance 1, gamma 1, beta 0.
+void randomize_batch_norms(Module& model) {
+  Generator g(17);
+  for (auto& [name, m] : model.named_modules())
+    if (auto* bn = dynamic_cast<BatchNorm*>(m.get())) {
+      if (bn->running.mean.defined())
+        bn->running.mean.copy_(Tensor::randn(bn->running.mean.shape(), g, DType::f64) * 0.3);
+      if (bn->running.var.defined())
+        bn->running.var.copy_(Tensor::rand(bn->running.var.shape(), g, DType::f64) + 0.5);
+      bn->weight.copy_(Tensor::randn(bn->weight.shape(), g, DType::f64) * 0.2 + 1.0);
+      bn->bias.copy_(Tensor::randn(bn->bias.shape(), g, DType::f64) * 0.2);
+    }
+}
+
+}  // namespace
+
 TEST_SUITE("models") {
+  TEST_CASE("inference folds BatchNorm into the convolution before it: the same outputs") {
+    // ResNet-20 in float64, eval: with gradients on every layer runs as written; under
+    // NoGradGuard the BatchNorm relatives are folded into their convolutions.
+    Generator g(3);
+    const Tensor x = Tensor::randn({3, 3, 32, 32}, g, DType::f64);
+    for (const char* spec : {"bn", "bgn:groups=4", "vn", "mbn", "sbn", "gn:groups=4"}) {
+      CAPTURE(spec);
+      manual_seed(1);
+      ModulePtr net = make_model("resnet20", ModelOptions{.width = 8, .norm = spec});
+      net->to(DType::f64);
+      randomize_batch_norms(*net);
+      net->eval();
+      const Tensor unfolded = (*net)(x).detach();
+      profiler::reset();
+      profiler::enable(true);
+      Tensor folded;
+      {
+        NoGradGuard no_grad;
+        folded = (*net)(x);
+      }
+      profiler::enable(false);
+      const auto times = profiler::report();
+      const bool is_bn_family = std::string(spec) != "gn:groups=4";
+      // stem + 18 branch convs + 2 projections, each folded with its normalizer
+      CHECK(times.count("Conv2d+BatchNorm (folded)") == is_bn_family);
+      if (is_bn_family) CHECK(times.at("Conv2d+BatchNorm (folded)").forward_calls == 21);
+      CHECK(test::max_abs_diff(folded, unfolded) < 1e-12);
+    }
+  }
+
+  TEST_CASE("folding stays out of the way: training, frozen statistics, forward hooks") {
+    Generator g(4);
+    const Tensor x = Tensor::randn({4, 3, 8, 8}, g);
+    manual_seed(2);
+    ModulePtr net = make_model("resnet8", ModelOptions{.width = 4, .norm = "bn"});
+    randomize_batch_norms(*net);
+    // Training mode: batch statistics, nothing to fold (and the running statistics update).
+    {
+      NoGradGuard no_grad;
+      const double before = net->state_dict().at("bn1.num_batches_tracked").item();
+      (*net)(x);
+      CHECK(net->state_dict().at("bn1.num_batches_tracked").item() == before + 1);
+    }
+    // A hook on a normalizer sees its own input and output: that pair runs unfolded.
+    net->eval();
+    ModulePtr bn1;
+    for (auto& [name, m] : net->named_modules())
+      if (name == "layer1.0.bn1") bn1 = m;
+    REQUIRE(bn1);
+    int calls = 0;
+    Tensor hooked_out;
+    bn1->register_forward_hook([&](Module&, const Tensor&, const Tensor& y) {
+      ++calls;
+      hooked_out = y;
+    });
+    const Tensor with_grad = (*net)(x).detach();
+    const Tensor hooked_with_grad = hooked_out;
+    NoGradGuard no_grad;
+    const Tensor without_grad = (*net)(x);
+    CHECK(calls == 2);  // called in both runs: that normalizer ran as a module
+    // (the layers before it are folded in the second run: float32 rounding differs slightly)
+    CHECK(test::max_abs_diff(hooked_out, hooked_with_grad) < 1e-5);
+    CHECK(test::max_abs_diff(with_grad, without_grad) < 1e-5);
+  }
+
+  TEST_CASE("with gradients on, eval keeps the normalizer's own backward (gamma, beta learn)") {
+    manual_seed(5);
+    ModulePtr net = make_model("resnet8", ModelOptions{.width = 4, .norm = "bn:frozen"});
+    Generator g(6);
+    const Tensor x = Tensor::randn({2, 3, 8, 8}, g);
+    sum((*net)(x)).backward();
+    for (auto& [name, p] : net->named_parameters())
+      if (name == "bn1.weight") CHECK(p.grad().defined());
+  }
+
   TEST_CASE("ResNet-20 has the CIFAR structure and PyTorch-style names") {
     ResNet net(20);
     // 3 stages x 3 blocks x 2 convs + stem + 2 projection shortcuts = 21 convs.

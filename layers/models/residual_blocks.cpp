@@ -6,6 +6,7 @@
 #include "core/init.hpp"
 #include "layers/container.hpp"
 #include "layers/conv/conv2d.hpp"
+#include "layers/conv/fold.hpp"
 #include "layers/norm/factory.hpp"
 #include "layers/norm/weight/weight_normalizer.hpp"
 
@@ -50,13 +51,22 @@ BasicBlock::BasicBlock(int64_t in, int64_t out, int64_t stride, const std::strin
     sc->push_back(projection);
     sc->push_back(slot.module);
     shortcut_ = register_module("shortcut", sc);
+    shortcut_conv_ = projection;
+    shortcut_norm_ = slot.module;
   }
 }
 
+// conv_then_norm folds each normalizer into its convolution in inference (layers/conv/fold.hpp).
 Tensor BasicBlock::branch(const Tensor& x) {
-  Tensor h = (*bn1_)((*conv1_)(x));
+  Tensor h = conv_then_norm(*conv1_, *bn1_, x);
   if (!bn1_has_act_) h = relu(h);
-  return (*bn2_)((*conv2_)(h));
+  return conv_then_norm(*conv2_, *bn2_, h);
+}
+
+Tensor BasicBlock::shortcut(const Tensor& x) {
+  if (!shortcut_) return x;
+  if (shortcut_->has_forward_hooks()) return (*shortcut_)(x);  // the hook sees its own module
+  return conv_then_norm(*shortcut_conv_, *shortcut_norm_, x);
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
@@ -84,8 +94,8 @@ FixupBlock::FixupBlock(int64_t in, int64_t out, int64_t stride, const std::strin
 }
 
 void FixupBlock::init_fixup(int64_t num_branches) {
-  auto conv1 = std::static_pointer_cast<Conv2d>(conv1_);
-  auto conv2 = std::static_pointer_cast<Conv2d>(conv2_);
+  const auto& conv1 = conv1_;
+  const auto& conv2 = conv2_;
   // Fixup's rule: the branch's first conv He-initialised (fan_out, as in the authors' code) and
   // scaled by L^(-1/(2m-2)) = L^(-1/2) for m = 2 layers per branch; its last conv zero.
   const int64_t fan_out =
@@ -103,9 +113,9 @@ void FixupBlock::init_fixup(int64_t num_branches) {
 
 Tensor FixupBlock::forward(const Tensor& x) {
   const Tensor xa = add(x, bias1a);
-  Tensor h = add((*bn1_)((*conv1_)(xa)), bias1b);
+  Tensor h = add(conv_then_norm(*conv1_, *bn1_, xa), bias1b);
   if (!bn1_has_act_) h = relu(h);
-  h = (*bn2_)((*conv2_)(add(h, bias2a)));
+  h = conv_then_norm(*conv2_, *bn2_, add(h, bias2a));
   return add_relu(add(mul(h, scale), bias2b), shortcut(xa));
 }
 

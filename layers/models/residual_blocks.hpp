@@ -12,6 +12,7 @@
 #pragma once
 #include <string>
 
+#include "layers/conv/conv2d.hpp"
 #include "layers/module.hpp"
 
 namespace nl {
@@ -30,10 +31,11 @@ class BasicBlock : public Module {
   std::string type_name() const override { return "BasicBlock"; }
 
  protected:
-  Tensor branch(const Tensor& x);  // conv - norm - ReLU - conv - norm
-  Tensor shortcut(const Tensor& x) { return shortcut_ ? (*shortcut_)(x) : x; }
+  Tensor branch(const Tensor& x);    // conv - norm - ReLU - conv - norm
+  Tensor shortcut(const Tensor& x);  // identity, or conv1x1 - norm
 
-  ModulePtr conv1_, bn1_, conv2_, bn2_, shortcut_;
+  std::shared_ptr<Conv2d> conv1_, conv2_, shortcut_conv_;
+  ModulePtr bn1_, bn2_, shortcut_norm_, shortcut_;
   bool bn1_has_act_ = false;
 };
 

@@ -5,6 +5,7 @@
 #include "autograd/ops.hpp"
 #include "core/init.hpp"
 #include "layers/conv/conv2d.hpp"
+#include "layers/conv/fold.hpp"
 #include "layers/models/model_memory.hpp"
 #include "layers/models/vgg.hpp"
 #include "layers/norm/factory.hpp"
@@ -63,7 +64,7 @@ ResNet::ResNet(int depth_, const ModelOptions& o) : depth(depth_), options(o) {
 Tensor ResNet::forward(const Tensor& x) {
   check(x.dim() == 4 && x.shape()[1] == 3, "ResNet", "expected images (N, 3, H, W), got ",
         shape_str(x.shape()));
-  Tensor h = (*bn1_)((*conv1_)(x));
+  Tensor h = conv_then_norm(*conv1_, *bn1_, x);  // folded in inference (layers/conv/fold.hpp)
   if (fixup_bias1_.defined()) h = add(h, fixup_bias1_);
   if (!stem_has_act_) h = relu(h);
   h = (*layer3)((*layer2)((*layer1)(h)));

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "layers/container.hpp"
+#include "layers/conv/conv2d.hpp"
 #include "layers/linear.hpp"
 #include "layers/models/residual_blocks.hpp"
 #include "layers/module.hpp"
@@ -45,7 +46,8 @@ class ResNet : public Module {
   std::shared_ptr<Sequential> layer1, layer2, layer3;
 
  private:
-  ModulePtr conv1_, bn1_, pool_;
+  std::shared_ptr<Conv2d> conv1_;
+  ModulePtr bn1_, pool_;
   std::shared_ptr<Linear> fc_;
   bool stem_has_act_ = false;
   Tensor fixup_bias1_, fixup_bias2_;  // fixup: after the stem conv, before the classifier

@@ -1,5 +1,6 @@
 #include "layers/norm/batch_norm.hpp"
 
+#include <cmath>
 #include <sstream>
 
 #include "layers/norm/affine.hpp"
@@ -59,6 +60,34 @@ Tensor BatchNorm::forward(const Tensor& x) {
     running.update({mean, mean + stat_groups}, {var, var + stat_groups}, m, options.momentum);
   }
   return out.y;
+}
+
+std::optional<ChannelAffine> BatchNorm::inference_affine() const {
+  const bool use_batch = !options.frozen && (training_ || !running.tracking());
+  if (use_batch) return std::nullopt;
+  const std::vector<double> mean = running.mean.defined()
+                                       ? running.mean.to_vector()
+                                       : std::vector<double>(size_t(stat_groups), 0.0);
+  const std::vector<double> var = running.var.defined()
+                                      ? running.var.to_vector()
+                                      : std::vector<double>(size_t(stat_groups), 1.0);
+  const std::vector<double> g =
+      weight.defined() ? weight.to_vector() : std::vector<double>(size_t(num_features), 1.0);
+  const std::vector<double> b =
+      bias.defined() ? bias.to_vector() : std::vector<double>(size_t(num_features), 0.0);
+  ChannelAffine a{std::vector<double>(size_t(num_features)),
+                  std::vector<double>(size_t(num_features))};
+  const int64_t per_group = num_features / stat_groups;
+  for (int64_t c = 0; c < num_features; ++c) {
+    const int64_t k = c / per_group;
+    // plane_norm's fixed-statistics forward: s = 1/sqrt(var + eps) (1 when mean-only), and
+    // the mean subtracted unless Variance Normalization.
+    const double v = std::max(var[k], 0.0) + options.eps;
+    const double inv_std = !options.math.divide_std ? 1.0 : v > 0 ? 1.0 / std::sqrt(v) : 0.0;
+    a.scale[c] = inv_std * g[c];
+    a.shift[c] = b[c] - (options.math.subtract_mean ? mean[k] : 0.0) * a.scale[c];
+  }
+  return a;
 }
 
 std::string BatchNorm::describe() const {

@@ -38,6 +38,11 @@ struct BatchNormOptions {
   NormMath math{};
 };
 
+// A normalizer that, as it is now, computes y_c = scale_c x_c + shift_c per channel.
+struct ChannelAffine {
+  std::vector<double> scale, shift;
+};
+
 class BatchNorm : public Module {
  public:
   // expected_dims: 2 or 3 for BatchNorm1d, 4 for BatchNorm2d, 0 for any rank >= 2.
@@ -45,6 +50,11 @@ class BatchNorm : public Module {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "BatchNorm"; }
   std::string describe() const override;
+  // With fixed statistics (eval with running statistics, or frozen) the layer is a per-channel
+  // affine map; this returns it (scale = gamma / sqrt(var_g + eps), shift = beta - mu_g scale,
+  // g the channel's statistic group), so that inference can fold it into the convolution
+  // before it (layers/conv/fold.hpp). nullopt while it uses batch statistics.
+  std::optional<ChannelAffine> inference_affine() const;
 
   int64_t num_features, stat_groups;
   BatchNormOptions options;
