@@ -3,6 +3,8 @@
 // training steps run with the profiler on (autograd/profiler.hpp) and give the per-layer-type
 // forward/backward breakdown in milliseconds per step; they do not count towards the throughput.
 //   bench --model resnet20 --norm bn --batch-size 128 --threads 2 --iters 20
+#include <malloc.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -28,6 +30,14 @@ long peak_rss_kib() {
   while (std::getline(f, line))
     if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
   return 0;
+}
+
+// Starts a new peak: the heap's free pages go back to the system (malloc_trim), then VmHWM
+// restarts from the current RSS (Linux's clear_refs "5"), so inference reports its own peak
+// rather than the training's.
+void reset_peak_rss() {
+  malloc_trim(0);
+  std::ofstream("/proc/self/clear_refs") << "5";
 }
 
 // {"Conv2d": {"forward_ms": 1.2, "backward_ms": 3.4}, ...} per step, slowest backward first.
@@ -110,20 +120,31 @@ int main(int argc, char** argv) {
     }
     nl::profiler::enable(false);
     const std::string breakdown = breakdown_json(std::max(profile_iters, 1));
+    const double train_peak_mib = peak_rss_kib() / 1024.0;
+    // Inference as users run it: eval mode, no graph (normalizers folded into convolutions).
+    opt.zero_grad();
     net->eval();
     nl::NoGradGuard no_grad;
+    reset_peak_rss();
     for (int i = 0; i < warmup; ++i) (*net)(x);
     t0 = clock::now();
     for (int i = 0; i < iters; ++i) (*net)(x);
     const double infer_s = std::chrono::duration<double>(clock::now() - t0).count();
+    const double infer_peak_mib = peak_rss_kib() / 1024.0;
+    nl::profiler::reset();
+    nl::profiler::enable(true);
+    for (int i = 0; i < std::max(profile_iters, 1); ++i) (*net)(x);
+    nl::profiler::enable(false);
+    const std::string infer_breakdown = breakdown_json(std::max(profile_iters, 1));
     std::printf(
         "{\"model\": \"%s\", \"norm\": \"%s\", \"conv\": \"%s\", \"batch_size\": %d, \"threads\": "
         "%d, "
         "\"train_img_per_s\": %.1f, \"infer_img_per_s\": %.1f, \"peak_rss_mib\": %.1f, "
-        "\"train_step_ms_by_layer\": %s, \"optimizer_step_ms\": %.2f}\n",
+        "\"infer_peak_rss_mib\": %.1f, \"train_step_ms_by_layer\": %s, \"optimizer_step_ms\": "
+        "%.2f, \"infer_ms_by_layer\": %s}\n",
         model.c_str(), norm.c_str(), conv.c_str(), batch, nl::num_threads(),
-        iters * batch / train_s, iters * batch / infer_s, peak_rss_kib() / 1024.0,
-        breakdown.c_str(), 1e3 * optimizer_s / std::max(profile_iters, 1));
+        iters * batch / train_s, iters * batch / infer_s, train_peak_mib, infer_peak_mib,
+        breakdown.c_str(), 1e3 * optimizer_s / std::max(profile_iters, 1), infer_breakdown.c_str());
   } catch (const std::exception& e) {
     std::cerr << "bench: " << e.what() << "\n";
     return 1;

@@ -1,16 +1,36 @@
-"""Paired comparison of normlab and PyTorch training/inference throughput (issue: performance).
+"""Paired comparison of normlab and PyTorch: training and inference throughput and peak memory
+(issue: performance II).
 
-Alternates runs A B A B ... of `build/apps/bench` and `scripts/torch_bench.py` with the same
-model, batch and thread count, and prints per normalizer the median ratio normlab/PyTorch.
-Usage: python3 scripts/compare_torch.py --threads 2 --pairs 3 --norms bn gn:groups=8 ln in none
+For every (model, batch size, normalizer) cell, alternates runs A B A B ... of
+`build/apps/bench` and `scripts/torch_bench.py` (PyTorch's fastest equivalent module per
+normalizer, see its docstring) with the same model, batch and thread count, and reports the
+median and the range (min-max) of the per-pair ratios normlab / PyTorch: throughput ratios
+above 1 and memory ratios below 1 favour normlab. --latency adds batch-1 inference per model.
+Writes one JSON line per cell (stdout, and --json FILE) and a markdown table (--markdown FILE).
+
+    python3 scripts/compare_torch.py --threads 2 --pairs 3 \\
+        --models resnet20 resnet56 --batch-sizes 32 128 --norms bn gn:groups=8 ln in none \\
+        --latency --json docs/perf/matrix.jsonl --markdown docs/perf/matrix.md
 """
-import argparse, json, os, statistics, subprocess, sys
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-p = argparse.ArgumentParser()
-p.add_argument("--threads", type=int, default=2); p.add_argument("--pairs", type=int, default=3)
-p.add_argument("--iters", type=int, default=5); p.add_argument("--batch-size", type=int, default=128)
+p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+p.add_argument("--threads", type=int, default=2)
+p.add_argument("--pairs", type=int, default=3)
+p.add_argument("--iters", type=int, default=5)
+p.add_argument("--models", nargs="+", default=["resnet20"])
+p.add_argument("--batch-sizes", nargs="+", type=int, default=[128])
 p.add_argument("--norms", nargs="+", default=["bn", "gn:groups=8", "ln", "in", "none"])
+p.add_argument("--latency", action="store_true", help="also batch-1 inference per model (bn)")
+p.add_argument("--json", help="append the JSON lines to this file")
+p.add_argument("--markdown", help="write the table to this file")
 a = p.parse_args()
 
 
@@ -19,18 +39,70 @@ def run(cmd):
     return json.loads(out[-1])
 
 
-for norm in a.norms:
+def depth_of(model):
+    if not model.startswith("resnet"):
+        raise SystemExit(f"compare_torch: {model}: only the CIFAR ResNets have a PyTorch twin")
+    return model[len("resnet"):]
+
+
+def measure(model, batch, norm, iters):
     ours, theirs = [], []
     for _ in range(a.pairs):
-        ours.append(run([os.path.join(root, "build/apps/bench"), "--norm", norm, "--threads", str(a.threads),
-                         "--iters", str(a.iters), "--batch-size", str(a.batch_size)]))
-        theirs.append(run([sys.executable, os.path.join(root, "scripts/torch_bench.py"), "--norm", norm,
-                           "--threads", str(a.threads), "--iters", str(a.iters), "--batch-size", str(a.batch_size)]))
-    row = {"norm": norm, "threads": a.threads, "pairs": a.pairs}
+        ours.append(run([os.path.join(root, "build/apps/bench"), "--model", model, "--norm", norm,
+                         "--threads", str(a.threads), "--iters", str(iters),
+                         "--batch-size", str(batch)]))
+        theirs.append(run([sys.executable, os.path.join(root, "scripts/torch_bench.py"),
+                           "--depth", depth_of(model), "--norm", norm, "--threads", str(a.threads),
+                           "--iters", str(iters), "--batch-size", str(batch)]))
+    row = {"model": model, "batch": batch, "norm": norm, "threads": a.threads, "pairs": a.pairs,
+           "date": time.strftime("%Y-%m-%d")}
     for key in ("train_img_per_s", "infer_img_per_s"):
+        ratios = [o[key] / t[key] for o, t in zip(ours, theirs)]
+        short = key.split("_")[0]
         row["normlab_" + key] = statistics.median(r[key] for r in ours)
         row["pytorch_" + key] = statistics.median(r[key] for r in theirs)
-        row["ratio_" + key.split("_")[0]] = round(statistics.median(o[key] / t[key] for o, t in zip(ours, theirs)), 3)
+        row[f"ratio_{short}"] = round(statistics.median(ratios), 3)
+        row[f"ratio_{short}_range"] = [round(min(ratios), 3), round(max(ratios), 3)]
+    mem = [o["peak_rss_mib"] / t["peak_rss_mib"] for o, t in zip(ours, theirs)]
     row["normlab_peak_rss_mib"] = max(r["peak_rss_mib"] for r in ours)
     row["pytorch_peak_rss_mib"] = max(r["peak_rss_mib"] for r in theirs)
-    print(json.dumps(row), flush=True)
+    row["ratio_memory"] = round(statistics.median(mem), 3)
+    row["ratio_memory_range"] = [round(min(mem), 3), round(max(mem), 3)]
+    imem = [o["infer_peak_rss_mib"] / t["infer_peak_rss_mib"] for o, t in zip(ours, theirs)]
+    row["ratio_infer_memory"] = round(statistics.median(imem), 3)
+    row["ratio_infer_memory_range"] = [round(min(imem), 3), round(max(imem), 3)]
+    return row
+
+
+rows = []
+for model in a.models:
+    for batch in a.batch_sizes:
+        for norm in a.norms:
+            rows.append(measure(model, batch, norm, a.iters))
+            print(json.dumps(rows[-1]), flush=True)
+    if a.latency:
+        r = measure(model, 1, "bn", max(a.iters, 50))
+        r["latency"] = True
+        rows.append(r)
+        print(json.dumps(r), flush=True)
+if a.json:
+    with open(a.json, "a") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+
+
+def cell(r, key):
+    lo, hi = r[key + "_range"]
+    return f"{r[key]:.2f} ({lo:.2f}-{hi:.2f})"
+
+
+if a.markdown:
+    lines = ["| model | batch | norm | training | inference | peak memory, training | "
+             "peak memory, inference |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        train = "-" if r.get("latency") else cell(r, "ratio_train")
+        lines.append(f"| {r['model']} | {r['batch']} | {r['norm']} | {train} | "
+                     f"{cell(r, 'ratio_infer')} | {'-' if r.get('latency') else cell(r, 'ratio_memory')} | "
+                     f"{cell(r, 'ratio_infer_memory')} |")
+    with open(a.markdown, "w") as f:
+        f.write("\n".join(lines) + "\n")

@@ -1,7 +1,13 @@
 """PyTorch reference for apps/bench: the same CIFAR ResNet, batch and thread count.
-Usage: python3 scripts/torch_bench.py --norm bn --threads 2 --iters 10"""
-import argparse, json, resource, time
+Each normalizer is PyTorch's fastest module computing the same function: InstanceNorm with
+affine is nn.GroupNorm(C, C) (faster in PyTorch 1.13 than nn.InstanceNorm2d; --plain-in uses
+that instead), LayerNorm over (C, H, W) is nn.GroupNorm(1, C).
+Usage: python3 scripts/torch_bench.py --norm bn --threads 2 --iters 10 [--depth 56]"""
+import argparse, ctypes, json, resource, time
 import torch, torch.nn as nn, torch.nn.functional as F
+
+
+PLAIN_IN = False
 
 
 def make_norm(spec, c):
@@ -9,7 +15,7 @@ def make_norm(spec, c):
     if name == "bn": return nn.BatchNorm2d(c)
     if name == "gn": return nn.GroupNorm(int(arg.split("=")[1]) if arg else 8, c)
     if name == "ln": return nn.GroupNorm(1, c)
-    if name == "in": return nn.InstanceNorm2d(c, affine=True)
+    if name == "in": return nn.InstanceNorm2d(c, affine=True) if PLAIN_IN else nn.GroupNorm(c, c)
     if name == "none": return nn.Identity()
     raise ValueError(spec)
 
@@ -49,12 +55,31 @@ class ResNet(nn.Module):
         return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
 
+def peak_rss_mib():
+    """VmHWM of /proc/self/status (what apps/bench reads), in MiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak_rss():
+    """As apps/bench: free heap pages back to the system, then restart VmHWM from here."""
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--norm", default="bn"); p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=128); p.add_argument("--iters", type=int, default=10)
     p.add_argument("--depth", type=int, default=20)
+    p.add_argument("--plain-in", action="store_true", help="nn.InstanceNorm2d for in")
     a = p.parse_args()
+    global PLAIN_IN
+    PLAIN_IN = a.plain_in
     torch.set_num_threads(a.threads); torch.manual_seed(0)
     net = ResNet(a.depth, 16, a.norm)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
@@ -66,15 +91,19 @@ def main():
     t = time.perf_counter()
     for _ in range(a.iters): step()
     train = a.iters * a.batch_size / (time.perf_counter() - t)
+    train_peak = peak_rss_mib()
+    opt.zero_grad(set_to_none=True)
     net.eval()
+    reset_peak_rss()  # inference's own peak, as apps/bench measures it
     with torch.no_grad():
         for _ in range(2): net(x)
         t = time.perf_counter()
         for _ in range(a.iters): net(x)
         infer = a.iters * a.batch_size / (time.perf_counter() - t)
+    infer_peak = peak_rss_mib()
     print(json.dumps({"framework": "pytorch", "norm": a.norm, "threads": a.threads,
                       "train_img_per_s": round(train, 1), "infer_img_per_s": round(infer, 1),
-                      "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+                      "peak_rss_mib": round(train_peak, 1), "infer_peak_rss_mib": round(infer_peak, 1)}))
 
 
 if __name__ == "__main__":
