@@ -10,7 +10,7 @@ Writes one JSON line per cell (stdout, and --json FILE) and a markdown table (--
 
     python3 scripts/compare_torch.py --threads 2 --pairs 3 \\
         --models resnet20 resnet56 --batch-sizes 32 128 --norms bn gn:groups=8 ln in none \\
-        --latency --json docs/perf/matrix.jsonl --markdown docs/perf/matrix.md
+        --latency --json runs/matrix.jsonl --markdown runs/matrix.md
 """
 import argparse
 import json
