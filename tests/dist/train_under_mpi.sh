@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `train` under mpirun, as a user runs it (ctest -L dist):
 #   1. resume: 2 epochs straight vs 1 epoch, stop, resume, 1 more, both on 2 ranks: the metrics
-#      (all but the timings) are bit-identical, and only rank 0 wrote files;
+#      (all but the timings) are bit-identical, and only rank 0 wrote files; then a real
+#      interruption (SIGTERM to mpirun after the first checkpoint) resumed: bit-identical too;
 #   2. a 2-rank run resumed on another rank count: refused for bn (per-rank statistics),
 #      allowed for gn;
 #   3. a rank that fails (its data folder is missing; its training diverges while the other
@@ -37,6 +38,20 @@ grep -q '"world_size": 2' "$work/straight/config.json" || { echo "FAIL: config.j
 files="$(cd "$work/straight" && ls | sort | tr '\n' ' ')"
 [ "$files" = "checkpoint.safetensors config.json metrics.jsonl " ] || { echo "FAIL: files: $files"; exit 1; }
 [ "$(grep -c '^epoch ' "$work/straight.log")" -eq 2 ] || { echo "FAIL: more than one rank printed"; exit 1; }
+
+echo "== 1b. a real interruption: SIGTERM to mpirun mid-run, then resume"
+run 2 --norm sbn "${recipe[@]}" --epochs 3 --out "$work/straight3" > /dev/null
+"$mpiexec" -np 2 "${flags[@]}" "$train" --data "$data" --norm sbn "${recipe[@]}" --epochs 3 \
+  --out "$work/killed" > "$work/killed.log" 2>&1 &
+launcher=$!
+for _ in $(seq 600); do [ -f "$work/killed/checkpoint.safetensors" ] && break; sleep 0.05; done
+kill -TERM "$launcher" 2>/dev/null || true   # mpirun stops every rank
+wait "$launcher" || true
+if pgrep -f -- "--out $work/killed" > /dev/null; then echo "FAIL: a rank outlived mpirun"; exit 1; fi
+echo "interrupted after $(wc -l < "$work/killed/metrics.jsonl") epoch(s)"
+run 2 --resume "$work/killed/checkpoint.safetensors" --threads 1 --out "$work/killed" > /dev/null
+diff <(strip_timings "$work/straight3/metrics.jsonl") <(strip_timings "$work/killed/metrics.jsonl")
+[ ! -e "$work/killed/checkpoint.safetensors.tmp" ] || { echo "FAIL: a temporary checkpoint was left"; exit 1; }
 
 echo "== 2. another rank count: bn refused, gn allowed"
 run 2 --norm bn "${recipe[@]}" --out "$work/bn" --stop-after-epoch 1 > /dev/null
