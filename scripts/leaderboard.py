@@ -15,12 +15,13 @@ A row is finished when its committed metrics (docs/results/leaderboard/<row>/met
 all epochs, or when it diverged (train exit code 3, recorded in status.json). An unfinished row
 resumes from its checkpoint in the cache folder (--cache, default ~/.cache/normlab-leaderboard)
 after any interruption; with no checkpoint there it starts again. The cache does not outlive the
-machine, so `save-progress` copies an unfinished row's last checkpoint (and its metrics) into
-docs/results/leaderboard/<row>/resume/, to be committed; `run` on a fresh machine restores it from
+machine, so `save-progress` copies an unfinished row's last checkpoint (gzipped) and its metrics
+into docs/results/leaderboard/<row>/resume/, to be committed; `run` on a fresh machine restores it from
 there, and deletes that folder once the row is finished. Finished rows commit metrics, config and
 status only.
 """
 import argparse
+import gzip
 import json
 import os
 import shutil
@@ -76,8 +77,10 @@ def run_row(spec, extra, args):
     out.mkdir(parents=True, exist_ok=True)
     ck = out / "checkpoint.safetensors"
     saved = RESULTS / rid / "resume"
-    if not ck.exists() and (saved / "checkpoint.safetensors").exists():
-        for name in ("checkpoint.safetensors", "metrics.jsonl", "config.json"):
+    if not ck.exists() and (saved / "checkpoint.safetensors.gz").exists():
+        with gzip.open(saved / "checkpoint.safetensors.gz", "rb") as src, open(ck, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        for name in ("metrics.jsonl", "config.json"):
             if (saved / name).exists():
                 shutil.copy(saved / name, out / name)
         print(f"{rid}: restored the checkpoint saved in {saved.relative_to(ROOT)}", flush=True)
@@ -134,7 +137,11 @@ def cmd_save_progress(args):
             continue
         saved = RESULTS / rid / "resume"
         saved.mkdir(parents=True, exist_ok=True)
-        for name in ("checkpoint.safetensors", "metrics.jsonl", "config.json"):
+        # gzip keeps a ResNet-20 checkpoint (weights and momentum) under 2 MiB in the repository.
+        with open(out / "checkpoint.safetensors", "rb") as src, \
+                gzip.open(saved / "checkpoint.safetensors.gz", "wb", compresslevel=9) as dst:
+            shutil.copyfileobj(src, dst)
+        for name in ("metrics.jsonl", "config.json"):
             if (out / name).exists():
                 shutil.copy(out / name, saved / name)
         print(f"{rid}: saved after epoch {done} in {saved.relative_to(ROOT)}")
