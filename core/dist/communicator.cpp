@@ -79,14 +79,6 @@ bool launched_by_mpi() {
   return launcher_world_size() > 0;
 }
 
-bool built_with_mpi() {
-#ifdef NORMLAB_WITH_MPI
-  return true;
-#else
-  return false;
-#endif
-}
-
 int ranks_on_this_host() {
 #ifdef NORMLAB_WITH_MPI
   if (world().size() > 1) return mpi_ranks_on_this_host();

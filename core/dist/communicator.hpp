@@ -71,8 +71,6 @@ Communicator& world();
 std::shared_ptr<Communicator> single_process();
 // True when an MPI launcher (mpirun, srun) started this process, even as a single rank.
 bool launched_by_mpi();
-// True when this normlab was built with MPI support.
-bool built_with_mpi();
 // Ranks of this job on this host (1 without MPI): threads per rank default to cores / this.
 int ranks_on_this_host();
 // The communicator of consecutive groups of `group_size` ranks of world() (ranks 0..G-1,

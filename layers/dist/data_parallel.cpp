@@ -11,13 +11,12 @@ namespace nl::dist {
 namespace {
 
 void broadcast_tensors(Communicator& comm, const NamedTensors& tensors) {
-  for (const auto& [name, t] : tensors) {
-    check(t.is_contiguous(), "DataParallel", name, " is not contiguous");
-    const size_t bytes = size_t(t.numel()) * dtype_size(t.dtype());
-    if (t.dtype() == DType::f32)
-      comm.broadcast_bytes(t.data<float>(), bytes, 0);
-    else
-      comm.broadcast_bytes(t.data<double>(), bytes, 0);
+  for (const auto& named : tensors) {
+    const Tensor& t = named.second;  // (a lambda may not capture a structured binding in clang 14)
+    check(t.is_contiguous(), "DataParallel", named.first, " is not contiguous");
+    dispatch(t.dtype(), [&]<typename T>() {
+      comm.broadcast(std::span<T>(t.data<T>(), size_t(t.numel())), 0);
+    });
   }
 }
 
@@ -89,13 +88,12 @@ void DataParallel::allreduce_gradients() {
 
 uint64_t content_hash(const Tensor& t) {
   const Tensor c = t.contiguous();
-  const size_t bytes = size_t(c.numel()) * dtype_size(c.dtype());
-  const auto* p = c.dtype() == DType::f32
-                      ? reinterpret_cast<const unsigned char*>(c.data<float>())
-                      : reinterpret_cast<const unsigned char*>(c.data<double>());
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < bytes; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  return h;
+  return dispatch(c.dtype(), [&]<typename T>() {
+    const auto* p = reinterpret_cast<const unsigned char*>(c.data<T>());
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < size_t(c.numel()) * sizeof(T); ++i) h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+  });
 }
 
 void DataParallel::check_replicas_identical(const std::string& when) {

@@ -1,6 +1,5 @@
 #include "layers/norm/batch_norm.hpp"
 
-#include <cmath>
 #include <sstream>
 
 #include "layers/norm/affine.hpp"
@@ -35,9 +34,7 @@ Tensor BatchNorm::forward(const Tensor& x) {
   const bool use_batch = !options.frozen && (training_ || !tracking);
   if (!use_batch) {
     const StatLayout layout = StatLayout::of(x, stat_groups, 0, name);
-    Moments fixed{
-        running.mean.defined() ? running.mean.to_vector() : std::vector<double>(stat_groups, 0.0),
-        running.var.defined() ? running.var.to_vector() : std::vector<double>(stat_groups, 1.0)};
+    const Moments fixed = running_moments();
     return plane_norm(x, weight, bias, layout, options.eps, &fixed, name, options.math).y;
   }
   // Ghost batches only split training batches; eval above always sees the whole batch.
@@ -62,15 +59,17 @@ Tensor BatchNorm::forward(const Tensor& x) {
   return out.y;
 }
 
+Moments BatchNorm::running_moments() const {
+  return {running.mean.defined() ? running.mean.to_vector()
+                                 : std::vector<double>(size_t(stat_groups), 0.0),
+          running.var.defined() ? running.var.to_vector()
+                                : std::vector<double>(size_t(stat_groups), 1.0)};
+}
+
 std::optional<ChannelAffine> BatchNorm::inference_affine() const {
   const bool use_batch = !options.frozen && (training_ || !running.tracking());
   if (use_batch) return std::nullopt;
-  const std::vector<double> mean = running.mean.defined()
-                                       ? running.mean.to_vector()
-                                       : std::vector<double>(size_t(stat_groups), 0.0);
-  const std::vector<double> var = running.var.defined()
-                                      ? running.var.to_vector()
-                                      : std::vector<double>(size_t(stat_groups), 1.0);
+  const Moments fixed = running_moments();
   const std::vector<double> g =
       weight.defined() ? weight.to_vector() : std::vector<double>(size_t(num_features), 1.0);
   const std::vector<double> b =
@@ -80,12 +79,10 @@ std::optional<ChannelAffine> BatchNorm::inference_affine() const {
   const int64_t per_group = num_features / stat_groups;
   for (int64_t c = 0; c < num_features; ++c) {
     const int64_t k = c / per_group;
-    // plane_norm's fixed-statistics forward: s = 1/sqrt(var + eps) (1 when mean-only), and
-    // the mean subtracted unless Variance Normalization.
-    const double v = std::max(var[k], 0.0) + options.eps;
-    const double inv_std = !options.math.divide_std ? 1.0 : v > 0 ? 1.0 / std::sqrt(v) : 0.0;
-    a.scale[c] = inv_std * g[c];
-    a.shift[c] = b[c] - (options.math.subtract_mean ? mean[k] : 0.0) * a.scale[c];
+    // plane_norm's fixed-statistics forward, per channel; the mean is subtracted unless
+    // Variance Normalization.
+    a.scale[c] = inverse_std(fixed.var[k], options.eps, options.math) * g[c];
+    a.shift[c] = b[c] - (options.math.subtract_mean ? fixed.mean[k] : 0.0) * a.scale[c];
   }
   return a;
 }

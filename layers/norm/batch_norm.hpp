@@ -61,6 +61,10 @@ class BatchNorm : public Module {
   int expected_dims;
   Tensor weight, bias;
   RunningStats running;  // running_mean, running_var, num_batches_tracked
+
+ private:
+  // The statistics eval uses: the running ones (mean 0 / variance 1 for one not kept).
+  Moments running_moments() const;
 };
 
 inline std::shared_ptr<BatchNorm> BatchNorm2d(int64_t c, BatchNormOptions o = {}) {

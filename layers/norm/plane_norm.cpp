@@ -42,10 +42,7 @@ struct PlaneNormSteps {
   void finish_stats(int64_t k0, int64_t k1, bool batch) {
     for (int64_t k = k0; k < k1; ++k) {
       if (batch && !math.center_variance) var[k] += mean[k] * mean[k];  // var + mean^2
-      const double v = std::max(var[k], 0.0) + eps;
-      inv_std[k] = !math.divide_std ? 1.0
-                   : v > 0          ? 1.0 / std::sqrt(v)
-                                    : 0.0;  // PyTorch: invstd := 0 when var = eps = 0
+      inv_std[k] = inverse_std(var[k], eps, math);
     }
   }
   // Samples [n0, n1): y = scale x + shift per plane.
@@ -112,6 +109,11 @@ struct PlaneNormBackward {
 };
 
 }  // namespace
+
+double inverse_std(double var, double eps, const NormMath& math) {
+  const double v = std::max(var, 0.0) + eps;
+  return !math.divide_std ? 1.0 : v > 0 ? 1.0 / std::sqrt(v) : 0.0;
+}
 
 PlaneNormOutput plane_norm(const Tensor& x_in, const Tensor& gamma, const Tensor& beta,
                            const StatLayout& s, double eps, const Moments* fixed, const char* name,

@@ -52,6 +52,11 @@ struct NormMath {
   bool divide_std = true;       // false: y = gamma (x - mu) + beta
 };
 
+// The divisor's reciprocal the op applies for a statistic of variance `var` (already about 0
+// when center_variance is off): 1 / sqrt(var + eps), 1 without division (mean-only), and 0
+// when var + eps = 0 (PyTorch's invstd). Layers that fold the op elsewhere use it too.
+double inverse_std(double var, double eps, const NormMath& math);
+
 // gamma/beta: (C) tensors or undefined (no affine). fixed: statistics to use instead of the
 // batch's (per statistic group, var as defined by `math`); they then receive no gradient.
 // sync: batch statistics shared with other ranks (needs whole-batch statistics, S = N).
