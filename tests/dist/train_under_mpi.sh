@@ -63,6 +63,17 @@ run 2 --norm gn:groups=8 "${recipe[@]}" --out "$work/gn" --stop-after-epoch 1 > 
 run 1 --resume "$work/gn/checkpoint.safetensors" --out "$work/gn" > "$work/gn.log"
 grep -q "note: resuming a 2-rank run on 1 rank(s)" "$work/gn.log" || { cat "$work/gn.log"; exit 1; }
 
+echo "== 2b. a global batch smaller than the rank count is refused"
+if run 2 --norm gn:groups=8 --epochs 1 --train-limit 64 --batch-size 1 > "$work/tiny.log" 2>&1; then
+  echo "FAIL: --batch-size 1 on 2 ranks ran"; exit 1
+fi
+# (CLI11 refuses 1 before normlab does: the range is [2, ...]; 3 ranks with batch 2 reach our check)
+if "$mpiexec" -np 3 "${flags[@]}" "$train" --data "$data" --epochs 1 --train-limit 64 \
+    --batch-size 2 > "$work/tiny.log" 2>&1; then
+  echo "FAIL: --batch-size 2 on 3 ranks ran"; exit 1
+fi
+grep -q "is the global batch and cannot give each of the 3 ranks a sample" "$work/tiny.log" || { cat "$work/tiny.log"; exit 1; }
+
 echo "== 3. a failing rank ends the job"
 start=$(date +%s)
 set +e
