@@ -3,6 +3,7 @@
 // F(4x4, 3x3) against im2col.
 #include <doctest/doctest.h>
 
+#include "autograd/node.hpp"
 #include "autograd/ops.hpp"
 #include "core/parallel.hpp"
 #include "helpers.hpp"
@@ -269,5 +270,66 @@ TEST_SUITE("conv") {
     CHECK_THROWS_WITH_AS(
         conv2d(Tensor::zeros({1, 2, 8, 8}), Tensor::zeros({16, 2, 3, 3}), Tensor(), o),
         doctest::Contains("F(4x4) needs channel counts that are multiples of 16"), Error);
+  }
+
+  // The inference epilogue (conv_epilogue.hpp): relu(conv(x) + b + residual) computed as each
+  // output plane is written must be the three separate ops to the bit, on every algorithm, in
+  // both dtypes, with and without bias, residual and ReLU, at batches that run the blocks in
+  // parallel and one after another.
+  TEST_CASE("conv2d_fused is conv2d, then + residual, then ReLU, to the bit") {
+    struct Case {
+      const char* name;
+      ConvAlgorithm algorithm;
+      int64_t n, cin, cout, h, k, stride, padding;
+    };
+    const Case cases[] = {
+        {"im2col 3x3 stride 2", ConvAlgorithm::im2col, 3, 5, 7, 9, 3, 2, 1},
+        {"im2col 1x1 direct", ConvAlgorithm::im2col, 2, 8, 6, 5, 1, 1, 0},
+        {"winograd 2x2", ConvAlgorithm::winograd_2x2, 3, 8, 9, 7, 3, 1, 1},
+        {"winograd 4x4", ConvAlgorithm::winograd_4x4, 2, 16, 32, 10, 3, 1, 1},
+        {"winograd 4x4, blocks in parallel", ConvAlgorithm::winograd_4x4, 40, 16, 16, 8, 3, 1, 1},
+    };
+    for (const Case& c : cases)
+      for (DType dt : {DType::f32, DType::f64})
+        for (int variant = 0; variant < 8; ++variant) {
+          const bool with_bias = variant & 1, with_residual = variant & 2, with_relu = variant & 4;
+          CAPTURE(c.name);
+          CAPTURE(dtype_name(dt));
+          CAPTURE(variant);
+          Generator g(uint64_t(11 + variant));
+          Conv2dOptions o;
+          o.stride = {c.stride, c.stride};
+          o.padding = {c.padding, c.padding};
+          o.algorithm = c.algorithm;
+          const Tensor x = Tensor::randn({c.n, c.cin, c.h, c.h}, g, dt);
+          const Tensor w = Tensor::randn({c.cout, c.cin, c.k, c.k}, g, dt);
+          const Tensor b = with_bias ? Tensor::randn({c.cout}, g, dt) : Tensor();
+          const Tensor plain = conv2d(x, w, b, o);
+          const Tensor r = with_residual ? Tensor::randn(plain.shape(), g, dt) : Tensor();
+          Tensor expected = with_residual ? add(plain, r) : plain;
+          if (with_relu) expected = relu(expected);
+          NoGradGuard no_grad;
+          CHECK(test::max_abs_diff(conv2d_fused(x, w, b, o, r, with_relu), expected) == 0);
+        }
+  }
+
+  TEST_CASE("conv2d_fused records the separate ops when a gradient is wanted") {
+    Conv2dOptions o;
+    o.padding = {1, 1};
+    test::check_grad(
+        [&](const std::vector<Tensor>& t) { return conv2d_fused(t[0], t[1], t[2], o, t[3], true); },
+        {test::randn64({2, 8, 6, 6}, 7), test::randn64({8, 8, 3, 3}, 8), test::randn64({8}, 9),
+         test::randn64({2, 8, 6, 6}, 6)});
+  }
+
+  TEST_CASE("conv2d_fused names a residual that does not match the output") {
+    NoGradGuard no_grad;
+    Conv2dOptions o;
+    o.padding = {1, 1};
+    CHECK_THROWS_WITH_AS(conv2d_fused(Tensor::zeros({1, 2, 8, 8}), Tensor::zeros({4, 2, 3, 3}),
+                                      Tensor(), o, Tensor::zeros({1, 4, 4, 4}), true),
+                         doctest::Contains("conv2d_fused: residual float32[1, 4, 4, 4] does not "
+                                           "match the output [1, 4, 8, 8]"),
+                         Error);
   }
 }

@@ -42,7 +42,7 @@ TEST_SUITE("models") {
     // NoGradGuard the BatchNorm relatives are folded into their convolutions.
     Generator g(3);
     const Tensor x = Tensor::randn({3, 3, 32, 32}, g, DType::f64);
-    for (const char* spec : {"bn", "bgn:groups=4", "vn", "mbn", "sbn", "gn:groups=4"}) {
+    for (const char* spec : {"bn", "bgn:groups=4", "vn", "mbn", "sbn", "gn:groups=4", "none"}) {
       CAPTURE(spec);
       manual_seed(1);
       ModulePtr net = make_model("resnet20", ModelOptions{.width = 8, .norm = spec});
@@ -59,10 +59,15 @@ TEST_SUITE("models") {
       }
       profiler::enable(false);
       const auto times = profiler::report();
-      const bool is_bn_family = std::string(spec) != "gn:groups=4";
-      // stem + 18 branch convs + 2 projections, each folded with its normalizer
+      const bool is_bn_family = std::string(spec) != "gn:groups=4" && std::string(spec) != "none";
+      // stem + 18 branch convs + 2 projections, each folded with its normalizer (and with no
+      // normalizer, each fused with its ReLU or join)
       CHECK(times.count("Conv2d+BatchNorm (folded)") == is_bn_family);
       if (is_bn_family) CHECK(times.at("Conv2d+BatchNorm (folded)").forward_calls == 21);
+      if (std::string(spec) == "none") {
+        CHECK(times.at("Conv2d (fused)").forward_calls == 21);
+        CHECK(test::max_abs_diff(folded, unfolded) == 0);  // the same ops in the same order
+      }
       CHECK(test::max_abs_diff(folded, unfolded) < 1e-12);
     }
   }

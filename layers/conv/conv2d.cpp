@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "autograd/node.hpp"
+#include "autograd/ops.hpp"
 #include "core/init.hpp"
 #include "core/parallel.hpp"
 #include "layers/conv/conv_plan.hpp"
@@ -14,15 +15,31 @@
 namespace nl {
 namespace {
 
-// The algorithm the plan chose: Winograd (F(4x4) or F(2x2)) or im2col + GEMM.
+// The algorithm the plan chose: Winograd (F(4x4) or F(2x2)) or im2col + GEMM; each applies the
+// epilogue (bias, and in fused inference the residual and ReLU) to its output as it writes it.
 template <typename T>
-void forward_kernel(const ConvPlan& s, const T* x, const T* w, const T* b, T* y) {
-  if (!s.winograd) return im2col_conv_forward(s, x, w, b, y);
+void forward_kernel(const ConvPlan& s, const T* x, const T* w, const ConvEpilogue<T>& epilogue,
+                    T* y) {
+  if (!s.winograd) return im2col_conv_forward(s, x, w, y, epilogue);
   if (s.winograd_f4)
-    winograd_f4_conv3x3(winograd_shape(s), x, w, false, y);
+    winograd_f4_conv3x3(winograd_shape(s), x, w, false, y, epilogue);
   else
-    winograd_conv3x3(winograd_shape(s), x, w, false, y);
-  if (b) parallel_for(s.n, 1, [&](int64_t n0, int64_t n1) { add_conv_bias(s, n0, n1, b, y); });
+    winograd_conv3x3(winograd_shape(s), x, w, false, y, epilogue);
+}
+
+// The output of conv2d (fused: also + residual, then ReLU), computed without recording.
+Tensor conv_output(const ConvPlan& s, const Tensor& x, const Tensor& w, const Tensor& b,
+                   const Tensor& residual, bool relu) {
+  Tensor y = Tensor::empty({s.n, s.c_out, s.out_h, s.out_w}, x.dtype());
+  dispatch(x.dtype(), [&]<typename T>() {
+    const ConvEpilogue<T> epilogue{.bias = b.defined() ? b.data<T>() : nullptr,
+                                   .residual = residual.defined() ? residual.data<T>() : nullptr,
+                                   .relu = relu,
+                                   .channels = s.c_out,
+                                   .plane = s.out_h * s.out_w};
+    forward_kernel<T>(s, x.data<T>(), w.data<T>(), epilogue, y.data<T>());
+  });
+  return y;
 }
 
 template <typename T>
@@ -45,11 +62,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
   const ConvPlan s = plan_conv(x_in, w_in, b_in, opt);
   const Tensor x = x_in.detach().contiguous(), w = w_in.detach().contiguous();
   const Tensor b = b_in.defined() ? b_in.detach().contiguous() : Tensor();
-  Tensor y = Tensor::empty({s.n, s.c_out, s.out_h, s.out_w}, x.dtype());
-  dispatch(x.dtype(), [&]<typename T>() {
-    forward_kernel<T>(s, x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr,
-                      y.data<T>());
-  });
+  Tensor y = conv_output(s, x, w, b, Tensor(), false);
   const bool need_dx = x_in.requires_grad(), need_dw = w_in.requires_grad();
   const bool need_db = b_in.defined() && b_in.requires_grad();
   return record(y, "conv2d", {x_in, w_in, b_in}, [=](const Tensor& gy) {
@@ -64,6 +77,26 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
     });
     return std::vector<Tensor>{dx, dw, db};
   });
+}
+
+Tensor conv2d_fused(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
+                    const Conv2dOptions& opt, const Tensor& residual, bool relu) {
+  const bool recording = grad_enabled() && (x_in.requires_grad() || w_in.requires_grad() ||
+                                            (b_in.defined() && b_in.requires_grad()) ||
+                                            (residual.defined() && residual.requires_grad()));
+  if (recording) {  // the composite, op by op, so autograd sees each
+    Tensor y = conv2d(x_in, w_in, b_in, opt);
+    if (residual.defined()) return relu ? add_relu(y, residual) : add(y, residual);
+    return relu ? nl::relu(y) : y;
+  }
+  const ConvPlan s = plan_conv(x_in, w_in, b_in, opt);
+  const Shape out{s.n, s.c_out, s.out_h, s.out_w};
+  check(!residual.defined() || (residual.shape() == out && residual.dtype() == x_in.dtype()),
+        "conv2d_fused", "residual ", residual.defined() ? residual.str() : std::string(),
+        " does not match the output ", shape_str(out), " ", dtype_name(x_in.dtype()));
+  const Tensor b = b_in.defined() ? b_in.detach().contiguous() : Tensor();
+  return conv_output(s, x_in.detach().contiguous(), w_in.detach().contiguous(), b,
+                     residual.defined() ? residual.detach().contiguous() : Tensor(), relu);
 }
 
 Tensor conv2d_weight_grad(const Tensor& x_in, const Tensor& dy_in, const Shape& weight_shape,

@@ -33,6 +33,14 @@ struct Conv2dOptions {
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& opt);
 
+// relu?(conv2d(x, weight, bias) + residual), the residual (the output's shape) optional. When no
+// gradient is recorded (NoGradGuard, or no input requiring one) the add and the ReLU run in the
+// convolution's epilogue, on each output plane as it is written, instead of two more passes over
+// the output (what inference engines fuse); otherwise the three ops are recorded one by one. The
+// results are the same to the bit either way.
+Tensor conv2d_fused(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                    const Conv2dOptions& opt, const Tensor& residual, bool relu);
+
 // dL/dW of conv2d(x, W) for a given dL/dout = dy, without running the forward: the weight half of
 // the backward alone (Cross-Iteration BN differentiates its statistics w.r.t. the weight).
 Tensor conv2d_weight_grad(const Tensor& x, const Tensor& dy, const Shape& weight_shape,

@@ -1,7 +1,9 @@
 #include "layers/conv/fold.hpp"
 
 #include "autograd/node.hpp"
+#include "autograd/ops.hpp"
 #include "autograd/profiler.hpp"
+#include "layers/container.hpp"
 
 namespace nl {
 
@@ -26,17 +28,40 @@ std::pair<Tensor, Tensor> folded_conv_parameters(const Conv2d& conv, const Chann
   return {folded, bias};
 }
 
-Tensor conv_then_norm(Conv2d& conv, Module& norm, const Tensor& x) {
-  auto* bn = dynamic_cast<BatchNorm*>(&norm);
-  if (bn && !grad_enabled() && !conv.has_forward_hooks() && !norm.has_forward_hooks()) {
-    if (const std::optional<ChannelAffine> affine = bn->inference_affine()) {
-      profiler::ForwardScope timed(profiler::enabled() ? "Conv2d+BatchNorm (folded)"
-                                                       : std::string());
-      const auto [w, b] = folded_conv_parameters(conv, *affine);
-      return conv2d(x, w, b, conv.options);
+namespace {
+
+bool fusion_allowed(const Conv2d& conv, const Module& norm) {
+  return !grad_enabled() && !conv.has_forward_hooks() && !norm.has_forward_hooks();
+}
+
+}  // namespace
+
+bool conv_then_norm_fuses(const Conv2d& conv, const Module& norm) {
+  if (!fusion_allowed(conv, norm)) return false;
+  if (dynamic_cast<const Identity*>(&norm)) return true;
+  const auto* bn = dynamic_cast<const BatchNorm*>(&norm);
+  return bn && bn->inference_affine().has_value();
+}
+
+Tensor conv_then_norm(Conv2d& conv, Module& norm, const Tensor& x, const AfterNorm& after) {
+  if (fusion_allowed(conv, norm)) {
+    if (dynamic_cast<Identity*>(&norm)) {
+      profiler::ForwardScope timed(profiler::enabled() ? "Conv2d (fused)" : std::string());
+      return conv2d_fused(x, conv.effective_weight(), conv.bias, conv.options, after.residual,
+                          after.relu);
     }
+    if (auto* bn = dynamic_cast<BatchNorm*>(&norm))
+      if (const std::optional<ChannelAffine> affine = bn->inference_affine()) {
+        profiler::ForwardScope timed(profiler::enabled() ? "Conv2d+BatchNorm (folded)"
+                                                         : std::string());
+        const auto [w, b] = folded_conv_parameters(conv, *affine);
+        return conv2d_fused(x, w, b, conv.options, after.residual, after.relu);
+      }
   }
-  return norm(conv(x));
+  const Tensor y = norm(conv(x));
+  if (after.residual.defined())
+    return after.relu ? add_relu(y, after.residual) : add(y, after.residual);
+  return after.relu ? relu(y) : y;
 }
 
 }  // namespace nl

@@ -73,16 +73,6 @@ void scatter_planes(const T* mat, const BlockView<T>& v, int64_t n0, int64_t nb,
 }  // namespace
 
 template <typename T>
-void add_conv_bias(const ConvPlan& s, int64_t n0, int64_t n1, const T* b, T* y) {
-  const int64_t cols = s.out_h * s.out_w;
-  for (int64_t n = n0; n < n1; ++n)
-    for (int64_t c = 0; c < s.c_out; ++c) {
-      T* o = y + (n * s.c_out + c) * cols;
-      for (int64_t i = 0; i < cols; ++i) o[i] += b[c];
-    }
-}
-
-template <typename T>
 void add_conv_bias_grad(const ConvPlan& s, int64_t n0, int64_t n1, const T* dy, T* db) {
   const int64_t cols = s.out_h * s.out_w;
   for (int64_t n = n0; n < n1; ++n)
@@ -95,7 +85,8 @@ void add_conv_bias_grad(const ConvPlan& s, int64_t n0, int64_t n1, const T* dy, 
 }
 
 template <typename T>
-void im2col_conv_forward(const ConvPlan& s, const T* x, const T* w, const T* b, T* y) {
+void im2col_conv_forward(const ConvPlan& s, const T* x, const T* w, T* y,
+                         const ConvEpilogue<T>& epilogue) {
   const BlockView<T> v{s};
   const int64_t rows = v.rows(), cols = v.cols(), cout_g = v.cout_g();
   const int64_t blocks = (s.n + s.block - 1) / s.block;
@@ -124,7 +115,7 @@ void im2col_conv_forward(const ConvPlan& s, const T* x, const T* w, const T* b, 
           scatter_planes(out, v, n0, nb, g, y);
         }
       }
-      if (b) add_conv_bias(s, n0, n0 + nb, b, y);
+      for (int64_t n = n0; n < n0 + nb; ++n) epilogue.apply(y, n, 0, s.c_out);
     }
   };
   if (tiled)
@@ -193,10 +184,10 @@ void im2col_conv_backward(const ConvPlan& s, const T* x, const T* w, const T* dy
 }
 
 #define NL_IM2COL_INSTANTIATE(T)                                                                   \
-  template void im2col_conv_forward<T>(const ConvPlan&, const T*, const T*, const T*, T*);         \
+  template void im2col_conv_forward<T>(const ConvPlan&, const T*, const T*, T*,                    \
+                                       const ConvEpilogue<T>&);                                    \
   template void im2col_conv_backward<T>(const ConvPlan&, const T*, const T*, const T*, T*, T*, T*, \
                                         bool, bool, bool);                                         \
-  template void add_conv_bias<T>(const ConvPlan&, int64_t, int64_t, const T*, T*);                 \
   template void add_conv_bias_grad<T>(const ConvPlan&, int64_t, int64_t, const T*, T*);
 NL_IM2COL_INSTANTIATE(float)
 NL_IM2COL_INSTANTIATE(double)

@@ -285,7 +285,7 @@ struct Tile2x2 {
   // One output plane per (image, output channel) of the block.
   template <typename T>
   static void transform_out(const Plan& p, const T* m, int64_t m_stride, int64_t n0, int64_t nb,
-                            bool parallel, T* y) {
+                            bool parallel, T* y, const ConvEpilogue<T>& epilogue) {
     const int64_t outs = p.s.out_channels, cols = nb * p.tiles;
     for_range(parallel, outs * nb, [&](int64_t j0, int64_t j1) {
       T* rows = thread_scratch<T, Scratch::tile_rows>(6 * p.tiles_w);
@@ -293,6 +293,7 @@ struct Tile2x2 {
         const int64_t o = j / nb, b = j % nb;
         output_transform_plane(p, m + o * cols + b * p.tiles, m_stride,
                                y + ((n0 + b) * outs + o) * p.plane(), rows);
+        epilogue.apply(y, n0 + b, o, o + 1);
       }
     });
   }
@@ -323,8 +324,9 @@ struct Tile2x2 {
 // The entry points of winograd.hpp: the driver on this tile size (winograd_f4.cpp has the same
 // pair, and the same explicit instantiations, for Tile4x4).
 template <typename T>
-void winograd_conv3x3(const WinogradShape& s, const T* x, const T* w, bool flip_transpose, T* y) {
-  winograd::conv3x3<Tile2x2>(s, x, w, flip_transpose, y);
+void winograd_conv3x3(const WinogradShape& s, const T* x, const T* w, bool flip_transpose, T* y,
+                      const ConvEpilogue<T>& epilogue) {
+  winograd::conv3x3<Tile2x2>(s, x, w, flip_transpose, y, epilogue);
 }
 
 template <typename T>
@@ -333,9 +335,9 @@ void winograd_conv3x3_weight_grad(const WinogradShape& s, const T* x, const T* d
 }
 
 template void winograd_conv3x3<float>(const WinogradShape&, const float*, const float*, bool,
-                                      float*);
+                                      float*, const ConvEpilogue<float>&);
 template void winograd_conv3x3<double>(const WinogradShape&, const double*, const double*, bool,
-                                       double*);
+                                       double*, const ConvEpilogue<double>&);
 template void winograd_conv3x3_weight_grad<float>(const WinogradShape&, const float*, const float*,
                                                   float*);
 template void winograd_conv3x3_weight_grad<double>(const WinogradShape&, const double*,

@@ -25,17 +25,21 @@
 #pragma once
 #include <cstdint>
 
+#include "layers/conv/conv_epilogue.hpp"
+
 namespace nl {
 
 struct WinogradShape {
   int64_t n, in_channels, out_channels, height, width;
 };
 
-// y (N, out, H, W) = conv3x3(x (N, in, H, W)), stride 1, padding 1, no bias. The filter w is
+// y (N, out, H, W) = conv3x3(x (N, in, H, W)), stride 1, padding 1. The filter w is
 // (out, in, 3, 3); with flip_transpose it is (in, out, 3, 3) and used rotated by 180 degrees
-// (the input gradient of the forward convolution whose weight w is).
+// (the input gradient of the forward convolution whose weight w is). The epilogue (bias,
+// residual, ReLU; conv_epilogue.hpp) runs on each output plane as soon as it is written.
 template <typename T>
-void winograd_conv3x3(const WinogradShape& s, const T* x, const T* w, bool flip_transpose, T* y);
+void winograd_conv3x3(const WinogradShape& s, const T* x, const T* w, bool flip_transpose, T* y,
+                      const ConvEpilogue<T>& epilogue = {});
 
 // dw (out, in, 3, 3) = dL/dw of y = conv3x3(x, w) given dy = dL/dy (N, out, H, W).
 template <typename T>
@@ -45,7 +49,8 @@ void winograd_conv3x3_weight_grad(const WinogradShape& s, const T* x, const T* d
 // instead of 4, vectorised over channels; needs channel counts that are multiples of 16.
 bool winograd_f4_fits(int64_t in_channels, int64_t out_channels);
 template <typename T>
-void winograd_f4_conv3x3(const WinogradShape& s, const T* x, const T* w, bool flip_transpose, T* y);
+void winograd_f4_conv3x3(const WinogradShape& s, const T* x, const T* w, bool flip_transpose, T* y,
+                         const ConvEpilogue<T>& epilogue = {});
 template <typename T>
 void winograd_f4_weight_grad(const WinogradShape& s, const T* x, const T* dy, T* dw);
 

@@ -99,14 +99,17 @@ void position_products(bool parallel, int64_t positions, bool trans_a, bool tran
 //                                  of output-gradient tiles), positions `stride` apart
 //   products(parallel, p, u, v, v_stride, m, m_stride, cols)          M[xi] = U[xi] V[xi]
 //   weight_products(parallel, p, z, z_stride, v, v_stride, du, cols)  dU[xi] += Z[xi] V[xi]^T
-//   transform_out(p, m, m_stride, n0, nb, parallel, y)                Y = A^T M A per tile
+//   transform_out(p, m, m_stride, n0, nb, parallel, y, epilogue)      Y = A^T M A per tile,
+//                                  then the epilogue on the planes just written
 //   filter_grad(p, du, dw)         dw = G^T dU G per filter
 // `cols` is the block's tile count (nb images x p.tiles); each tile size lays the matrices out
 // its own way (channel-major for F(2x2), tile-major with 16-channel vectors for F(4x4)).
 
-// y = conv3x3(x, w), stride 1, padding 1 (flip_transpose: the input gradient's convolution).
+// y = epilogue(conv3x3(x, w)), stride 1, padding 1 (flip_transpose: the input gradient's
+// convolution).
 template <class Tile, typename T>
-void conv3x3(const WinogradShape& s, const T* x, const T* w, bool flip_transpose, T* y) {
+void conv3x3(const WinogradShape& s, const T* x, const T* w, bool flip_transpose, T* y,
+             const ConvEpilogue<T>& epilogue) {
   const auto p = Tile::make_plan(s);
   const int64_t ins = s.in_channels, outs = s.out_channels, max_cols = p.blocks.block * p.tiles;
   const std::vector<T> u = Tile::template filter_transform<T>(p, w, flip_transpose);
@@ -120,7 +123,7 @@ void conv3x3(const WinogradShape& s, const T* x, const T* w, bool flip_transpose
         thread_scratch<T, Scratch::gemm_result>(Tile::kPositions * position_stride(outs, max_cols));
     Tile::transform_in(p, x, ins, n0, nb, inner, false, v, v_stride);
     Tile::products(inner, p, u.data(), v, v_stride, m, m_stride, cols);
-    Tile::transform_out(p, m, m_stride, n0, nb, inner, y);
+    Tile::transform_out(p, m, m_stride, n0, nb, inner, y, epilogue);
   });
 }
 

@@ -213,7 +213,7 @@ void transform_in_block(const Plan& p, const T* x, int64_t channels, int64_t n0,
 
 template <typename T>
 void transform_out_block(const Plan& p, const T* m, int64_t stride, int64_t n0, int64_t nb,
-                         bool parallel, T* y) {
+                         bool parallel, T* y, const ConvEpilogue<T>& epilogue) {
   const int64_t outs = p.s.out_channels, groups = outs / kGroup;
   for_range(parallel, nb * groups, [&](int64_t j0, int64_t j1) {
     T* buf = thread_scratch<T, Scratch::tile_rows>(kM * p.tiles_h * kM * p.tiles_w * kGroup);
@@ -221,6 +221,7 @@ void transform_out_block(const Plan& p, const T* m, int64_t stride, int64_t n0, 
       const int64_t b = j / groups, g = j % groups;
       tiles_out_kernel(p, m + g * kGroup, b * p.tiles, outs, stride, buf,
                        y + ((n0 + b) * outs + g * kGroup) * p.plane(), p.plane());
+      epilogue.apply(y, n0 + b, g * kGroup, (g + 1) * kGroup);
     }
   });
 }
@@ -276,8 +277,8 @@ struct Tile4x4 {
   }
   template <typename T>
   static void transform_out(const Plan& p, const T* m, int64_t m_stride, int64_t n0, int64_t nb,
-                            bool parallel, T* y) {
-    transform_out_block(p, m, m_stride, n0, nb, parallel, y);
+                            bool parallel, T* y, const ConvEpilogue<T>& epilogue) {
+    transform_out_block(p, m, m_stride, n0, nb, parallel, y, epilogue);
   }
   // dw = G^T dU G per filter.
   template <typename T>
@@ -301,9 +302,9 @@ bool winograd_f4_fits(int64_t in_channels, int64_t out_channels) {
 }
 
 template <typename T>
-void winograd_f4_conv3x3(const WinogradShape& s, const T* x, const T* w, bool flip_transpose,
-                         T* y) {
-  winograd::conv3x3<Tile4x4>(s, x, w, flip_transpose, y);
+void winograd_f4_conv3x3(const WinogradShape& s, const T* x, const T* w, bool flip_transpose, T* y,
+                         const ConvEpilogue<T>& epilogue) {
+  winograd::conv3x3<Tile4x4>(s, x, w, flip_transpose, y, epilogue);
 }
 
 template <typename T>
@@ -312,9 +313,9 @@ void winograd_f4_weight_grad(const WinogradShape& s, const T* x, const T* dy, T*
 }
 
 template void winograd_f4_conv3x3<float>(const WinogradShape&, const float*, const float*, bool,
-                                         float*);
+                                         float*, const ConvEpilogue<float>&);
 template void winograd_f4_conv3x3<double>(const WinogradShape&, const double*, const double*, bool,
-                                          double*);
+                                          double*, const ConvEpilogue<double>&);
 template void winograd_f4_weight_grad<float>(const WinogradShape&, const float*, const float*,
                                              float*);
 template void winograd_f4_weight_grad<double>(const WinogradShape&, const double*, const double*,

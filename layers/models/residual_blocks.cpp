@@ -56,10 +56,10 @@ BasicBlock::BasicBlock(int64_t in, int64_t out, int64_t stride, const std::strin
   }
 }
 
-// conv_then_norm folds each normalizer into its convolution in inference (layers/conv/fold.hpp).
+// conv_then_norm folds each normalizer into its convolution in inference, and the ReLU and the
+// join into the convolution's epilogue (layers/conv/fold.hpp).
 Tensor BasicBlock::branch(const Tensor& x) {
-  Tensor h = conv_then_norm(*conv1_, *bn1_, x);
-  if (!bn1_has_act_) h = relu(h);
+  const Tensor h = conv_then_norm(*conv1_, *bn1_, x, {.relu = !bn1_has_act_});
   return conv_then_norm(*conv2_, *bn2_, h);
 }
 
@@ -70,7 +70,12 @@ Tensor BasicBlock::shortcut(const Tensor& x) {
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
-  return add_relu(branch(x), shortcut(x));
+  const Tensor h = conv_then_norm(*conv1_, *bn1_, x, {.relu = !bn1_has_act_});
+  // Fused inference computes the shortcut first, so that relu(branch + shortcut) is the second
+  // convolution's epilogue; otherwise the order (and what any hook sees) is the textbook one.
+  if (conv_then_norm_fuses(*conv2_, *bn2_))
+    return conv_then_norm(*conv2_, *bn2_, h, {.residual = shortcut(x), .relu = true});
+  return add_relu(conv_then_norm(*conv2_, *bn2_, h), shortcut(x));
 }
 
 SkipInitBlock::SkipInitBlock(int64_t in, int64_t out, int64_t stride, const std::string& norm,

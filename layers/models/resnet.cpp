@@ -64,9 +64,10 @@ ResNet::ResNet(int depth_, const ModelOptions& o) : depth(depth_), options(o) {
 Tensor ResNet::forward(const Tensor& x) {
   check(x.dim() == 4 && x.shape()[1] == 3, "ResNet", "expected images (N, 3, H, W), got ",
         shape_str(x.shape()));
-  Tensor h = conv_then_norm(*conv1_, *bn1_, x);  // folded in inference (layers/conv/fold.hpp)
+  // Folded, with the ReLU in the convolution's epilogue, in inference (layers/conv/fold.hpp).
+  Tensor h = conv_then_norm(*conv1_, *bn1_, x, {.relu = !stem_has_act_ && !fixup_bias1_.defined()});
   if (fixup_bias1_.defined()) h = add(h, fixup_bias1_);
-  if (!stem_has_act_) h = relu(h);
+  if (fixup_bias1_.defined() && !stem_has_act_) h = relu(h);
   h = (*layer3)((*layer2)((*layer1)(h)));
   h = (*pool_)(h).flatten(1);
   if (fixup_bias2_.defined()) h = add(h, fixup_bias2_);
