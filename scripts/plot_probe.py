@@ -24,6 +24,7 @@ EXPERIMENTS = {
     "groupsweep": "Training with GroupNorm of several group sizes",
     "landscape": "Loss landscape along the gradient step, during training",
     "ics": "Internal covariate shift, during training",
+    "batchsweep": "Test error against batch size (same images seen, lr scaled with the batch)",
 }
 METRICS = {  # label, log scale
     "activation_variance": ("activation variance", True),
@@ -34,6 +35,7 @@ METRICS = {  # label, log scale
     "instance_constant": ("share of power constant per sample", False),
     "instance_varying": ("share of power varying within samples", False),
     "test_acc": ("test accuracy", False),
+    "test_error": ("test error, %", False),
     "train_loss": ("training loss", True),
     "loss": ("training loss", False),
     "loss_variation": ("loss range along the step (max - min)", True),
@@ -43,7 +45,11 @@ METRICS = {  # label, log scale
     "ics_l2": ("covariate shift: ||G - G'|| (mean over layers)", True),
     "ics_cos": ("covariate shift: cos(G, G') (mean over layers)", False),
 }
-X_LABELS = {"groupsweep": "epoch", "landscape": "training step", "ics": "training step"}
+X_LABELS = {"groupsweep": "epoch", "landscape": "training step", "ics": "training step",
+            "batchsweep": "images per batch (log scale)"}
+# Rows that record an outcome, not a value (batchsweep: a normalizer refused the batch size, or
+# the run diverged): drawn as markers on the panels of that normalizer, not as panels.
+OUTCOMES = {"refused": ("x", "refused"), "diverged": ("v", "diverged")}
 RESIDUALS = {"plain": "", "skipinit": "with SkipInit", "fixup": "with Fixup", "": ""}
 NORM_COLOURS = {
     "bn": "#1f77b4", "none": "#222222", "ln": "#d62728", "in": "#9467bd", "noisybn": "#17becf",
@@ -89,11 +95,17 @@ def main():
     # (metric, residual) -> norm -> index -> [values over seeds (and, for ics, layers)]
     series = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     seeds, experiment = set(), ""
+    outcomes = defaultdict(list)  # (norm, residual) -> [(index, outcome)]
     for row in csv.DictReader(open(a.csv)):
         experiment = row["experiment"]
         seeds.add(row.get("seed", "0"))
-        series[(row["metric"], row.get("residual") or "")][row["norm"]][int(row["index"])].append(
-            float(row["value"]))
+        metric, value, residual = row["metric"], float(row["value"]), row.get("residual") or ""
+        if metric in OUTCOMES:
+            outcomes[(row["norm"], residual)].append((int(row["index"]), metric))
+            continue
+        if experiment == "batchsweep" and metric == "test_acc":  # the paper plots the error
+            metric, value = "test_error", 100 * (1 - value)
+        series[(metric, residual)][row["norm"]][int(row["index"])].append(value)
 
     panels = list(series.items())
     cols = min(3, len(panels))
@@ -110,6 +122,17 @@ def main():
             if len(seeds) > 1:
                 ax.fill_between(xs, [min(by_index[x]) for x in xs], [max(by_index[x]) for x in xs],
                                 color=colour(norm), alpha=0.2, linewidth=0)
+        for (norm, res), marks in outcomes.items():
+            if res != residual or norm not in by_norm and not marks:
+                continue
+            for index, outcome in marks:
+                marker, word = OUTCOMES[outcome]
+                ax.plot([index], [ax.get_ylim()[1]], marker=marker, color=colour(norm),
+                        linestyle="none", clip_on=False)
+                handles.setdefault(f"{word} (marker at the top)",
+                                   plt.Line2D([], [], marker=marker, color="grey", linestyle="none"))
+        if experiment == "batchsweep":
+            ax.set_xscale("log", base=2)
         title = label + (f" ({RESIDUALS.get(residual, residual)})" if RESIDUALS.get(residual, residual) else "")
         ax.set_title(title, fontsize=10)
         ax.set_xlabel(X_LABELS.get(experiment, "layer, input to output"))
