@@ -81,6 +81,11 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
 
 Tensor conv2d_fused(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
                     const Conv2dOptions& opt, const Tensor& residual, bool relu) {
+  const ConvPlan s = plan_conv(x_in, w_in, b_in, opt);
+  const Shape out{s.n, s.c_out, s.out_h, s.out_w};
+  check(!residual.defined() || (residual.shape() == out && residual.dtype() == x_in.dtype()),
+        "conv2d_fused", "residual ", residual.defined() ? residual.str() : std::string(),
+        " does not match the output ", shape_str(out), " ", dtype_name(x_in.dtype()));
   const bool recording = grad_enabled() && (x_in.requires_grad() || w_in.requires_grad() ||
                                             (b_in.defined() && b_in.requires_grad()) ||
                                             (residual.defined() && residual.requires_grad()));
@@ -89,11 +94,6 @@ Tensor conv2d_fused(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
     if (residual.defined()) return relu ? add_relu(y, residual) : add(y, residual);
     return relu ? nl::relu(y) : y;
   }
-  const ConvPlan s = plan_conv(x_in, w_in, b_in, opt);
-  const Shape out{s.n, s.c_out, s.out_h, s.out_w};
-  check(!residual.defined() || (residual.shape() == out && residual.dtype() == x_in.dtype()),
-        "conv2d_fused", "residual ", residual.defined() ? residual.str() : std::string(),
-        " does not match the output ", shape_str(out), " ", dtype_name(x_in.dtype()));
   const Tensor b = b_in.defined() ? b_in.detach().contiguous() : Tensor();
   return conv_output(s, x_in.detach().contiguous(), w_in.detach().contiguous(), b,
                      residual.defined() ? residual.detach().contiguous() : Tensor(), relu);

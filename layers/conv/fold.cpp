@@ -30,33 +30,39 @@ std::pair<Tensor, Tensor> folded_conv_parameters(const Conv2d& conv, const Chann
 
 namespace {
 
-bool fusion_allowed(const Conv2d& conv, const Module& norm) {
-  return !grad_enabled() && !conv.has_forward_hooks() && !norm.has_forward_hooks();
+// Whether the pair fuses now and, for a BatchNorm-family normalizer, its per-channel affine map
+// (none for an Identity): the one decision behind conv_then_norm and conv_then_norm_fuses.
+struct Fusion {
+  bool fuses = false;
+  std::optional<ChannelAffine> affine = {};
+};
+
+Fusion plan_fusion(const Conv2d& conv, const Module& norm) {
+  if (grad_enabled() || conv.has_forward_hooks() || norm.has_forward_hooks()) return {};
+  if (dynamic_cast<const Identity*>(&norm)) return {.fuses = true};
+  const auto* bn = dynamic_cast<const BatchNorm*>(&norm);
+  if (!bn) return {};
+  std::optional<ChannelAffine> affine = bn->inference_affine();
+  return {.fuses = affine.has_value(), .affine = std::move(affine)};
 }
 
 }  // namespace
 
 bool conv_then_norm_fuses(const Conv2d& conv, const Module& norm) {
-  if (!fusion_allowed(conv, norm)) return false;
-  if (dynamic_cast<const Identity*>(&norm)) return true;
-  const auto* bn = dynamic_cast<const BatchNorm*>(&norm);
-  return bn && bn->inference_affine().has_value();
+  return plan_fusion(conv, norm).fuses;
 }
 
 Tensor conv_then_norm(Conv2d& conv, Module& norm, const Tensor& x, const AfterNorm& after) {
-  if (fusion_allowed(conv, norm)) {
-    if (dynamic_cast<Identity*>(&norm)) {
-      profiler::ForwardScope timed(profiler::enabled() ? "Conv2d (fused)" : std::string());
-      return conv2d_fused(x, conv.effective_weight(), conv.bias, conv.options, after.residual,
-                          after.relu);
-    }
-    if (auto* bn = dynamic_cast<BatchNorm*>(&norm))
-      if (const std::optional<ChannelAffine> affine = bn->inference_affine()) {
-        profiler::ForwardScope timed(profiler::enabled() ? "Conv2d+BatchNorm (folded)"
-                                                         : std::string());
-        const auto [w, b] = folded_conv_parameters(conv, *affine);
-        return conv2d_fused(x, w, b, conv.options, after.residual, after.relu);
-      }
+  const Fusion fusion = plan_fusion(conv, norm);
+  if (fusion.fuses && !fusion.affine) {
+    profiler::ForwardScope timed(profiler::enabled() ? "Conv2d (fused)" : std::string());
+    return conv2d_fused(x, conv.effective_weight(), conv.bias, conv.options, after.residual,
+                        after.relu);
+  }
+  if (fusion.fuses) {
+    profiler::ForwardScope timed(profiler::enabled() ? "Conv2d+BatchNorm (folded)" : std::string());
+    const auto [w, b] = folded_conv_parameters(conv, *fusion.affine);
+    return conv2d_fused(x, w, b, conv.options, after.residual, after.relu);
   }
   const Tensor y = norm(conv(x));
   if (after.residual.defined())
