@@ -322,6 +322,18 @@ TEST_SUITE("conv") {
          test::randn64({2, 8, 6, 6}, 6)});
   }
 
+  TEST_CASE("conv2d_fused names a mismatched residual when recording gradients too") {
+    Conv2dOptions o;
+    o.padding = {1, 1};
+    // A (1, 4, 1, 1) residual would broadcast in add(); conv2d_fused refuses it on both paths.
+    CHECK_THROWS_WITH_AS(
+        conv2d_fused(test::randn64({1, 2, 8, 8}, 1), test::randn64({4, 2, 3, 3}, 2), Tensor(), o,
+                     test::randn64({1, 4, 1, 1}, 3), true),
+        doctest::Contains("conv2d_fused: residual float64[1, 4, 1, 1] does not "
+                          "match the output [1, 4, 8, 8]"),
+        Error);
+  }
+
   TEST_CASE("conv2d_fused names a residual that does not match the output") {
     NoGradGuard no_grad;
     Conv2dOptions o;
