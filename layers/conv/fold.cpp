@@ -43,7 +43,8 @@ Fusion plan_fusion(const Conv2d& conv, const Module& norm) {
   const auto* bn = dynamic_cast<const BatchNorm*>(&norm);
   if (!bn) return {};
   std::optional<ChannelAffine> affine = bn->inference_affine();
-  return {.fuses = affine.has_value(), .affine = std::move(affine)};
+  const bool fuses = affine.has_value();
+  return {.fuses = fuses, .affine = std::move(affine)};
 }
 
 }  // namespace
