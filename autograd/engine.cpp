@@ -1,8 +1,9 @@
 // Reverse-mode engine. backward() on a scalar L:
-//   1. topologically sort every tensor reachable from L through grad_fn->inputs,
+//   1. topologically sort every node and leaf reachable from L through the nodes' input edges,
 //   2. walk that order from L down, calling each node's backward with the accumulated dL/dout,
 //   3. add results into the inputs' pending grads (a tensor used twice receives two terms),
-//   4. leaves with requires_grad accumulate into .grad; the graph is released as it is consumed.
+//   4. leaves with requires_grad accumulate into .grad; each node's saved tensors are released
+//      as soon as its backward has run.
 #include <chrono>
 #include <unordered_map>
 #include <unordered_set>
@@ -29,19 +30,24 @@ NoGradGuard::~NoGradGuard() {
 
 Tensor record(Tensor out, const char* name, std::vector<Tensor> inputs, BackwardFn backward) {
   if (!g_grad_enabled) return out;
+  std::vector<Edge> edges(inputs.size());
   bool any = false;
-  for (auto& t : inputs) {
-    if (t.defined() && t.requires_grad())
-      any = true;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& t = inputs[i];
+    if (!t.defined() || !t.requires_grad()) continue;  // no gradient needed for this input
+    any = true;
+    if (t.impl().grad_fn)
+      edges[i] = {.node = t.impl().grad_fn, .shape = t.shape()};
     else
-      t = Tensor();  // no gradient needed for this input
+      edges[i] = {.leaf = t.impl_ptr(), .shape = t.shape()};
   }
   if (!any) return out;
   auto node = std::make_shared<Node>();
   node->name = name;
   if (profiler::enabled()) node->layer = profiler::current_layer();
-  node->inputs = std::move(inputs);
+  node->inputs = std::move(edges);
   node->backward = std::move(backward);
+  node->output = out.impl_ptr();
   out.impl().grad_fn = std::move(node);
   out.impl().requires_grad = true;
   return out;
@@ -67,7 +73,10 @@ void Tensor::retain_grad() {
 }
 void Tensor::register_hook(GradHook hook) {
   check(requires_grad(), "register_hook", "the tensor does not require grad");
-  impl().hooks.push_back(std::move(hook));
+  if (impl().grad_fn)
+    impl().grad_fn->hooks.push_back(std::move(hook));  // runs even if this tensor is dropped
+  else
+    impl().hooks.push_back(std::move(hook));
 }
 
 Tensor Tensor::detach() const {
@@ -77,26 +86,39 @@ Tensor Tensor::detach() const {
 
 namespace {
 
-// Holds shared pointers: releasing a node must not free a tensor the walk still visits.
-std::vector<std::shared_ptr<TensorImpl>> topological_order(
-    const std::shared_ptr<TensorImpl>& root) {
+// A vertex of the walk: a node, or a leaf tensor that receives its gradient in .grad.
+struct Vertex {
+  std::shared_ptr<Node> node;
+  std::shared_ptr<TensorImpl> leaf;
+  const void* key() const { return node ? static_cast<const void*>(node.get()) : leaf.get(); }
+};
+
+// Holds shared pointers: releasing a node must not free one the walk still visits.
+std::vector<Vertex> topological_order(const Vertex& root) {
   // Iterative post-order DFS: deep ResNets would overflow a recursive one.
-  std::vector<std::shared_ptr<TensorImpl>> order;
-  std::unordered_set<TensorImpl*> seen{root.get()};
-  std::vector<std::pair<std::shared_ptr<TensorImpl>, size_t>> stack{{root, 0}};
+  std::vector<Vertex> order;
+  std::unordered_set<const void*> seen{root.key()};
+  std::vector<std::pair<Vertex, size_t>> stack{{root, 0}};
   while (!stack.empty()) {
-    auto& [t, next] = stack.back();
-    Node* n = t->grad_fn.get();
-    if (n && next < n->inputs.size()) {
-      const Tensor& in = n->inputs[next++];
-      if (in.defined() && seen.insert(in.impl_ptr().get()).second)
-        stack.push_back({in.impl_ptr(), 0});
+    auto& [v, next] = stack.back();
+    if (v.node && next < v.node->inputs.size()) {
+      const Edge& in = v.node->inputs[next++];
+      const Vertex child{in.node, in.leaf};
+      if (in.defined() && seen.insert(child.key()).second) stack.push_back({child, 0});
       continue;
     }
-    order.push_back(t);
+    order.push_back(std::move(v));
     stack.pop_back();
   }
-  return order;  // inputs before the tensors computed from them
+  return order;  // inputs before the vertices computed from them
+}
+
+Tensor run_hooks(const std::vector<GradHook>& hooks, Tensor g) {
+  for (const auto& hook : hooks) {
+    Tensor replaced = hook(g);
+    if (replaced.defined()) g = replaced;
+  }
+  return g;
 }
 
 void accumulate(std::shared_ptr<TensorImpl>& slot, const Tensor& g) {
@@ -144,30 +166,32 @@ void Tensor::backward(const Tensor& grad_in, bool retain_graph) const {
         " does not match output shape ", shape_str(shape()));
 
   NoGradGuard no_grad;  // backward functions are not themselves recorded
-  const auto order = topological_order(impl_);
-  std::unordered_map<TensorImpl*, Tensor> pending{{impl_.get(), seed}};
+  std::vector<Vertex> order = topological_order({impl().grad_fn, impl().grad_fn ? nullptr : impl_});
+  std::unordered_map<const void*, Tensor> pending{{order.back().key(), seed}};
+  const char* again =
+      "trying to backward through part of a graph a second time: an earlier backward() freed "
+      "it. Run the forward again, or pass retain_graph = true to that backward()";
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    TensorImpl* t = it->get();
-    auto found = pending.find(t);
+    const Vertex v = std::move(*it);  // the walk lets go of each vertex as it passes
+    auto found = pending.find(v.key());
     if (found == pending.end()) continue;
     Tensor g = found->second;
     pending.erase(found);
-    for (auto& hook : t->hooks) {
-      Tensor replaced = hook(g);
-      if (replaced.defined()) g = replaced;
-    }
-    if (!t->grad_fn) {
-      check(!t->graph_freed, "backward",
-            "trying to backward through part of a graph a second time: an earlier backward() "
-            "freed it. Run the forward again, or pass retain_graph = true to that backward()");
+    if (v.leaf) {
+      TensorImpl* t = v.leaf.get();
+      g = run_hooks(t->hooks, g);
+      check(!t->graph_freed, "backward", again);
       if (t->requires_grad) accumulate(t->grad, g);
       continue;
     }
-    if (t->retains_grad) accumulate(t->grad, g);
-    std::shared_ptr<Node> node = t->grad_fn;
-    if (!retain_graph) {  // free the graph as we go
-      t->grad_fn.reset();
-      t->graph_freed = true;
+    Node* node = v.node.get();
+    check(!node->freed, "backward", again);
+    g = run_hooks(node->hooks, g);
+    const std::shared_ptr<TensorImpl> out = node->output.lock();
+    if (out && out->retains_grad) accumulate(out->grad, g);
+    if (out && !retain_graph) {
+      out->grad_fn.reset();
+      out->graph_freed = true;
     }
     const bool timed = profiler::enabled();  // read the clock only while profiling
     const auto started =
@@ -180,13 +204,19 @@ void Tensor::backward(const Tensor& grad_in, bool retain_graph) const {
     check(grads.size() == node->inputs.size(), "backward", node->name, " returned ", grads.size(),
           " gradients for ", node->inputs.size(), " inputs");
     for (size_t i = 0; i < grads.size(); ++i) {
-      const Tensor& in = node->inputs[i];
+      const Edge& in = node->inputs[i];
       if (!in.defined() || !grads[i].defined()) continue;
-      check(grads[i].shape() == in.shape(), "backward", node->name,
-            " produced a gradient of shape ", shape_str(grads[i].shape()), " for input ", i,
-            " of shape ", shape_str(in.shape()));
-      auto [slot, inserted] = pending.try_emplace(in.impl_ptr().get(), grads[i]);
+      check(grads[i].shape() == in.shape, "backward", node->name, " produced a gradient of shape ",
+            shape_str(grads[i].shape()), " for input ", i, " of shape ", shape_str(in.shape));
+      const Vertex target{in.node, in.leaf};
+      auto [slot, inserted] = pending.try_emplace(target.key(), grads[i]);
       if (!inserted) slot->second = kernels::binary(kernels::Binary::add, slot->second, grads[i]);
+    }
+    if (!retain_graph) {  // free the saved tensors now, not at the end of the pass
+      node->backward = nullptr;
+      node->inputs.clear();
+      node->hooks.clear();
+      node->freed = true;
     }
   }
 }

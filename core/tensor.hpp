@@ -47,7 +47,7 @@ struct TensorImpl {
   std::shared_ptr<Node> grad_fn;
   // Set when backward() freed grad_fn: a second backward through here is an error, not a leaf.
   bool graph_freed = false;
-  std::vector<GradHook> hooks;
+  std::vector<GradHook> hooks;  // a leaf's; a computed tensor's hooks live on its grad_fn
 };
 
 class Tensor {

@@ -57,6 +57,51 @@ TEST_SUITE("autograd") {
     CHECK(node.expired());
   }
 
+  TEST_CASE("the graph keeps only saved tensors alive, and frees them as backward passes") {
+    // x * 3 and sum save nothing of their input: the intermediate dies with its last handle,
+    // as in PyTorch, and backward still reaches x through the node that computed it.
+    Tensor x = Tensor::from_vector({1, 2}, {2}, DType::f64).requires_grad_();
+    Tensor h = x * 3.0;
+    std::weak_ptr<Storage> h_storage = h.impl().storage;
+    Tensor y = sum(h * 2.0);
+    h = Tensor();
+    CHECK(h_storage.expired());
+    y.backward();
+    CHECK(x.grad().to_vector() == std::vector<double>{6, 6});
+
+    // exp saves its output; it is freed once exp's backward has run, before the pass ends
+    // (observed from a hook on the leaf, which runs last).
+    Tensor e = exp(x);
+    std::weak_ptr<Storage> e_storage = e.impl().storage;
+    Tensor loss = sum(e * 3.0);
+    e = Tensor();
+    CHECK_FALSE(e_storage.expired());  // saved by exp for its backward
+    bool freed_before_leaf = false;
+    x.register_hook([&](const Tensor&) {
+      freed_before_leaf = e_storage.expired();
+      return Tensor();
+    });
+    loss.backward();
+    CHECK(freed_before_leaf);
+  }
+
+  TEST_CASE("a hook on a dropped intermediate still runs; one graph twice is still refused") {
+    Tensor x = Tensor::from_vector({1, 2}, {2}, DType::f64).requires_grad_();
+    Tensor h = x * 3.0;
+    int calls = 0;
+    h.register_hook([&](const Tensor& g) {
+      ++calls;
+      return mul(g, 2.0);
+    });
+    Tensor y = sum(h * 1.0);
+    Tensor z = sum(h * 5.0);  // shares h's node
+    h = Tensor();
+    y.backward();
+    CHECK(calls == 1);
+    CHECK(x.grad().to_vector() == std::vector<double>{6, 6});
+    CHECK_THROWS_WITH_AS(z.backward(), doctest::Contains("second time"), Error);
+  }
+
   TEST_CASE("gradient hooks observe and may replace a gradient") {
     Tensor x = Tensor::from_vector({1, 2}, {2}, DType::f64).requires_grad_();
     Tensor h = x * 3.0;
