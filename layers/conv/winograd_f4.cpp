@@ -226,20 +226,57 @@ void transform_out_block(const Plan& p, const T* m, int64_t stride, int64_t n0, 
   });
 }
 
-// U[xi][o][i] = (G g G^T)[xi], g = w[o][i] or rot180(w[i][o]) with flip_transpose.
+// The filters are transformed 16 at a time, one per vector lane: the 16 filters [f0, f0 + 16)
+// share their output channel o and have the input channels i0..i0+15 (16 divides C_in), so U's
+// 36 entries of the group are 36 contiguous runs of 16, and the divisions by 6, 12 and 24 of G
+// run once per group. The lanes do exactly what the scalar transform would, so the bits are the
+// same on every target.
+//   U[xi][o][i] = (G g G^T)[xi], g = w[o][i] or rot180(w[i][o]) with flip_transpose.
+template <typename T>
+[[gnu::always_inline]] inline void filter_group_in(const T* w, int64_t outs, int64_t ins,
+                                                   bool flip_transpose, int64_t f0, T* u) {
+  using V = typename VecOf<T>::type;
+  const int64_t o = f0 / ins, i0 = f0 % ins;
+  V g[3][3], t[kA][kA];
+  for (int k = 0; k < 9; ++k)
+    for (int j = 0; j < kGroup; ++j)
+      g[k / 3][k % 3][j] =
+          flip_transpose ? w[((i0 + j) * outs + o) * 9 + 8 - k] : w[(f0 + j) * 9 + k];
+  apply_2d<3, kA>([](const V* i, V* o) { F4x3::filter(i, o); }, g, t);
+  for (int xi = 0; xi < kPositions; ++xi) store(u + xi * outs * ins + f0, t[xi / kA][xi % kA]);
+}
+
+//   dw[o][i] = G^T dU[.][o][i] G for the 16 filters [f0, f0 + 16), the adjoint of the above.
+template <typename T>
+[[gnu::always_inline]] inline void filter_group_grad(const T* du, int64_t filters, int64_t f0,
+                                                     T* dw) {
+  using V = typename VecOf<T>::type;
+  V t[kA][kA], g[3][3];
+  for (int xi = 0; xi < kPositions; ++xi) t[xi / kA][xi % kA] = load<V>(du + xi * filters + f0);
+  apply_2d<kA, 3>([](const V* i, V* o) { F4x3::filter_adj(i, o); }, t, g);
+  for (int k = 0; k < 9; ++k)
+    for (int j = 0; j < kGroup; ++j) dw[(f0 + j) * 9 + k] = g[k / 3][k % 3][j];
+}
+
+#define NL_WINOGRAD_F4_FILTER_KERNELS(T)                                                         \
+  NL_VECTOR_CLONES void filter_in_kernel(const T* w, int64_t outs, int64_t ins, bool flip,       \
+                                         int64_t group0, int64_t group1, T* u) {                 \
+    for (int64_t q = group0; q < group1; ++q) filter_group_in(w, outs, ins, flip, q* kGroup, u); \
+  }                                                                                              \
+  NL_VECTOR_CLONES void filter_grad_kernel(const T* du, int64_t filters, int64_t group0,         \
+                                           int64_t group1, T* dw) {                              \
+    for (int64_t q = group0; q < group1; ++q) filter_group_grad(du, filters, q* kGroup, dw);     \
+  }
+NL_WINOGRAD_F4_FILTER_KERNELS(float)
+NL_WINOGRAD_F4_FILTER_KERNELS(double)
+#undef NL_WINOGRAD_F4_FILTER_KERNELS
+
 template <typename T>
 std::vector<T> filter_transform(const WinogradShape& s, const T* w, bool flip_transpose) {
   const int64_t outs = s.out_channels, ins = s.in_channels;
   std::vector<T> u(kPositions * outs * ins);
-  parallel_for(outs * ins, 64, [&](int64_t f0, int64_t f1) {
-    for (int64_t f = f0; f < f1; ++f) {
-      const int64_t o = f / ins, i = f % ins;
-      const T* src = flip_transpose ? w + (i * outs + o) * 9 : w + f * 9;
-      T g[3][3], t[kA][kA];
-      for (int k = 0; k < 9; ++k) g[k / 3][k % 3] = flip_transpose ? src[8 - k] : src[k];
-      apply_2d<3, kA>([](const T* i, T* o) { F4x3::filter(i, o); }, g, t);
-      for (int xi = 0; xi < kPositions; ++xi) u[xi * outs * ins + f] = t[xi / kA][xi % kA];
-    }
+  parallel_for(outs * ins / kGroup, 4, [&](int64_t q0, int64_t q1) {
+    filter_in_kernel(w, outs, ins, flip_transpose, q0, q1, u.data());
   });
   return u;
 }
@@ -283,14 +320,9 @@ struct Tile4x4 {
   // dw = G^T dU G per filter.
   template <typename T>
   static void filter_grad(const Plan& p, const std::vector<T>& du, T* dw) {
-    const int64_t ins = p.s.in_channels, outs = p.s.out_channels;
-    parallel_for(outs * ins, 64, [&](int64_t f0, int64_t f1) {
-      for (int64_t f = f0; f < f1; ++f) {
-        T t[kA][kA], g[3][3];
-        for (int xi = 0; xi < kPositions; ++xi) t[xi / kA][xi % kA] = du[xi * outs * ins + f];
-        apply_2d<kA, 3>([](const T* i, T* o) { F4x3::filter_adj(i, o); }, t, g);
-        for (int k = 0; k < 9; ++k) dw[f * 9 + k] = g[k / 3][k % 3];
-      }
+    const int64_t filters = p.s.in_channels * p.s.out_channels;
+    parallel_for(filters / kGroup, 4, [&](int64_t q0, int64_t q1) {
+      filter_grad_kernel(du.data(), filters, q0, q1, dw);
     });
   }
 };
