@@ -154,6 +154,30 @@ TEST_SUITE("conv") {
     }
   }
 
+  TEST_CASE("a Winograd convolution's schedule follows the thread count; its bits do not") {
+    // F(4x4), 40 images of 8x8: 3 blocks of 16 images. One thread runs them batch-parallel
+    // (kMinBlocksPerThread), two and four split each block's work over the threads; the
+    // forward and the input gradient must not change by a bit, nor the weight gradient (whose
+    // schedule depends on the shape alone).
+    Generator g(5);
+    Tensor x = Tensor::randn({40, 16, 8, 8}, g);
+    Conv2d conv(16, 32, 3, 1, 1);
+    auto run = [&](int threads) {
+      set_num_threads(threads);
+      Tensor xi = x.detach().requires_grad_();
+      conv.zero_grad();
+      Tensor y = conv(xi);
+      sum(y * y).backward();
+      return std::vector<Tensor>{y, xi.grad(), conv.weight.grad()};
+    };
+    const auto one = run(1), two = run(2), four = run(4);
+    set_num_threads(0);
+    for (size_t i = 0; i < one.size(); ++i) {
+      CHECK(test::max_abs_diff(one[i], two[i]) == 0);
+      CHECK(test::max_abs_diff(one[i], four[i]) == 0);
+    }
+  }
+
   TEST_CASE("small batches split each GEMM over output-row tiles; still deterministic") {
     Generator g(4);
     Tensor x = Tensor::randn({2, 16, 10, 10}, g);  // 2 images: far fewer blocks than tiles

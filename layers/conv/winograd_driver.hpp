@@ -1,8 +1,9 @@
 // The one driver of both Winograd paths (F(2x2) in winograd.cpp, F(4x4) in winograd_f4.cpp):
 // how a batch is cut into blocks of images and spread over the threads, and the steps each
 // block takes. A tile size supplies only its layout and transforms (the Tile contract below).
-// Everything here depends only on the shape, never on the thread count, so results are
-// bit-identical for any --threads.
+// Results are bit-identical for any --threads: the weight gradient's schedule (which fixes its
+// order of summation) depends only on the shape, and the convolutions themselves compute every
+// output by the same calls under either schedule.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -23,6 +24,10 @@ constexpr int64_t kMinTileColumns = 128;
 // With fewer blocks than this, blocks run one after another and the work inside each block
 // (transforms, one GEMM per position) is split over the threads instead.
 constexpr int64_t kMinBlocksForBatchParallelism = 16;
+// A convolution (not a weight gradient) goes batch-parallel already when each thread gets this
+// many blocks: the whole block per thread is cheaper than three synchronised parallel loops per
+// block, and its bits do not depend on the schedule.
+constexpr int64_t kMinBlocksPerThread = 2;
 
 // Runs body(i0, i1) over [0, count): split over the threads, or in one call.
 template <typename F>
@@ -44,6 +49,14 @@ struct BlockSchedule {
     batch_parallel = blocks >= kMinBlocksForBatchParallelism;
   }
   bool split_inside() const { return !batch_parallel; }
+
+  // This schedule for a convolution, whose output is the same under either way of running:
+  // batch-parallel with kMinBlocksPerThread blocks per thread (never later than the shape rule).
+  BlockSchedule for_convolution() const {
+    BlockSchedule c = *this;
+    c.batch_parallel = batch_parallel || blocks >= kMinBlocksPerThread * num_threads();
+    return c;
+  }
 
   // body(n0, nb, blk) for the images [n0, n0 + nb) of every block blk.
   template <typename F>
@@ -113,8 +126,9 @@ void conv3x3(const WinogradShape& s, const T* x, const T* w, bool flip_transpose
   const auto p = Tile::make_plan(s);
   const int64_t ins = s.in_channels, outs = s.out_channels, max_cols = p.blocks.block * p.tiles;
   const std::vector<T> u = Tile::template filter_transform<T>(p, w, flip_transpose);
-  const bool inner = p.blocks.split_inside();
-  p.blocks.for_each_block([&](int64_t n0, int64_t nb, int64_t) {
+  const BlockSchedule schedule = p.blocks.for_convolution();
+  const bool inner = schedule.split_inside();
+  schedule.for_each_block([&](int64_t n0, int64_t nb, int64_t) {
     const int64_t cols = nb * p.tiles;
     const int64_t v_stride = position_stride(ins, cols), m_stride = position_stride(outs, cols);
     T* v =
