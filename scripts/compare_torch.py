@@ -39,6 +39,21 @@ def run(cmd):
     return json.loads(out[-1])
 
 
+def busy_cpus(seconds=0.5):
+    """The share of CPU time other processes used over `seconds` (0 = idle, 1 = all cores busy),
+    sampled between cells while this script runs nothing. PyTorch's OpenMP threads lose far more
+    than TBB's to any other load (a run beside a link step once gave PyTorch a third of its quiet
+    speed), so a busy machine makes the ratios flatter normlab."""
+    def sample():
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        return fields[3] + fields[4], sum(fields)  # idle + iowait, total
+    idle0, total0 = sample()
+    time.sleep(seconds)
+    idle1, total1 = sample()
+    return 1 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
 def depth_of(model):
     if not model.startswith("resnet"):
         raise SystemExit(f"compare_torch: {model}: only the CIFAR ResNets have a PyTorch twin")
@@ -47,6 +62,11 @@ def depth_of(model):
 
 def measure(model, batch, norm, iters):
     ours, theirs = [], []
+    busy = busy_cpus()
+    if busy > 0.1:
+        print(f"compare_torch: warning: {100 * busy:.0f}% of the CPUs busy before {model} batch "
+              f"{batch} {norm}: the machine is not quiet, these ratios are not to be trusted",
+              file=sys.stderr)
     for _ in range(a.pairs):
         ours.append(run([os.path.join(root, "build/apps/bench"), "--model", model, "--norm", norm,
                          "--threads", str(a.threads), "--iters", str(iters),
@@ -55,6 +75,7 @@ def measure(model, batch, norm, iters):
                            "--depth", depth_of(model), "--norm", norm, "--threads", str(a.threads),
                            "--iters", str(iters), "--batch-size", str(batch)]))
     row = {"model": model, "batch": batch, "norm": norm, "threads": a.threads, "pairs": a.pairs,
+           "cpus_busy_before": round(busy, 3),
            "date": time.strftime("%Y-%m-%d")}
     for key in ("train_img_per_s", "infer_img_per_s"):
         ratios = [o[key] / t[key] for o, t in zip(ours, theirs)]
