@@ -86,25 +86,22 @@ Tensor Tensor::detach() const {
 
 namespace {
 
-// A vertex of the walk: a node, or a leaf tensor that receives its gradient in .grad.
-struct Vertex {
-  std::shared_ptr<Node> node;
-  std::shared_ptr<TensorImpl> leaf;
-  const void* key() const { return node ? static_cast<const void*>(node.get()) : leaf.get(); }
-};
+// The walk's vertices are edges: a node, or a leaf tensor that receives its gradient in .grad.
+const void* key(const Edge& e) {
+  return e.node ? static_cast<const void*>(e.node.get()) : e.leaf.get();
+}
 
 // Holds shared pointers: releasing a node must not free one the walk still visits.
-std::vector<Vertex> topological_order(const Vertex& root) {
+std::vector<Edge> topological_order(const Edge& root) {
   // Iterative post-order DFS: deep ResNets would overflow a recursive one.
-  std::vector<Vertex> order;
-  std::unordered_set<const void*> seen{root.key()};
-  std::vector<std::pair<Vertex, size_t>> stack{{root, 0}};
+  std::vector<Edge> order;
+  std::unordered_set<const void*> seen{key(root)};
+  std::vector<std::pair<Edge, size_t>> stack{{root, 0}};
   while (!stack.empty()) {
     auto& [v, next] = stack.back();
     if (v.node && next < v.node->inputs.size()) {
       const Edge& in = v.node->inputs[next++];
-      const Vertex child{in.node, in.leaf};
-      if (in.defined() && seen.insert(child.key()).second) stack.push_back({child, 0});
+      if (in.defined() && seen.insert(key(in)).second) stack.push_back({in, 0});
       continue;
     }
     order.push_back(std::move(v));
@@ -166,14 +163,15 @@ void Tensor::backward(const Tensor& grad_in, bool retain_graph) const {
         " does not match output shape ", shape_str(shape()));
 
   NoGradGuard no_grad;  // backward functions are not themselves recorded
-  std::vector<Vertex> order = topological_order({impl().grad_fn, impl().grad_fn ? nullptr : impl_});
-  std::unordered_map<const void*, Tensor> pending{{order.back().key(), seed}};
+  std::vector<Edge> order = topological_order(
+      {.node = impl().grad_fn, .leaf = impl().grad_fn ? nullptr : impl_, .shape = shape()});
+  std::unordered_map<const void*, Tensor> pending{{key(order.back()), seed}};
   const char* again =
       "trying to backward through part of a graph a second time: an earlier backward() freed "
       "it. Run the forward again, or pass retain_graph = true to that backward()";
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    const Vertex v = std::move(*it);  // the walk lets go of each vertex as it passes
-    auto found = pending.find(v.key());
+    const Edge v = std::move(*it);  // the walk lets go of each vertex as it passes
+    auto found = pending.find(key(v));
     if (found == pending.end()) continue;
     Tensor g = found->second;
     pending.erase(found);
@@ -208,8 +206,7 @@ void Tensor::backward(const Tensor& grad_in, bool retain_graph) const {
       if (!in.defined() || !grads[i].defined()) continue;
       check(grads[i].shape() == in.shape, "backward", node->name, " produced a gradient of shape ",
             shape_str(grads[i].shape()), " for input ", i, " of shape ", shape_str(in.shape));
-      const Vertex target{in.node, in.leaf};
-      auto [slot, inserted] = pending.try_emplace(target.key(), grads[i]);
+      auto [slot, inserted] = pending.try_emplace(key(in), grads[i]);
       if (!inserted) slot->second = kernels::binary(kernels::Binary::add, slot->second, grads[i]);
     }
     if (!retain_graph) {  // free the saved tensors now, not at the end of the pass

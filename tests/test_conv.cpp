@@ -15,6 +15,18 @@ using test::check_grad;
 using test::randn64;
 using Ts = std::vector<Tensor>;
 
+namespace {
+// y = conv(x), then dL/dx and dL/dw of L = sum(y^2), computed with `threads` threads.
+Ts output_and_grads(Conv2d& conv, const Tensor& x, int threads) {
+  set_num_threads(threads);
+  Tensor xi = x.detach().requires_grad_();
+  conv.zero_grad();
+  Tensor y = conv(xi);
+  sum(y * y).backward();
+  return {y, xi.grad(), conv.weight.grad()};
+}
+}  // namespace
+
 TEST_SUITE("conv") {
   TEST_CASE("gradcheck over stride; padding; dilation; groups and odd sizes") {
     struct Case {
@@ -141,12 +153,9 @@ TEST_SUITE("conv") {
       Conv2d conv(8, 16, 3, 1, 1);
       conv.options.algorithm = algorithm;
       auto run = [&](int threads) {
-        set_num_threads(threads);
-        Tensor xi = x.detach().requires_grad_();
-        conv.zero_grad();
-        Tensor y = conv(xi);
-        sum(y * y).backward();
-        return std::vector<Tensor>{y, xi.grad(), conv.weight.grad(), conv.bias.grad()};
+        Ts r = output_and_grads(conv, x, threads);
+        r.push_back(conv.bias.grad());
+        return r;
       };
       auto a = run(1), b = run(2);
       set_num_threads(0);
@@ -162,15 +171,8 @@ TEST_SUITE("conv") {
     Generator g(5);
     Tensor x = Tensor::randn({40, 16, 8, 8}, g);
     Conv2d conv(16, 32, 3, 1, 1);
-    auto run = [&](int threads) {
-      set_num_threads(threads);
-      Tensor xi = x.detach().requires_grad_();
-      conv.zero_grad();
-      Tensor y = conv(xi);
-      sum(y * y).backward();
-      return std::vector<Tensor>{y, xi.grad(), conv.weight.grad()};
-    };
-    const auto one = run(1), two = run(2), four = run(4);
+    const Ts one = output_and_grads(conv, x, 1), two = output_and_grads(conv, x, 2),
+             four = output_and_grads(conv, x, 4);
     set_num_threads(0);
     for (size_t i = 0; i < one.size(); ++i) {
       CHECK(test::max_abs_diff(one[i], two[i]) == 0);
@@ -183,15 +185,7 @@ TEST_SUITE("conv") {
     Tensor x = Tensor::randn({2, 16, 10, 10}, g);  // 2 images: far fewer blocks than tiles
     Conv2d conv(16, 96, 3, 1, 1);                  // 96 output rows = 3 tiles; dX has 144 rows
     conv.options.algorithm = ConvAlgorithm::im2col;
-    auto run = [&](int threads) {
-      set_num_threads(threads);
-      Tensor xi = x.detach().requires_grad_();
-      conv.zero_grad();
-      Tensor y = conv(xi);
-      sum(y * y).backward();
-      return std::vector<Tensor>{y, xi.grad(), conv.weight.grad()};
-    };
-    auto a = run(1), b = run(2);
+    const Ts a = output_and_grads(conv, x, 1), b = output_and_grads(conv, x, 2);
     set_num_threads(0);
     for (size_t i = 0; i < a.size(); ++i) CHECK(test::max_abs_diff(a[i], b[i]) == 0);
     // And against float64 gradients: tiling must not change the math.

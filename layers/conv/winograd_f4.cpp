@@ -261,11 +261,11 @@ template <typename T>
 #define NL_WINOGRAD_F4_FILTER_KERNELS(T)                                                         \
   NL_VECTOR_CLONES void filter_in_kernel(const T* w, int64_t outs, int64_t ins, bool flip,       \
                                          int64_t group0, int64_t group1, T* u) {                 \
-    for (int64_t q = group0; q < group1; ++q) filter_group_in(w, outs, ins, flip, q* kGroup, u); \
+    for (int64_t q = group0; q < group1; ++q) filter_group_in(w, outs, ins, flip, kGroup* q, u); \
   }                                                                                              \
   NL_VECTOR_CLONES void filter_grad_kernel(const T* du, int64_t filters, int64_t group0,         \
                                            int64_t group1, T* dw) {                              \
-    for (int64_t q = group0; q < group1; ++q) filter_group_grad(du, filters, q* kGroup, dw);     \
+    for (int64_t q = group0; q < group1; ++q) filter_group_grad(du, filters, kGroup* q, dw);     \
   }
 NL_WINOGRAD_F4_FILTER_KERNELS(float)
 NL_WINOGRAD_F4_FILTER_KERNELS(double)
