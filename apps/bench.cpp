@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/noisy_batch_norm.hpp"
 #include "autograd/node.hpp"
 #include "autograd/profiler.hpp"
 #include "core/init.hpp"
@@ -61,10 +62,12 @@ std::string breakdown_json(int steps) {
 
 int main(int argc, char** argv) {
   CLI::App app{"normlab bench: training and inference throughput on random data"};
-  std::string model = "resnet20", norm = "bn";
+  std::string model = "resnet20", norm = "bn", residual = "plain";
   int batch = 128, threads = 0, iters = 10, warmup = 2, width = 16, profile_iters = 2;
   app.add_option("--model", model, "resnet20|...|vgg<depth>");
   app.add_option("--norm", norm, "normalizer spec");
+  app.add_option("--residual", residual, "ResNets: plain | skipinit | fixup (as train's)")
+      ->check(CLI::IsMember({"plain", "skipinit", "fixup"}));
   app.add_option("--batch-size", batch);
   app.add_option("--width", width);
   app.add_option("--threads", threads, "0 = all cores");
@@ -79,9 +82,10 @@ int main(int argc, char** argv) {
                  "extra profiled training steps for the per-layer breakdown (0 = none)");
   CLI11_PARSE(app, argc, argv);
   try {
+    nl::register_noisy_batch_norm();  // the probes' experiment normalizer, trainable in train
     nl::set_num_threads(threads);
     nl::manual_seed(0);
-    auto net = nl::make_model(model, width, norm);
+    auto net = nl::make_model(model, {.width = width, .norm = norm, .residual = residual});
     for (auto& [name, m] : net->named_modules())
       if (auto* c = dynamic_cast<nl::Conv2d*>(m.get())) {
         if (conv == "im2col") c->options.algorithm = nl::ConvAlgorithm::im2col;
@@ -137,12 +141,12 @@ int main(int argc, char** argv) {
     nl::profiler::enable(false);
     const std::string infer_breakdown = breakdown_json(std::max(profile_iters, 1));
     std::printf(
-        "{\"model\": \"%s\", \"norm\": \"%s\", \"conv\": \"%s\", \"batch_size\": %d, \"threads\": "
-        "%d, "
+        "{\"model\": \"%s\", \"norm\": \"%s\", \"residual\": \"%s\", \"conv\": \"%s\", "
+        "\"batch_size\": %d, \"threads\": %d, "
         "\"train_img_per_s\": %.1f, \"infer_img_per_s\": %.1f, \"peak_rss_mib\": %.1f, "
         "\"infer_peak_rss_mib\": %.1f, \"train_step_ms_by_layer\": %s, \"optimizer_step_ms\": "
         "%.2f, \"infer_ms_by_layer\": %s}\n",
-        model.c_str(), norm.c_str(), conv.c_str(), batch, nl::num_threads(),
+        model.c_str(), norm.c_str(), residual.c_str(), conv.c_str(), batch, nl::num_threads(),
         iters * batch / train_s, iters * batch / infer_s, train_peak_mib, infer_peak_mib,
         breakdown.c_str(), 1e3 * optimizer_s / std::max(profile_iters, 1), infer_breakdown.c_str());
   } catch (const std::exception& e) {

@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 
+from machine_load import busy_cpus
+
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
 p.add_argument("--threads", type=int, default=2)
@@ -37,21 +39,6 @@ a = p.parse_args()
 def run(cmd):
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()
     return json.loads(out[-1])
-
-
-def busy_cpus(seconds=0.5):
-    """The share of CPU time other processes used over `seconds` (0 = idle, 1 = all cores busy),
-    sampled between cells while this script runs nothing. PyTorch's OpenMP threads lose far more
-    than TBB's to any other load (a run beside a link step once gave PyTorch a third of its quiet
-    speed), so a busy machine makes the ratios flatter normlab."""
-    def sample():
-        with open("/proc/stat") as f:
-            fields = [int(v) for v in f.readline().split()[1:]]
-        return fields[3] + fields[4], sum(fields)  # idle + iowait, total
-    idle0, total0 = sample()
-    time.sleep(seconds)
-    idle1, total1 = sample()
-    return 1 - (idle1 - idle0) / max(total1 - total0, 1)
 
 
 def depth_of(model):

@@ -6,6 +6,18 @@ trained with one recipe and budget, one row each.
     python3 scripts/leaderboard.py report   # docs/results/leaderboard.md + leaderboard.png
     python3 scripts/leaderboard.py list     # the rows and their state
     python3 scripts/leaderboard.py save-progress  # unfinished rows' checkpoints into the repo
+    python3 scripts/leaderboard.py bench    # every row's speed and memory, side by side
+
+The runs' own epoch times depend on whatever else the machine ran meanwhile, so the table's
+speed and memory columns come from `bench`: `build/apps/bench` on every row's model (random
+data, batch 128, one thread), all rows in one sitting on a quiet machine, best of --repeats
+passes, written to docs/results/leaderboard/throughput.jsonl with the CPU, the date and how busy
+the machine was before each row.
+
+`--suite cropfill` runs the same machinery for the crop-fill study instead: the standard recipe
+(train's defaults, 30 epochs) with `--crop-fill mean` for gn:groups=8, ln and bn, to compare
+with the zero-fill runs of docs/results.md; its rows live in docs/results/cropfill/ and its
+report is docs/results/cropfill.md.
 
 Budget: ResNet-20 (width 16), the full CIFAR-10 training set for 10 epochs, batch 128, SGD with
 Nesterov momentum 0.9, weight decay 5e-4, one-cycle to lr 0.1 (15% warm-up, linear), seed 0,
@@ -31,11 +43,24 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from machine_load import busy_cpus, cpu_model
+
 ROOT = Path(__file__).resolve().parent.parent
+SUITES = {"leaderboard", "cropfill"}
+# The suite's settings; main() points these at the chosen suite before any command runs.
 RESULTS = ROOT / "docs" / "results" / "leaderboard"
 EPOCHS = 10
 RECIPE = ["--model", "resnet20", "--width", "16", "--epochs", str(EPOCHS), "--batch-size", "128",
           "--lr", "0.1", "--schedule", "onecycle", "--seed", "0"]
+
+# The crop-fill study: train's defaults are the standard recipe of docs/results.md (ResNet-20,
+# 30 epochs, batch 128, one-cycle to 0.1, seed 0); only the fill of the crop's border changes.
+CROPFILL_EPOCHS = 30
+CROPFILL_RECIPE = ["--epochs", str(CROPFILL_EPOCHS), "--seed", "0"]
+CROPFILL_ROWS = [("gn:groups=8", ["--crop-fill", "mean"]), ("ln", ["--crop-fill", "mean"]),
+                 ("bn", ["--crop-fill", "mean"])]
+# The zero-fill runs they are compared with (docs/results.md).
+ZERO_FILL_RUNS = {"gn:groups=8": "gn8.jsonl", "ln": "ln.jsonl", "bn": "bn.jsonl"}
 
 # Most-used first, so a partial leaderboard answers the common questions early. Rows that need a
 # remedy (no activation normalizer) also run with it.
@@ -116,8 +141,10 @@ def run_row(spec, extra, args):
 
 
 def cmd_run(args):
-    # A private copy of the binary: rebuilding the tree must not pull it from under a run.
-    binary = Path(args.cache) / "bin" / "train"
+    # A private copy of the binary: rebuilding the tree must not pull it from under a run (and
+    # each suite its own, as one suite's copy may be running while the other starts).
+    binary = Path(args.cache) / "bin" / ("train" if args.suite == "leaderboard" else
+                                         f"train-{args.suite}")
     binary.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "build" / "apps" / "train", binary)
     args.binary = binary
@@ -147,6 +174,46 @@ def cmd_save_progress(args):
         print(f"{rid}: saved after epoch {done} in {saved.relative_to(ROOT)}")
 
 
+def cmd_bench(args):
+    """throughput.jsonl: each row's training and inference speed and peak memory, measured by
+    `bench` in one sitting (best of --repeats interleaved passes, so a passing disturbance
+    costs one sample, not a row)."""
+    binary = ROOT / "build" / "apps" / "bench"
+    best = {}
+    for rep in range(args.repeats):
+        for spec, extra in ROWS:
+            rid = row_id(spec, extra)
+            residual = extra[extra.index("--residual") + 1] if "--residual" in extra else "plain"
+            busy = busy_cpus()
+            if busy > 0.1:
+                print(f"leaderboard bench: warning: {100 * busy:.0f}% of the CPUs busy before "
+                      f"{rid}; its figures will read low", file=sys.stderr, flush=True)
+            out = subprocess.run(
+                [str(binary), "--model", "resnet20", "--width", "16", "--norm", spec,
+                 "--residual", residual, "--batch-size", "128", "--threads", "1",
+                 "--iters", str(args.iters), "--warmup", "2", "--profile-iters", "0"],
+                capture_output=True, text=True)
+            if out.returncode != 0:
+                raise SystemExit(f"leaderboard bench: {rid}: bench failed: {out.stderr.strip()}")
+            b = json.loads(out.stdout.strip().splitlines()[-1])
+            line = {"row": rid, "spec": spec, "residual": residual,
+                    "train_img_per_s": b["train_img_per_s"], "infer_img_per_s": b["infer_img_per_s"],
+                    "peak_rss_mib": b["peak_rss_mib"], "infer_peak_rss_mib": b["infer_peak_rss_mib"],
+                    "cpus_busy_before": round(busy, 3)}
+            prev = best.get(rid)
+            if prev is None or line["train_img_per_s"] > prev["train_img_per_s"]:
+                best[rid] = line
+            print(f"pass {rep + 1}/{args.repeats} {rid:32s} train {b['train_img_per_s']:6.1f} "
+                  f"infer {b['infer_img_per_s']:6.1f} img/s  peak {b['peak_rss_mib']:.0f} MiB",
+                  flush=True)
+    stamp = {"date": time.strftime("%Y-%m-%d"), "cpu": cpu_model(), "iters": args.iters,
+             "repeats": args.repeats, "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "")}
+    with open(RESULTS / "throughput.jsonl", "w") as f:
+        for spec, extra in ROWS:
+            f.write(json.dumps({**best[row_id(spec, extra)], **stamp}) + "\n")
+    print(f"wrote {(RESULTS / 'throughput.jsonl').relative_to(ROOT)} ({len(best)} rows)")
+
+
 def cmd_list(_args):
     for spec, extra in ROWS:
         rid = row_id(spec, extra)
@@ -166,16 +233,17 @@ def cmd_report(args):
             "row": rid, "spec": spec, "remedy": " ".join(extra) or "-", "state": st["state"],
             "final": m[-1]["test_acc"] if m and st["state"] == "done" else None,
             "best": max(x["test_acc"] for x in m) if m else None,
-            "img_s": sorted(x["img_per_s"] for x in m)[len(m) // 2] if m else None,
             "command": st["command"]})
     rows.sort(key=lambda r: -(r["final"] if r["final"] is not None else -1))
-    bench = {}
+    bench, bench_note = {}, "not measured yet (`python3 scripts/leaderboard.py bench`)"
     bench_file = RESULTS / "throughput.jsonl"
     if bench_file.exists():
         for line in bench_file.read_text().splitlines():
             if line.strip():
                 b = json.loads(line)
-                bench[b["norm"]] = b
+                bench[b["row"]] = b
+                bench_note = (f"measured by `python3 scripts/leaderboard.py bench` on {b['date']} "
+                              f"({b['cpu']}, best of {b['repeats']} passes of {b['iters']} steps)")
     lines = [
         "# Leaderboard: every normalizer, one recipe",
         "",
@@ -188,23 +256,25 @@ def cmd_report(args):
         "one-cycle to lr 0.1 (15% warm-up, linear), seed 0, one thread per run. One seed: "
         "differences of a few tenths of a point are within seed noise.",
         "",
-        "Throughput is the median epoch's training images per second of the run itself, one "
-        "thread; rows trained while the machine also ran other jobs (builds, tests) read low, so "
-        "compare speeds with `bench` measured side by side, not across rows. Peak RSS comes from "
-        "`throughput.jsonl` in the leaderboard folder (`bench` lines), where measured.",
+        "Speed and memory: `bench` on each row's model (random data, batch 128, one thread), all "
+        f"rows side by side in one sitting, {bench_note}. Training and inference images per "
+        "second, and the process's peak resident memory in training. (The runs' own epoch times "
+        "are not comparable across rows: they depend on what else the machine ran meanwhile.)",
         "",
         f"{len(rows)} of {len(ROWS)} rows finished.",
         "",
-        "| rank | normalizer | remedy | final test acc | best test acc | train img/s (1 thread, median epoch) | peak RSS | state |",
-        "|---|---|---|---|---|---|---|---|",
+        "| rank | normalizer | remedy | final test acc | best test acc | train img/s | inference img/s | peak RSS (train) | state |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for i, r in enumerate(rows, 1):
         fin = f"{100 * r['final']:.2f}%" if r["final"] is not None else "-"
         best = f"{100 * r['best']:.2f}%" if r["best"] is not None else "-"
-        ips = f"{r['img_s']:.0f}" if r["img_s"] else "-"
-        peak = bench.get(r["spec"], {}).get("peak_rss_mib")
-        lines.append(f"| {i} | `{r['spec']}` | {r['remedy']} | {fin} | {best} | {ips} | "
-                     f"{f'{peak:.0f} MiB' if peak else '-'} | {r['state']} |")
+        b = bench.get(r["row"], {})
+        train = f"{b['train_img_per_s']:.0f}" if b else "-"
+        infer = f"{b['infer_img_per_s']:.0f}" if b else "-"
+        peak = f"{b['peak_rss_mib']:.0f} MiB" if b else "-"
+        lines.append(f"| {i} | `{r['spec']}` | {r['remedy']} | {fin} | {best} | {train} | "
+                     f"{infer} | {peak} | {r['state']} |")
     lines += ["", "## Commands", ""]
     for r in rows:
         lines.append(f"- `{r['row']}`: `{r['command']}`")
@@ -216,14 +286,15 @@ def cmd_report(args):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        done = [r for r in rows if r["final"] is not None]
+        done = [r for r in rows if r["final"] is not None and r["row"] in bench]
         if done:
             fig, ax = plt.subplots(figsize=(8, 5))
             for r in done:
-                ax.scatter(r["img_s"], 100 * r["final"], color="tab:blue")
-                ax.annotate(r["row"], (r["img_s"], 100 * r["final"]), fontsize=7,
+                speed = bench[r["row"]]["train_img_per_s"]
+                ax.scatter(speed, 100 * r["final"], color="tab:blue")
+                ax.annotate(r["row"], (speed, 100 * r["final"]), fontsize=7,
                             xytext=(3, 3), textcoords="offset points")
-            ax.set_xlabel("training throughput, images per second (1 thread)")
+            ax.set_xlabel("training throughput, images per second (bench, 1 thread, batch 128)")
             ax.set_ylabel("final test accuracy (%)")
             ax.set_title(f"ResNet-20 on CIFAR-10, {EPOCHS} epochs: accuracy against speed")
             ax.grid(alpha=0.3)
@@ -236,15 +307,81 @@ def cmd_report(args):
     subprocess.call([sys.executable, str(ROOT / "scripts" / "norm_page_links.py")])
 
 
+def use_cropfill_suite(args):
+    global RESULTS, EPOCHS, RECIPE, ROWS
+    RESULTS = ROOT / "docs" / "results" / "cropfill"
+    EPOCHS, RECIPE, ROWS = CROPFILL_EPOCHS, CROPFILL_RECIPE, CROPFILL_ROWS
+    args.cache = str(Path(args.cache) / "cropfill")
+
+
+def cmd_report_cropfill(_args):
+    """docs/results/cropfill.md: each mean-fill run beside its zero-fill run of docs/results.md."""
+    lines = [
+        "# Does the crop padding matter to per-sample normalizers?",
+        "",
+        "Generated by `python3 scripts/leaderboard.py report --suite cropfill` from the committed",
+        "metrics in `docs/results/cropfill/<row>/` (mean fill) and `docs/results/<norm>.jsonl`",
+        "(zero fill, the runs of docs/results.md). The standard recipe (30 epochs, seed 0); only",
+        "`--crop-fill` differs.",
+        "",
+        "| normalizer | fill | final test acc | best test acc (epoch) | final train loss | epochs |",
+        "|---|---|---|---|---|---|",
+    ]
+    curves = []
+    for spec, extra in ROWS:
+        rid = row_id(spec, extra)
+        for fill, path in (("zero", ROOT / "docs" / "results" / ZERO_FILL_RUNS[spec]),
+                           ("mean", RESULTS / rid / "metrics.jsonl")):
+            m = read_metrics(path)
+            if fill == "mean" and not finished(rid):
+                lines.append(f"| `{spec}` | {fill} | not finished ({len(m)}/{EPOCHS} epochs) "
+                             "| - | - | - |")
+                continue
+            best = max(m, key=lambda x: x["test_acc"])
+            lines.append(f"| `{spec}` | {fill} | {100 * m[-1]['test_acc']:.2f}% | "
+                         f"{100 * best['test_acc']:.2f}% ({best['epoch']}) | "
+                         f"{m[-1]['train_loss']:.4f} | {len(m)} |")
+            curves.append((spec, fill, m))
+    (ROOT / "docs" / "results" / "cropfill.md").write_text("\n".join(lines) + "\n")
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(8, 5))
+        colours = {"gn:groups=8": "tab:green", "ln": "tab:orange", "bn": "tab:blue"}
+        for spec, fill, m in curves:
+            ax.plot([x["epoch"] for x in m], [100 * x["test_acc"] for x in m],
+                    color=colours[spec], linestyle="-" if fill == "zero" else "--",
+                    label=f"{spec}, {fill} fill")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_ylim(40, 90)
+        ax.set_title("ResNet-20, standard recipe: zero (solid) against mean (dashed) crop fill")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(ROOT / "docs" / "results" / "cropfill.png", dpi=120)
+    except ImportError:
+        print("matplotlib missing: table written, figure skipped", file=sys.stderr)
+    print("wrote docs/results/cropfill.md")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("command", choices=["run", "report", "list", "save-progress"])
+    p.add_argument("command", choices=["run", "report", "list", "save-progress", "bench"])
+    p.add_argument("--suite", choices=sorted(SUITES), default="leaderboard")
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "datasets" / "cifar10-jpeg"))
     p.add_argument("--cache", default=os.path.expanduser("~/.cache/normlab-leaderboard"))
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--parallel", type=int, default=1, help="rows trained at once")
+    p.add_argument("--iters", type=int, default=20, help="bench: timed steps per row and pass")
+    p.add_argument("--repeats", type=int, default=2, help="bench: passes over all rows")
     args = p.parse_args()
-    {"run": cmd_run, "report": cmd_report, "list": cmd_list,
+    report = cmd_report
+    if args.suite == "cropfill":
+        use_cropfill_suite(args)
+        report = cmd_report_cropfill
+    {"run": cmd_run, "report": report, "list": cmd_list, "bench": cmd_bench,
      "save-progress": cmd_save_progress}[args.command](args)
 
 
