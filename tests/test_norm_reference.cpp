@@ -5,9 +5,12 @@
 
 #include "autograd/node.hpp"
 #include "autograd/ops.hpp"
+#include "core/parallel.hpp"
 #include "helpers.hpp"
 #include "layers/norm/factory.hpp"
+#include "layers/norm/position_norm.hpp"
 #include "layers/norm/reference/grouped_norm_reference.hpp"
+#include "layers/norm/reference/position_norm_reference.hpp"
 #include "layers/norm/reference/weight_norm_reference.hpp"
 #include "layers/norm/weight/weight_normalizer.hpp"
 
@@ -150,5 +153,69 @@ TEST_SUITE("norm") {
       up[i] += 1e-6, down[i] -= 1e-6;
       CHECK(b.dg[i] == doctest::Approx((loss(v, up) - loss(v, down)) / 2e-6).epsilon(1e-6));
     }
+  }
+
+  TEST_CASE("the position kernel (ln2d, pono, rms2d) agrees with its channels-last composite") {
+    // Maps with L below, at and above the kernel's 128-position block (and not a multiple of
+    // it), one channel for the uncentred case, every NormMath the layers use.
+    const struct {
+      Shape shape;
+      NormMath math;
+      bool affine;
+    } cases[] = {{{3, 5, 4, 7}, {}, true},
+                 {{2, 4, 16, 8}, {}, true},
+                 {{2, 3, 13, 11}, {}, false},
+                 {{1, 6, 20, 20}, {.subtract_mean = false, .center_variance = false}, true},
+                 {{2, 1, 3, 50}, {.subtract_mean = false, .center_variance = false}, true},
+                 {{4, 8}, {}, true}};
+    uint64_t seed = 500;
+    for (const auto& k : cases) {
+      CAPTURE(shape_str(k.shape));
+      CAPTURE(k.math.subtract_mean);
+      const int64_t c = k.shape[1];
+      // Offset data: the centred statistics must not lose it to cancellation.
+      const Tensor x = add(mul(test::randn64(k.shape, seed++, false), 2.0), 3.0).detach();
+      const Tensor dy = test::randn64(k.shape, seed++, false);
+      const Tensor g0 = test::randn64({c}, seed++, false), b0 = test::randn64({c}, seed++, false);
+      auto run = [&](auto op, Tensor& dx, Tensor& dg, Tensor& db) {
+        Tensor xi = x.clone().requires_grad_(true);
+        Tensor g = k.affine ? g0.clone().requires_grad_(true) : Tensor();
+        Tensor b = k.affine ? b0.clone().requires_grad_(true) : Tensor();
+        const Tensor y = op(xi, g, b, 1e-5, "PositionNorm", k.math);
+        sum(y * dy).backward();
+        dx = xi.grad();
+        if (k.affine) dg = g.grad(), db = b.grad();
+        return y;
+      };
+      Tensor dx, dg, db, rdx, rdg, rdb;
+      const Tensor y = run(position_norm, dx, dg, db);
+      const Tensor ry = run(reference::position_norm_composite, rdx, rdg, rdb);
+      CHECK(max_abs_diff(y, ry) < 1e-12);
+      CHECK(max_abs_diff(dx, rdx) < 1e-10);
+      if (k.affine) {
+        CHECK(max_abs_diff(dg, rdg) < 1e-10);
+        CHECK(max_abs_diff(db, rdb) < 1e-10);
+      }
+    }
+  }
+
+  TEST_CASE("the position kernel gives the same bits on 1, 2 and 3 threads") {
+    const Tensor x = test::randn64({8, 4, 40, 41}, 520, false).to(DType::f32);
+    const Tensor dy = test::randn64({8, 4, 40, 41}, 521, false).to(DType::f32);
+    std::vector<std::vector<double>> outs;
+    for (int threads : {1, 2, 3}) {
+      set_num_threads(threads);
+      Tensor xi = x.clone().requires_grad_(true);
+      Tensor g = Tensor::ones({4}).requires_grad_(true),
+             b = Tensor::zeros({4}).requires_grad_(true);
+      sum(position_norm(xi, g, b, 1e-6, "LayerNorm2d") * dy).backward();
+      std::vector<double> all = xi.grad().to_vector();
+      for (const Tensor& t : {g.grad(), b.grad()})
+        for (double v : t.to_vector()) all.push_back(v);
+      outs.push_back(all);
+    }
+    set_num_threads(0);
+    CHECK(outs[0] == outs[1]);
+    CHECK(outs[0] == outs[2]);
   }
 }

@@ -1,6 +1,7 @@
 #include "layers/norm/layer_norm_2d.hpp"
 
 #include "layers/norm/affine.hpp"
+#include "layers/norm/position_norm.hpp"
 #include "layers/norm/registry.hpp"
 
 namespace nl {
@@ -15,15 +16,9 @@ Tensor LayerNorm2d::forward(const Tensor& x) {
   const char* name = options.name;
   check(x.dim() == 4 && x.shape()[1] == num_channels, name, "expected input (N, ", num_channels,
         ", H, W), got ", shape_str(x.shape()));
-  const int64_t n = x.shape()[0], h = x.shape()[2], w = x.shape()[3];
-  // Channels-last rows: row r = (n, h, w) holds the C values that share one statistic.
-  const Tensor rows = x.permute({0, 2, 3, 1}).contiguous().view({n * h * w, num_channels});
-  const StatLayout layout = StatLayout::of(rows, 1, 1, name);
   check(num_channels > 1 || !options.math.subtract_mean, name,
         "needs more than 1 channel to take a mean over channels");
-  const Tensor y =
-      plane_norm(rows, weight, bias, layout, options.eps, nullptr, name, options.math).y;
-  return y.view({n, h, w, num_channels}).permute({0, 3, 1, 2}).contiguous();
+  return position_norm(x, weight, bias, options.eps, name, options.math);
 }
 
 NORMLAB_NORM(ln2d) {

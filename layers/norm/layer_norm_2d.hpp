@@ -5,10 +5,10 @@
 //   rms2d  RmsNorm2d (timm):                y = gamma_c x / sqrt(mean_c x^2 + eps)
 // with mu and the biased var taken over C only. Batch independent, same in train and eval.
 //
-// The layer runs on the shared core by viewing the map channels-last: (N, H, W, C) is a batch
-// of N*H*W "samples" with C features, whose statistics are exactly plane_norm's LayerNorm
-// layout (G = 1, L = 1) with the per-channel affine unchanged. The two transposes are copies;
-// the normalization forward and backward are the core's. docs/norms/ln2d.md, docs/norms/pono.md.
+// The forward and backward are position_norm's (layers/norm/position_norm.hpp): the statistics
+// read in place along the channel axis of the NCHW map; its oracle in the tests is the
+// composite that views the map channels-last, a batch of N*H*W "samples" with C features, and
+// runs plane_norm's LayerNorm layout. docs/norms/ln2d.md, docs/norms/pono.md.
 #pragma once
 #include "layers/module.hpp"
 #include "layers/norm/plane_norm.hpp"
