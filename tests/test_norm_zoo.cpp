@@ -14,6 +14,7 @@
 #include "layers/norm/batch_renorm.hpp"
 #include "layers/norm/cross_iteration_bn.hpp"
 #include "layers/norm/factory.hpp"
+#include "layers/norm/local_response_norm.hpp"
 #include "layers/norm/plane_affine.hpp"
 #include "layers/norm/switchable_norm.hpp"
 
@@ -36,9 +37,10 @@ std::vector<std::string> all_specs() {
     const NormSlot slot = make_norm(entry.example_or_name(), 4);
     if (!slot.weight_normalizer && !slot.bind) specs.push_back(entry.example_or_name());
   }
-  for (const char* extra : {"lpbn:p=2", "lpbn:p=3", "lpbn:p=inf", "ln:elementwise",
-                            "switch:unbiased=false", "bn:momentum=none", "pn:gn=2", "online:ecm=ac",
-                            "online:ecm=none,affine=false", "frn:learned_eps"})
+  for (const char* extra :
+       {"lpbn:p=2", "lpbn:p=3", "lpbn:p=inf", "ln:elementwise", "switch:unbiased=false",
+        "bn:momentum=none", "pn:gn=2", "online:ecm=ac", "online:ecm=none,affine=false",
+        "frn:learned_eps", "lrn:beta=0.5", "lrn:beta=1", "lrn:beta=0.6"})
     specs.push_back(extra);
   return specs;
 }
@@ -54,6 +56,26 @@ Ts inputs_and_parameters(const Tensor& x, Module& m) {
 }  // namespace
 
 TEST_SUITE("norm") {
+  TEST_CASE("lrn: the square-root exponents and the general pow give the defining formula") {
+    // y_c = x_c (k + alpha/n sum_{window} x^2)^(-beta), window [c - 1, c + 1] for n = 3.
+    const Tensor x = randn64({2, 5, 2, 3}, 44, false);
+    const std::vector<double> xv = x.to_vector();
+    for (double beta : {0.5, 0.6, 0.75, 1.0}) {
+      CAPTURE(beta);
+      const Tensor y = local_response_norm(x, 3, 0.3, beta, 1.5);
+      const std::vector<double> yv = y.to_vector();
+      for (int64_t s = 0; s < 2; ++s)
+        for (int64_t c = 0; c < 5; ++c)
+          for (int64_t i = 0; i < 6; ++i) {
+            double sq = 0;
+            for (int64_t cc = std::max<int64_t>(0, c - 1); cc <= std::min<int64_t>(4, c + 1); ++cc)
+              sq += xv[(s * 5 + cc) * 6 + i] * xv[(s * 5 + cc) * 6 + i];
+            const int64_t j = (s * 5 + c) * 6 + i;
+            CHECK(yv[j] == doctest::Approx(xv[j] * std::pow(1.5 + 0.1 * sq, -beta)).epsilon(1e-14));
+          }
+    }
+  }
+
   TEST_CASE("every normalizer passes float64 gradchecks in train and eval") {
     // Offset and scaled so batch statistics differ clearly from the initial running ones.
     const Tensor x = add(mul(randn64({4, 4, 3, 3}, 40, false), 2.0), 1.0).detach();
