@@ -23,6 +23,7 @@
 #include "apps/common/ics.hpp"
 #include "apps/common/landscape.hpp"
 #include "apps/common/noisy_batch_norm.hpp"
+#include "apps/common/probe_seeds.hpp"
 #include "apps/common/training.hpp"
 #include "core/parallel.hpp"
 
@@ -117,10 +118,20 @@ int main(int argc, char** argv) {
     std::vector<nl::apps::ProbeRow> rows;
     std::unique_ptr<nl::apps::Datasets> data;  // the initialisation probes load it once
     const uint64_t first_seed = config.seed;
+    // With several seeds and an --out folder, finished seeds are kept there and reused when the
+    // same command runs again (apps/common/probe_seeds.hpp).
+    const bool resumable = seeds > 1 && !out.empty();
+    const nl::apps::SeedCache cache(out, config.experiment, nl::apps::probe_options(argc, argv));
     for (int k = 0; k < seeds; ++k) {
       const uint64_t seed = first_seed + uint64_t(k);
       config.seed = seed;
       std::vector<nl::apps::ProbeRow> seed_rows;
+      if (auto kept = resumable ? cache.load(seed) : std::nullopt) {
+        std::cerr << "probe: seed " << seed << " measured before, read from " << cache.path(seed)
+                  << "\n";
+        rows.insert(rows.end(), kept->begin(), kept->end());
+        continue;
+      }
       if (config.experiment == "groupsweep") {
         // Training runs: the recipe of apps/train with a short budget, one run per normalizer.
         sweep.base.data = data_dir;
@@ -158,6 +169,7 @@ int main(int argc, char** argv) {
       }
       for (auto& r : seed_rows) r.seed = seed;
       rows.insert(rows.end(), seed_rows.begin(), seed_rows.end());
+      if (resumable) cache.save(seed, seed_rows);
       if (seeds > 1) std::cerr << "probe: seed " << seed << " done\n";
     }
     if (config.experiment == "batchsweep") {

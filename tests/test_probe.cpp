@@ -1,12 +1,16 @@
 // apps/probe: each metric on a hand-computable case, and each experiment end to end on a tiny
 // model and a few synthetic images.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 #include "apps/common/probe.hpp"
 #include "apps/common/probe_metrics.hpp"
+#include "apps/common/probe_seeds.hpp"
 #include "core/random.hpp"
 #include "data/cifar_binary.hpp"
 
@@ -73,6 +77,51 @@ TEST_SUITE("probe") {
     for (auto& r : rows)
       if (r.norm == "a") r.value /= 8;  // now a < b in every seed
     CHECK(apps::probe_summary(rows).find("a < b; holds in every seed") != std::string::npos);
+  }
+
+  TEST_CASE("a multi-seed probe keeps each seed and reuses it only under the same options") {
+    namespace fs = std::filesystem;
+    const fs::path dir =
+        fs::temp_directory_path() / fs::path("normlab_seeds").concat(std::to_string(getpid()));
+    fs::remove_all(dir);
+    const char* argv[] = {"probe",       "groupsweep", "--seeds",
+                          "3",           "--norm",     "bcn:groups=2,eps=1e-5",
+                          "--threads=2", "--seed",     "4"};
+    const std::string options = apps::probe_options(9, argv);
+    CHECK(options == "groupsweep --norm bcn:groups=2,eps=1e-5");
+    const apps::SeedCache cache(dir.string(), "groupsweep", options);
+    CHECK_FALSE(cache.load(5).has_value());
+    // A spec with commas, an empty layer, a negative value: the round trip keeps them all.
+    const std::vector<apps::ProbeRow> rows{
+        {"bcn:groups=2,eps=1e-5", "plain", "", "test_acc", 1, 0.25, 5},
+        {"gn:group_size=4", "skipinit", "layer1.0", "train_loss", 2, -1.5e-7, 5}};
+    cache.save(5, rows);
+    CHECK_FALSE(fs::exists(cache.path(5) + ".partial"));
+    const auto back = cache.load(5);
+    REQUIRE(back.has_value());
+    REQUIRE(back->size() == 2);
+    for (size_t i = 0; i < 2; ++i) {
+      CHECK((*back)[i].norm == rows[i].norm);
+      CHECK((*back)[i].residual == rows[i].residual);
+      CHECK((*back)[i].layer == rows[i].layer);
+      CHECK((*back)[i].metric == rows[i].metric);
+      CHECK((*back)[i].index == rows[i].index);
+      CHECK((*back)[i].value == doctest::Approx(rows[i].value).epsilon(1e-9));
+      CHECK((*back)[i].seed == 5);
+    }
+    // Another budget must not be mixed in silently.
+    const apps::SeedCache other(dir.string(), "groupsweep", "groupsweep --epochs 8");
+    CHECK_THROWS_WITH_AS(other.load(5), doctest::Contains("measured with other options"), Error);
+    // A damaged file names itself and its line.
+    std::ofstream(cache.path(6)) << "# options: " << options << "\n"
+                                 << "experiment,norm,residual,index,layer,metric,value,seed\n"
+                                 << "groupsweep,\"bn\",plain,x,,test_acc,0.5,6\n";
+    CHECK_THROWS_WITH_AS(cache.load(6), doctest::Contains("line 3: bad number"), Error);
+    std::ofstream(cache.path(7)) << "# options: " << options << "\n"
+                                 << "experiment,norm,residual,index,layer,metric,value,seed\n"
+                                 << "groupsweep,bn,plain\n";
+    CHECK_THROWS_WITH_AS(cache.load(7), doctest::Contains("line 3: malformed row"), Error);
+    fs::remove_all(dir);
   }
 
   TEST_CASE("every experiment runs on a tiny ResNet and reports every layer") {

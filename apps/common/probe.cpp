@@ -193,15 +193,65 @@ std::vector<ProbeRow> run_probe(const ProbeConfig& config, const data::ImageSet&
   return rows;
 }
 
-void write_probe_csv(const std::string& path, const std::string& experiment,
+void write_probe_csv(std::ostream& f, const std::string& experiment,
                      const std::vector<ProbeRow>& rows) {
-  std::ofstream f(path);
-  check(bool(f), "probe", "cannot write ", path);
   f << "experiment,norm,residual,index,layer,metric,value,seed\n";
   f.precision(10);
   for (const ProbeRow& r : rows)
     f << experiment << ",\"" << r.norm << "\"," << r.residual << "," << r.index << "," << r.layer
       << "," << r.metric << "," << r.value << "," << r.seed << "\n";
+}
+
+void write_probe_csv(const std::string& path, const std::string& experiment,
+                     const std::vector<ProbeRow>& rows) {
+  std::ofstream f(path);
+  check(bool(f), "probe", "cannot write ", path);
+  write_probe_csv(f, experiment, rows);
+}
+
+std::vector<ProbeRow> read_probe_csv(const std::string& path) {
+  std::ifstream f(path);
+  check(bool(f), "probe CSV", "cannot read ", path);
+  std::vector<ProbeRow> rows;
+  std::string line;
+  int64_t number = 0;
+  bool header = false;
+  while (std::getline(f, line)) {
+    ++number;
+    if (line.empty() || line[0] == '#') continue;
+    if (!header) {
+      check(line == "experiment,norm,residual,index,layer,metric,value,seed", "probe CSV", path,
+            ": not a probe CSV (header '", line, "')");
+      header = true;
+      continue;
+    }
+    // The norm is quoted (a spec may hold commas); the other fields have none.
+    const size_t open = line.find(",\""), close = line.find("\",", open + 2);
+    check(open != std::string::npos && close != std::string::npos, "probe CSV", path, " line ",
+          number, ": malformed row '", line, "'");
+    ProbeRow r;
+    r.norm = line.substr(open + 2, close - open - 2);
+    std::vector<std::string> rest;
+    std::stringstream tail(line.substr(close + 2));
+    for (std::string field; std::getline(tail, field, ',');) rest.push_back(field);
+    if (!line.empty() && line.back() == ',') rest.emplace_back();
+    check(rest.size() == 6, "probe CSV", path, " line ", number, ": expected 8 fields, got '", line,
+          "'");
+    try {
+      r.residual = rest[0];
+      r.index = std::stoi(rest[1]);
+      r.layer = rest[2];
+      r.metric = rest[3];
+      r.value = std::stod(rest[4]);
+      r.seed = std::stoull(rest[5]);
+    } catch (const std::logic_error&) {
+      throw Error("probe CSV: " + path + " line " + std::to_string(number) + ": bad number in '" +
+                  line + "'");
+    }
+    rows.push_back(r);
+  }
+  check(header, "probe CSV", path, ": empty file, no CSV header");
+  return rows;
 }
 
 namespace {

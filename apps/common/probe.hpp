@@ -12,6 +12,7 @@
 // at random from the training set with the seed.
 #pragma once
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,11 @@ std::vector<ProbeRow> run_probe(const ProbeConfig& config, const data::ImageSet&
 // CSV with header experiment,norm,residual,index,layer,metric,value,seed (every seed's rows).
 void write_probe_csv(const std::string& path, const std::string& experiment,
                      const std::vector<ProbeRow>& rows);
+void write_probe_csv(std::ostream& out, const std::string& experiment,
+                     const std::vector<ProbeRow>& rows);
+// What write_probe_csv wrote (lines starting with '#' skipped); throws naming the file and line
+// on anything else.
+std::vector<ProbeRow> read_probe_csv(const std::string& path);
 
 // One screen: per normalizer and metric, the value at the first, middle and last layer; with
 // several seeds, the mean +- standard deviation over the seeds and their [min, max], the
