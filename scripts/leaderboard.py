@@ -233,7 +233,8 @@ def cmd_report(args):
             "row": rid, "spec": spec, "remedy": " ".join(extra) or "-", "state": st["state"],
             "final": m[-1]["test_acc"] if m and st["state"] == "done" else None,
             "best": max(x["test_acc"] for x in m) if m else None,
-            "command": st["command"]})
+            # The command that trains the row from scratch (a resumed run's --resume left out).
+            "command": st["command"].replace(" --resume OUT/checkpoint.safetensors", "")})
     rows.sort(key=lambda r: -(r["final"] if r["final"] is not None else -1))
     bench, bench_note = {}, "not measured yet (`python3 scripts/leaderboard.py bench`)"
     bench_file = RESULTS / "throughput.jsonl"
