@@ -72,6 +72,38 @@ TEST_SUITE("models") {
     }
   }
 
+  TEST_CASE("inference folds Fixup's scalars into the convolutions: the same outputs") {
+    Generator g(5);
+    const Tensor x = Tensor::randn({3, 3, 16, 16}, g, DType::f64);
+    manual_seed(4);
+    ModulePtr net =
+        make_model("resnet20", ModelOptions{.width = 8, .norm = "none", .residual = "fixup"});
+    net->to(DType::f64);
+    {
+      // Away from the initialisation (conv2 zero, scale 1, biases 0), so every term counts.
+      NoGradGuard no_grad;
+      Generator r(6);
+      for (auto& [name, t] : net->named_parameters())
+        t.copy_(add(mul(Tensor::randn(t.shape(), r, DType::f64), 0.3), t));
+    }
+    net->eval();
+    const Tensor unfolded = (*net)(x).detach();
+    profiler::reset();
+    profiler::enable(true);
+    Tensor folded;
+    {
+      NoGradGuard no_grad;
+      folded = (*net)(x);
+    }
+    profiler::enable(false);
+    // 9 blocks x 2 branch convolutions, the stem and the 2 projections
+    CHECK(profiler::report().at("Conv2d (fused)").forward_calls == 21);
+    // Relative to the output's size: the random scalars grow the activations block by block.
+    INFO("max |output| = ", test::max_abs(unfolded));
+    CHECK(test::max_abs_diff(folded, unfolded) < 1e-13 * test::max_abs(unfolded));
+    CHECK(test::max_abs(unfolded) > 1e-3);
+  }
+
   TEST_CASE("folding stays out of the way: training, frozen statistics, forward hooks") {
     Generator g(4);
     const Tensor x = Tensor::randn({4, 3, 8, 8}, g);

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "autograd/ops.hpp"
+#include "autograd/profiler.hpp"
 #include "core/init.hpp"
 #include "layers/container.hpp"
 #include "layers/conv/conv2d.hpp"
@@ -116,8 +117,42 @@ void FixupBlock::init_fixup(int64_t num_branches) {
     conv2->weight.fill_(0);
 }
 
+bool FixupBlock::fuses_in_inference() const {
+  return !bn1_has_act_ && dynamic_cast<const Identity*>(bn1_.get()) &&
+         dynamic_cast<const Identity*>(bn2_.get()) && conv_then_norm_fuses(*conv1_, *bn1_) &&
+         conv_then_norm_fuses(*conv2_, *bn2_);
+}
+
+// Inference without normalizers (no gradient recorded, no hooks): what follows each
+// convolution folds into it,
+//   relu(W1 * xa + bias1b)                      -> bias bias1b, ReLU in the epilogue
+//   relu(scale (W2 * h' + b2) + bias2b + short) -> weight scale W2, bias scale b2 + bias2b,
+//                                                  the join and the ReLU in the epilogue
+// while the biases before each convolution stay additions: shifting the input is not shifting
+// the output, because the zero padding is not shifted.
+Tensor FixupBlock::fused_forward(const Tensor& xa) {
+  const int64_t out = conv1_->weight.shape()[0];
+  const DType dt = xa.dtype();
+  auto with_bias = [&](const Conv2d& conv, const Tensor& scale_by, const Tensor& extra) {
+    Tensor b = conv.bias.defined() ? mul(conv.bias, scale_by) : Tensor::zeros({out}, dt);
+    return add(b, extra);
+  };
+  const Tensor one = Tensor::ones({1}, dt);
+  Tensor h;
+  {
+    profiler::ForwardScope timed(profiler::enabled() ? "Conv2d (fused)" : std::string());
+    h = conv2d_fused(xa, conv1_->effective_weight(), with_bias(*conv1_, one, bias1b),
+                     conv1_->options, Tensor(), true);
+  }
+  const Tensor h2 = add(h, bias2a), residual = shortcut(xa);
+  profiler::ForwardScope timed(profiler::enabled() ? "Conv2d (fused)" : std::string());
+  return conv2d_fused(h2, mul(conv2_->effective_weight(), scale), with_bias(*conv2_, scale, bias2b),
+                      conv2_->options, residual, true);
+}
+
 Tensor FixupBlock::forward(const Tensor& x) {
   const Tensor xa = add(x, bias1a);
+  if (fuses_in_inference()) return fused_forward(xa);
   Tensor h = add(conv_then_norm(*conv1_, *bn1_, xa), bias1b);
   if (!bn1_has_act_) h = relu(h);
   h = conv_then_norm(*conv2_, *bn2_, add(h, bias2a));

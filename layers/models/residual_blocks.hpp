@@ -57,6 +57,10 @@ class FixupBlock : public BasicBlock {
   void init_fixup(int64_t num_branches);
 
   Tensor bias1a, bias1b, bias2a, scale, bias2b;
+
+ private:
+  bool fuses_in_inference() const;
+  Tensor fused_forward(const Tensor& xa);
 };
 
 // The block of `remedy`.
