@@ -1,6 +1,10 @@
 // Models: ResNet/VGG structure and names, every normalizer plugs in, a few steps learn.
 #include <doctest/doctest.h>
 
+#include <map>
+#include <string>
+#include <utility>
+
 #include "autograd/node.hpp"
 #include "autograd/ops.hpp"
 #include "autograd/profiler.hpp"
@@ -34,6 +38,21 @@ void randomize_batch_norms(Module& model) {
     }
 }
 
+// The model's output under NoGradGuard, where inference folds and fuses, and the profiler's
+// per-layer report of that one forward.
+std::pair<Tensor, std::map<std::string, profiler::LayerTimes>> inference_forward(Module& net,
+                                                                                 const Tensor& x) {
+  profiler::reset();
+  profiler::enable(true);
+  Tensor y;
+  {
+    NoGradGuard no_grad;
+    y = net(x);
+  }
+  profiler::enable(false);
+  return {y, profiler::report()};
+}
+
 }  // namespace
 
 TEST_SUITE("models") {
@@ -50,15 +69,7 @@ TEST_SUITE("models") {
       randomize_batch_norms(*net);
       net->eval();
       const Tensor unfolded = (*net)(x).detach();
-      profiler::reset();
-      profiler::enable(true);
-      Tensor folded;
-      {
-        NoGradGuard no_grad;
-        folded = (*net)(x);
-      }
-      profiler::enable(false);
-      const auto times = profiler::report();
+      const auto [folded, times] = inference_forward(*net, x);
       const bool is_bn_family = std::string(spec) != "gn:groups=4" && std::string(spec) != "none";
       // stem + 18 branch convs + 2 projections, each folded with its normalizer (and with no
       // normalizer, each fused with its ReLU or join)
@@ -88,16 +99,9 @@ TEST_SUITE("models") {
     }
     net->eval();
     const Tensor unfolded = (*net)(x).detach();
-    profiler::reset();
-    profiler::enable(true);
-    Tensor folded;
-    {
-      NoGradGuard no_grad;
-      folded = (*net)(x);
-    }
-    profiler::enable(false);
+    const auto [folded, times] = inference_forward(*net, x);
     // 9 blocks x 2 branch convolutions, the stem and the 2 projections
-    CHECK(profiler::report().at("Conv2d (fused)").forward_calls == 21);
+    CHECK(times.at("Conv2d (fused)").forward_calls == 21);
     // Relative to the output's size: the random scalars grow the activations block by block.
     INFO("max |output| = ", test::max_abs(unfolded));
     CHECK(test::max_abs_diff(folded, unfolded) < 1e-13 * test::max_abs(unfolded));
