@@ -13,10 +13,11 @@ cd "$(dirname "$0")/.."
 out=runs/probe-seeds
 kept=docs/experiments/seeds
 # Each run: the name of its files in docs/experiments, then the probe's arguments.
+# Shortest seeds first, so that a session's end loses as little as possible.
 runs=("groupsweep groupsweep"
-      "batchsweep batchsweep --model resnet20"
       "landscape landscape"
-      "ics ics")
+      "ics ics"
+      "batchsweep batchsweep --model resnet20")
 if [[ "${1:-}" == "save" ]]; then
   for run in "${runs[@]}"; do
     read -r name experiment _ <<< "$run"
