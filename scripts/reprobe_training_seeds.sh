@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Re-measures the training-run probes of docs/experiments over several seeds (issue: science,
-# seeds and error bands): groupsweep, batchsweep, landscape and ics, each with the command of its
-# page plus --seeds N (default 3). Hours in all, so it resumes: every finished seed is kept by
+# seeds and error bands): groupsweep, landscape and ics (each also at lr 0.02, as on their pages)
+# and batchsweep, each with the command of its page plus --seeds N (default 3). Hours in all, so it resumes: every finished seed is kept by
 # probe as runs/probe-seeds/<name>/<experiment>.seed<k>.csv, `save` copies those into
 # docs/experiments/seeds/<name>/ (to commit), and a run on a fresh clone restores them first.
 # When a probe has all its seeds, its CSV, figure (mean and min-max band) and summary
@@ -16,7 +16,9 @@ kept=docs/experiments/seeds
 # Shortest seeds first, so that a session's end loses as little as possible.
 runs=("groupsweep groupsweep"
       "landscape landscape"
+      "landscape_lr002 landscape --lr 0.02"
       "ics ics"
+      "ics_lr002 ics --lr 0.02 --norm none --norm bn"
       "batchsweep batchsweep --model resnet20")
 if [[ "${1:-}" == "save" ]]; then
   for run in "${runs[@]}"; do
