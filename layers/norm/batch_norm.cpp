@@ -70,10 +70,8 @@ std::optional<ChannelAffine> BatchNorm::inference_affine() const {
   const bool use_batch = !options.frozen && (training_ || !running.tracking());
   if (use_batch) return std::nullopt;
   const Moments fixed = running_moments();
-  const std::vector<double> g =
-      weight.defined() ? weight.to_vector() : std::vector<double>(size_t(num_features), 1.0);
-  const std::vector<double> b =
-      bias.defined() ? bias.to_vector() : std::vector<double>(size_t(num_features), 0.0);
+  const std::vector<double> g = affine_values(weight, num_features, 1.0);
+  const std::vector<double> b = affine_values(bias, num_features, 0.0);
   ChannelAffine a{std::vector<double>(size_t(num_features)),
                   std::vector<double>(size_t(num_features))};
   const int64_t per_group = num_features / stat_groups;

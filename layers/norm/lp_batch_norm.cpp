@@ -35,10 +35,8 @@ Tensor LpBatchNorm::forward(const Tensor& x_in) {
         " channels, got input ", shape_str(x_in.shape()));
   const StatLayout s = StatLayout::of(x_in, num_features, 0, name);
   const Tensor x = x_in.detach().contiguous();
-  const std::vector<double> gamma =
-      weight.defined() ? weight.to_vector() : std::vector<double>(s.c, 1.0);
-  const std::vector<double> beta =
-      bias.defined() ? bias.to_vector() : std::vector<double>(s.c, 0.0);
+  const std::vector<double> gamma = affine_values(weight, s.c, 1.0);
+  const std::vector<double> beta = affine_values(bias, s.c, 0.0);
   const double p = options.p, m = double(s.count());
   const bool infinite = std::isinf(p);
 

@@ -1,6 +1,7 @@
 #include "layers/norm/plane_affine.hpp"
 
 #include "autograd/node.hpp"
+#include "layers/norm/affine.hpp"
 #include "layers/norm/plane_stats.hpp"
 
 namespace nl {
@@ -20,7 +21,7 @@ Tensor plane_affine(const Tensor& x_in, const Tensor& scale, const Tensor& shift
   const StatLayout planes = StatLayout::of(x, c, 1, name);  // every plane on its own
   // Per-plane coefficients of the core's apply pass: y = a x + k.
   const std::vector<double> sv = scale.to_vector();
-  const std::vector<double> bv = shift.defined() ? shift.to_vector() : std::vector<double>(c, 0.0);
+  const std::vector<double> bv = affine_values(shift, c, 0.0);
   std::vector<double> a(n * c), k(n * c);
   for (int64_t s = 0, p = 0; s < n; ++s)
     for (int64_t ch = 0; ch < c; ++ch, ++p) {

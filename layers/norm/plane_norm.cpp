@@ -4,14 +4,11 @@
 
 #include "autograd/node.hpp"
 #include "core/parallel.hpp"
+#include "layers/norm/affine.hpp"
 #include "layers/norm/plane_loops.hpp"
 
 namespace nl {
 namespace {
-
-std::vector<double> channel_values(const Tensor& t, int64_t c, double fallback) {
-  return t.defined() ? t.to_vector() : std::vector<double>(c, fallback);
-}
 
 // The op in steps over ranges of samples [n0, n1), so one code path serves both schedules:
 //  - per-sample statistics (GroupNorm, LayerNorm, InstanceNorm: samples_per_stat = 1, batch
@@ -132,9 +129,9 @@ PlaneNormOutput plane_norm(const Tensor& x_in, const Tensor& gamma, const Tensor
   check(!sync || !batch_stats || s.samples_per_stat == s.n, name,
         "statistics shared across ranks must pool the whole batch");
   auto f = std::make_shared<PlaneNormSteps>(PlaneNormSteps{
-      s, eps, math, channel_values(gamma, s.c, 1.0), channel_values(beta, s.c, 0.0),
-      s.plane_stats(), std::vector<double>(stats), std::vector<double>(stats),
-      std::vector<double>(stats), std::vector<double>(planes), std::vector<double>(planes)});
+      s, eps, math, affine_values(gamma, s.c, 1.0), affine_values(beta, s.c, 0.0), s.plane_stats(),
+      std::vector<double>(stats), std::vector<double>(stats), std::vector<double>(stats),
+      std::vector<double>(planes), std::vector<double>(planes)});
   f->count = double(s.count());
   PlaneNormOutput out;
   out.y = Tensor::empty(x.shape(), x.dtype());

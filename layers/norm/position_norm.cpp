@@ -6,6 +6,7 @@
 #include "autograd/node.hpp"
 #include "core/parallel.hpp"
 #include "core/simd.hpp"
+#include "layers/norm/affine.hpp"
 #include "layers/norm/plane_loops.hpp"
 
 namespace nl {
@@ -31,10 +32,6 @@ struct PositionNormState {
   int64_t first(int64_t i) const { return (i / blocks) * l + (i % blocks) * kBlock; }
   int64_t length(int64_t i) const { return std::min(kBlock, l - (i % blocks) * kBlock); }
 };
-
-std::vector<double> channel_values_or(const Tensor& t, int64_t c, double fallback) {
-  return t.defined() ? t.to_vector() : std::vector<double>(c, fallback);
-}
 
 // One item of the forward: two passes over the C rows for mu and v (in double), one for y.
 // Every loop runs over the item's positions, elementwise, so it vectorises and each position's
@@ -147,8 +144,8 @@ Tensor position_norm(const Tensor& x_in, const Tensor& gamma, const Tensor& beta
   st->blocks = (st->l + kBlock - 1) / kBlock;
   st->eps = eps;
   st->math = math;
-  st->g = channel_values_or(gamma, c, 1.0);
-  st->b = channel_values_or(beta, c, 0.0);
+  st->g = affine_values(gamma, c, 1.0);
+  st->b = affine_values(beta, c, 0.0);
   st->mean.resize(n * st->l);
   st->inv_std.resize(n * st->l);
   Tensor y = Tensor::empty(x.shape(), x.dtype());

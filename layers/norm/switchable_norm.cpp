@@ -98,8 +98,8 @@ Tensor SwitchableNorm::forward(const Tensor& x_in) {
     var_bn = running.var.to_vector();
   }
   const std::vector<double> wm = mean_importance(), wv = var_importance();
-  const std::vector<double> g = weight.defined() ? weight.to_vector() : std::vector<double>(c, 1.0);
-  const std::vector<double> b = bias.defined() ? bias.to_vector() : std::vector<double>(c, 0.0);
+  const std::vector<double> g = affine_values(weight, c, 1.0);
+  const std::vector<double> b = affine_values(bias, c, 0.0);
   std::vector<double> mu(n * c), inv_std(n * c), scale(n * c), shift(n * c);
   for (int64_t p = 0; p < n * c; ++p) {
     const int64_t s = p / c, ch = p % c;
