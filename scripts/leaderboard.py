@@ -41,30 +41,40 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from machine_load import busy_cpus, cpu_model
 
 ROOT = Path(__file__).resolve().parent.parent
-SUITES = {"leaderboard", "cropfill"}
-# The suite's settings; main() points these at the chosen suite before any command runs.
-RESULTS = ROOT / "docs" / "results" / "leaderboard"
-EPOCHS = 10
-RECIPE = ["--model", "resnet20", "--width", "16", "--epochs", str(EPOCHS), "--batch-size", "128",
-          "--lr", "0.1", "--schedule", "onecycle", "--seed", "0"]
 
-# The crop-fill study: train's defaults are the standard recipe of docs/results.md (ResNet-20,
-# 30 epochs, batch 128, one-cycle to 0.1, seed 0); only the fill of the crop's border changes.
-CROPFILL_EPOCHS = 30
-CROPFILL_RECIPE = ["--epochs", str(CROPFILL_EPOCHS), "--seed", "0"]
-CROPFILL_ROWS = [("gn:groups=8", ["--crop-fill", "mean"]), ("ln", ["--crop-fill", "mean"]),
-                 ("bn", ["--crop-fill", "mean"])]
-# The zero-fill runs they are compared with (docs/results.md).
-ZERO_FILL_RUNS = {"gn:groups=8": "gn8.jsonl", "ln": "ln.jsonl", "bn": "bn.jsonl"}
+
+@dataclass(frozen=True)
+class Suite:
+    """A set of rows trained with one recipe: where their results live and how many epochs
+    finish a row. Every command takes the suite it works on."""
+    name: str
+    results: Path  # committed: <row>/metrics.jsonl, config.json, status.json, resume/
+    epochs: int
+    recipe: list   # train's flags shared by every row (the row adds --norm and its extras)
+    rows: list     # (normalizer spec, extra flags), in the order they run
+
+    def cache(self, args):
+        """The machine-local folder of the suite's runs (checkpoints, logs)."""
+        root = Path(args.cache)
+        return root if self.name == "leaderboard" else root / self.name
+
+    def status(self, rid):
+        f = self.results / rid / "status.json"
+        return json.loads(f.read_text()) if f.exists() else {}
+
+    def finished(self, rid):
+        return self.status(rid).get("state") in ("done", "diverged")
+
 
 # Most-used first, so a partial leaderboard answers the common questions early. Rows that need a
 # remedy (no activation normalizer) also run with it.
-ROWS = [
+LEADERBOARD_ROWS = [
     ("bn", []), ("gn:groups=8", []), ("ln", []), ("in", []), ("none", []),
     ("none", ["--residual", "skipinit"]), ("none", ["--residual", "fixup"]),
     ("gn+ws:groups=8", []), ("frn", []), ("evos0", []), ("evob0", []), ("pn:ln", []),
@@ -74,6 +84,21 @@ ROWS = [
     ("ws", []), ("ws", ["--residual", "skipinit"]), ("sws", []), ("sws", ["--residual", "skipinit"]),
     ("wn", []), ("cwn", []), ("wc", []), ("sn", []),
 ]
+LEADERBOARD = Suite(
+    name="leaderboard", results=ROOT / "docs" / "results" / "leaderboard", epochs=10,
+    recipe=["--model", "resnet20", "--width", "16", "--epochs", "10", "--batch-size", "128",
+            "--lr", "0.1", "--schedule", "onecycle", "--seed", "0"],
+    rows=LEADERBOARD_ROWS)
+
+# The crop-fill study: train's defaults are the standard recipe of docs/results.md (ResNet-20,
+# 30 epochs, batch 128, one-cycle to 0.1, seed 0); only the fill of the crop's border changes.
+CROPFILL = Suite(
+    name="cropfill", results=ROOT / "docs" / "results" / "cropfill", epochs=30,
+    recipe=["--epochs", "30", "--seed", "0"],
+    rows=[("gn:groups=8", ["--crop-fill", "mean"]), ("ln", ["--crop-fill", "mean"]),
+          ("bn", ["--crop-fill", "mean"])])
+# The zero-fill runs they are compared with (docs/results.md).
+ZERO_FILL_RUNS = {"gn:groups=8": "gn8.jsonl", "ln": "ln.jsonl", "bn": "bn.jsonl"}
 
 
 def row_id(spec, extra):
@@ -87,21 +112,12 @@ def read_metrics(path):
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def status(rid):
-    f = RESULTS / rid / "status.json"
-    return json.loads(f.read_text()) if f.exists() else {}
-
-
-def finished(rid):
-    return status(rid).get("state") in ("done", "diverged")
-
-
-def run_row(spec, extra, args):
+def run_row(suite, spec, extra, args):
     rid = row_id(spec, extra)
-    out = Path(args.cache) / rid
+    out = suite.cache(args) / rid
     out.mkdir(parents=True, exist_ok=True)
     ck = out / "checkpoint.safetensors"
-    saved = RESULTS / rid / "resume"
+    saved = suite.results / rid / "resume"
     if not ck.exists() and (saved / "checkpoint.safetensors.gz").exists():
         with gzip.open(saved / "checkpoint.safetensors.gz", "rb") as src, open(ck, "wb") as dst:
             shutil.copyfileobj(src, dst)
@@ -109,24 +125,24 @@ def run_row(spec, extra, args):
             if (saved / name).exists():
                 shutil.copy(saved / name, out / name)
         print(f"{rid}: restored the checkpoint saved in {saved.relative_to(ROOT)}", flush=True)
-    cmd = [str(args.binary), "--data", args.data, "--norm", spec, *RECIPE, *extra,
+    cmd = [str(args.binary), "--data", args.data, "--norm", spec, *suite.recipe, *extra,
            "--threads", str(args.threads), "--out", str(out)]
     done_epochs = len(read_metrics(out / "metrics.jsonl"))
-    if ck.exists() and 0 < done_epochs < EPOCHS:
+    if ck.exists() and 0 < done_epochs < suite.epochs:
         cmd += ["--resume", str(ck)]
     log = out / "log.txt"
     rc = 0  # a row finished in the cache but not yet copied only needs the copy below
-    if done_epochs < EPOCHS:
+    if done_epochs < suite.epochs:
         print(f"[{time.strftime('%H:%M:%S')}] {rid}: {' '.join(cmd[1:])}", flush=True)
         with open(log, "a") as f:
             rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT)
-    dest = RESULTS / rid
+    dest = suite.results / rid
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("metrics.jsonl", "config.json"):
         if (out / name).exists():
             shutil.copy(out / name, dest / name)
     metrics = read_metrics(out / "metrics.jsonl")
-    state = "done" if rc == 0 and len(metrics) >= EPOCHS else \
+    state = "done" if rc == 0 and len(metrics) >= suite.epochs else \
         "diverged" if rc == 3 else "interrupted"
     tail = log.read_text().strip().splitlines()[-1:] if log.exists() else []
     record = {"spec": spec, "extra": extra, "state": state, "rc": rc,
@@ -140,29 +156,31 @@ def run_row(spec, extra, args):
     return state
 
 
-def cmd_run(args):
+def cmd_run(suite, args):
     # A private copy of the binary: rebuilding the tree must not pull it from under a run (and
-    # each suite its own, as one suite's copy may be running while the other starts).
-    binary = Path(args.cache) / "bin" / ("train" if args.suite == "leaderboard" else
-                                         f"train-{args.suite}")
+    # each suite its own, in its own cache, as one suite's copy may be running while the other
+    # starts).
+    binary = suite.cache(args) / "bin" / "train"
     binary.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "build" / "apps" / "train", binary)
     args.binary = binary
-    todo = [(s, e) for s, e in ROWS if not finished(row_id(s, e))]
-    print(f"{len(ROWS) - len(todo)} of {len(ROWS)} rows finished; {len(todo)} to run", flush=True)
+    todo = [(s, e) for s, e in suite.rows if not suite.finished(row_id(s, e))]
+    print(f"{len(suite.rows) - len(todo)} of {len(suite.rows)} rows finished; {len(todo)} to run",
+          flush=True)
     with ThreadPoolExecutor(max_workers=args.parallel) as pool:
-        list(pool.map(lambda r: run_row(r[0], r[1], args), todo))
+        list(pool.map(lambda r: run_row(suite, r[0], r[1], args), todo))
 
 
-def cmd_save_progress(args):
+def cmd_save_progress(suite, args):
     """Copies each unfinished row's checkpoint from the cache into the repository."""
-    for spec, extra in ROWS:
+    for spec, extra in suite.rows:
         rid = row_id(spec, extra)
-        out = Path(args.cache) / rid
+        out = suite.cache(args) / rid
         done = len(read_metrics(out / "metrics.jsonl"))
-        if finished(rid) or not (out / "checkpoint.safetensors").exists() or done >= EPOCHS:
+        if (suite.finished(rid) or not (out / "checkpoint.safetensors").exists()
+                or done >= suite.epochs):
             continue
-        saved = RESULTS / rid / "resume"
+        saved = suite.results / rid / "resume"
         saved.mkdir(parents=True, exist_ok=True)
         # gzip keeps a ResNet-20 checkpoint (weights and momentum) under 2 MiB in the repository.
         with open(out / "checkpoint.safetensors", "rb") as src, \
@@ -174,14 +192,14 @@ def cmd_save_progress(args):
         print(f"{rid}: saved after epoch {done} in {saved.relative_to(ROOT)}")
 
 
-def cmd_bench(args):
+def cmd_bench(suite, args):
     """throughput.jsonl: each row's training and inference speed and peak memory, measured by
     `bench` in one sitting (best of --repeats interleaved passes, so a passing disturbance
     costs one sample, not a row)."""
     binary = ROOT / "build" / "apps" / "bench"
     best = {}
     for rep in range(args.repeats):
-        for spec, extra in ROWS:
+        for spec, extra in suite.rows:
             rid = row_id(spec, extra)
             residual = extra[extra.index("--residual") + 1] if "--residual" in extra else "plain"
             busy = busy_cpus()
@@ -208,27 +226,30 @@ def cmd_bench(args):
                   flush=True)
     stamp = {"date": time.strftime("%Y-%m-%d"), "cpu": cpu_model(), "iters": args.iters,
              "repeats": args.repeats, "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "")}
-    with open(RESULTS / "throughput.jsonl", "w") as f:
-        for spec, extra in ROWS:
+    out_file = suite.results / "throughput.jsonl"
+    with open(out_file, "w") as f:
+        for spec, extra in suite.rows:
             f.write(json.dumps({**best[row_id(spec, extra)], **stamp}) + "\n")
-    print(f"wrote {(RESULTS / 'throughput.jsonl').relative_to(ROOT)} ({len(best)} rows)")
+    print(f"wrote {out_file.relative_to(ROOT)} ({len(best)} rows)")
 
 
-def cmd_list(_args):
-    for spec, extra in ROWS:
+def cmd_list(suite, _args):
+    for spec, extra in suite.rows:
         rid = row_id(spec, extra)
-        st = status(rid)
-        print(f"{rid:32s} {st.get('state', 'not run'):12s} {st.get('epochs_done', 0)}/{EPOCHS}")
+        st = suite.status(rid)
+        print(f"{rid:32s} {st.get('state', 'not run'):12s} "
+              f"{st.get('epochs_done', 0)}/{suite.epochs}")
 
 
-def cmd_report(args):
+def cmd_report(suite, _args):
+    """docs/results/leaderboard.md and leaderboard.png from the committed metrics."""
     rows = []
-    for spec, extra in ROWS:
+    for spec, extra in suite.rows:
         rid = row_id(spec, extra)
-        st = status(rid)
+        st = suite.status(rid)
         if st.get("state") not in ("done", "diverged"):
             continue
-        m = read_metrics(RESULTS / rid / "metrics.jsonl")
+        m = read_metrics(suite.results / rid / "metrics.jsonl")
         rows.append({
             "row": rid, "spec": spec, "remedy": " ".join(extra) or "-", "state": st["state"],
             "final": m[-1]["test_acc"] if m and st["state"] == "done" else None,
@@ -237,7 +258,7 @@ def cmd_report(args):
             "command": st["command"].replace(" --resume OUT/checkpoint.safetensors", "")})
     rows.sort(key=lambda r: -(r["final"] if r["final"] is not None else -1))
     bench, bench_note = {}, "not measured yet (`python3 scripts/leaderboard.py bench`)"
-    bench_file = RESULTS / "throughput.jsonl"
+    bench_file = suite.results / "throughput.jsonl"
     if bench_file.exists():
         for line in bench_file.read_text().splitlines():
             if line.strip():
@@ -253,7 +274,7 @@ def cmd_report(args):
         "still missing (resumable).",
         "",
         f"Budget: ResNet-20 (width 16) on the CIFAR-10 JPEG folder, all 50,000 training images for "
-        f"{EPOCHS} epochs, batch 128, SGD + Nesterov 0.9, weight decay 5e-4 on all parameters, "
+        f"{suite.epochs} epochs, batch 128, SGD + Nesterov 0.9, weight decay 5e-4 on all parameters, "
         "one-cycle to lr 0.1 (15% warm-up, linear), seed 0, one thread per run. One seed: "
         "differences of a few tenths of a point are within seed noise.",
         "",
@@ -262,7 +283,7 @@ def cmd_report(args):
         "second, and the process's peak resident memory in training. (The runs' own epoch times "
         "are not comparable across rows: they depend on what else the machine ran meanwhile.)",
         "",
-        f"{len(rows)} of {len(ROWS)} rows finished.",
+        f"{len(rows)} of {len(suite.rows)} rows finished.",
         "",
         "| rank | normalizer | remedy | final test acc | best test acc | train img/s | inference img/s | peak RSS (train) | state |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -279,7 +300,7 @@ def cmd_report(args):
     lines += ["", "## Commands", ""]
     for r in rows:
         lines.append(f"- `{r['row']}`: `{r['command']}`")
-    missing = [row_id(s, e) for s, e in ROWS if row_id(s, e) not in {r["row"] for r in rows}]
+    missing = [row_id(s, e) for s, e in suite.rows if row_id(s, e) not in {r["row"] for r in rows}]
     if missing:
         lines += ["", "Not finished yet: " + ", ".join(f"`{m}`" for m in missing) + "."]
     (ROOT / "docs" / "results" / "leaderboard.md").write_text("\n".join(lines) + "\n")
@@ -297,7 +318,7 @@ def cmd_report(args):
                             xytext=(3, 3), textcoords="offset points")
             ax.set_xlabel("training throughput, images per second (bench, 1 thread, batch 128)")
             ax.set_ylabel("final test accuracy (%)")
-            ax.set_title(f"ResNet-20 on CIFAR-10, {EPOCHS} epochs: accuracy against speed")
+            ax.set_title(f"ResNet-20 on CIFAR-10, {suite.epochs} epochs: accuracy against speed")
             ax.grid(alpha=0.3)
             fig.tight_layout()
             fig.savefig(ROOT / "docs" / "results" / "leaderboard.png", dpi=120)
@@ -308,14 +329,7 @@ def cmd_report(args):
     subprocess.call([sys.executable, str(ROOT / "scripts" / "norm_page_links.py")])
 
 
-def use_cropfill_suite(args):
-    global RESULTS, EPOCHS, RECIPE, ROWS
-    RESULTS = ROOT / "docs" / "results" / "cropfill"
-    EPOCHS, RECIPE, ROWS = CROPFILL_EPOCHS, CROPFILL_RECIPE, CROPFILL_ROWS
-    args.cache = str(Path(args.cache) / "cropfill")
-
-
-def cmd_report_cropfill(_args):
+def cmd_report_cropfill(suite, _args):
     """docs/results/cropfill.md: each mean-fill run beside its zero-fill run of docs/results.md."""
     lines = [
         "# Does the crop padding matter to per-sample normalizers?",
@@ -329,13 +343,13 @@ def cmd_report_cropfill(_args):
         "|---|---|---|---|---|---|",
     ]
     curves = []
-    for spec, extra in ROWS:
+    for spec, extra in suite.rows:
         rid = row_id(spec, extra)
         for fill, path in (("zero", ROOT / "docs" / "results" / ZERO_FILL_RUNS[spec]),
-                           ("mean", RESULTS / rid / "metrics.jsonl")):
+                           ("mean", suite.results / rid / "metrics.jsonl")):
             m = read_metrics(path)
-            if fill == "mean" and not finished(rid):
-                lines.append(f"| `{spec}` | {fill} | not finished ({len(m)}/{EPOCHS} epochs) "
+            if fill == "mean" and not suite.finished(rid):
+                lines.append(f"| `{spec}` | {fill} | not finished ({len(m)}/{suite.epochs} epochs) "
                              "| - | - | - |")
                 continue
             best = max(m, key=lambda x: x["test_acc"])
@@ -370,7 +384,7 @@ def cmd_report_cropfill(_args):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("command", choices=["run", "report", "list", "save-progress", "bench"])
-    p.add_argument("--suite", choices=sorted(SUITES), default="leaderboard")
+    p.add_argument("--suite", choices=["leaderboard", "cropfill"], default="leaderboard")
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "datasets" / "cifar10-jpeg"))
     p.add_argument("--cache", default=os.path.expanduser("~/.cache/normlab-leaderboard"))
     p.add_argument("--threads", type=int, default=1)
@@ -378,12 +392,10 @@ def main():
     p.add_argument("--iters", type=int, default=20, help="bench: timed steps per row and pass")
     p.add_argument("--repeats", type=int, default=2, help="bench: passes over all rows")
     args = p.parse_args()
-    report = cmd_report
-    if args.suite == "cropfill":
-        use_cropfill_suite(args)
-        report = cmd_report_cropfill
+    suite = {"leaderboard": LEADERBOARD, "cropfill": CROPFILL}[args.suite]
+    report = cmd_report if suite is LEADERBOARD else cmd_report_cropfill
     {"run": cmd_run, "report": report, "list": cmd_list, "bench": cmd_bench,
-     "save-progress": cmd_save_progress}[args.command](args)
+     "save-progress": cmd_save_progress}[args.command](suite, args)
 
 
 if __name__ == "__main__":
