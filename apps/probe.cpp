@@ -183,8 +183,7 @@ int main(int argc, char** argv) {
         else
           trained.push_back(r);
       }
-      std::cout << "first | middle | last = the smallest, middle and largest batch size\n"
-                << nl::apps::probe_summary(trained);
+      std::cout << nl::apps::probe_summary(trained, "batch size");
       if (!out.empty()) {
         const std::string path = out + "/batchsweep.csv";
         nl::apps::write_probe_csv(path, config.experiment, rows);
@@ -206,7 +205,12 @@ int main(int argc, char** argv) {
     std::vector<nl::apps::ProbeRow> finite;
     for (const auto& r : rows)
       if (!diverged.count(r.norm + " " + r.residual)) finite.push_back(r);
-    std::cout << nl::apps::probe_summary(finite);
+    // What the rows' index counts: a layer's depth, or the time of a training-run probe.
+    const std::string axis = config.experiment == "groupsweep" ? "epoch"
+                             : config.experiment == "landscape" || config.experiment == "ics"
+                                 ? "step"
+                                 : "layer";
+    std::cout << nl::apps::probe_summary(finite, axis);
     if (!out.empty()) {
       std::filesystem::create_directories(out);
       const std::string path = out + "/" + config.experiment + ".csv";

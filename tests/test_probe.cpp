@@ -60,10 +60,9 @@ TEST_SUITE("probe") {
     for (uint64_t seed : {0, 1})
       for (int i = 0; i < 3; ++i) {
         const double a = (seed == 0 ? 1.0 : 0.25) * std::pow(2.0, i);
-        rows.push_back(
-            {"a", "plain", "l" + std::to_string(i), "activation_variance", i + 1, a, seed});
-        rows.push_back(
-            {"b", "plain", "l" + std::to_string(i), "activation_variance", i + 1, 3.0, seed});
+        const std::string layer = "layer" + std::to_string(i);
+        rows.push_back({"a", "plain", layer, "activation_variance", i + 1, a, seed});
+        rows.push_back({"b", "plain", layer, "activation_variance", i + 1, 3.0, seed});
       }
     const std::string text = apps::probe_summary(rows);
     INFO(text);
@@ -74,9 +73,34 @@ TEST_SUITE("probe") {
     // last layer: a is 4 and 1 (mean 2.5) < b = 3 on average, but not in seed 0
     CHECK(text.find("ascending by the mean: a < b; holds on average only (1 of 2 seeds") !=
           std::string::npos);
+    CHECK(text.find("at the last layer (3), ascending") != std::string::npos);
     for (auto& r : rows)
       if (r.norm == "a") r.value /= 8;  // now a < b in every seed
     CHECK(apps::probe_summary(rows).find("a < b; holds in every seed") != std::string::npos);
+  }
+
+  TEST_CASE("a training-run probe's summary reads its index as time, averaging over layers") {
+    // ics-like rows: two layers at steps 0, 10, 20 and a loss per step; 2 seeds. The columns
+    // are steps 0, 10 and 20, and a per-layer metric is the mean over the layers at each step.
+    std::vector<apps::ProbeRow> rows;
+    for (uint64_t seed : {0, 1})
+      for (int step : {0, 10, 20}) {
+        for (const char* norm : {"bn", "none"}) {
+          const double shift = std::string(norm) == "bn" ? 1.0 : 3.0;
+          rows.push_back({norm, "plain", "l1", "ics_l2", step, shift * step, seed});
+          rows.push_back({norm, "plain", "l2", "ics_l2", step, shift * step + 2, seed});
+          rows.push_back({norm, "plain", "", "loss", step, 2.0 - 0.01 * step + 0.1 * seed, seed});
+        }
+      }
+    const std::string text = apps::probe_summary(rows, "step");
+    INFO(text);
+    CHECK(text.find("mean at each step") != std::string::npos);
+    // bn's ics_l2: step 0 -> (0 + 2) / 2 = 1, step 10 -> 11, step 20 -> 21, in both seeds.
+    CHECK(text.find("1 +- 0 [1, 1] | 11 +- 0 [11, 11] | 21 +- 0 [21, 21]  (step 0, 10, 20)") !=
+          std::string::npos);
+    CHECK(text.find("ics_l2 at the last step (20), ascending by the mean: bn < none; holds in "
+                    "every seed") != std::string::npos);
+    CHECK(text.find("layer") == text.find("layers"));  // "layer" only in "several layers"
   }
 
   TEST_CASE("a multi-seed probe keeps each seed and reuses it only under the same options") {

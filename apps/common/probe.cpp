@@ -4,6 +4,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -289,70 +290,108 @@ double growth_per_layer(const std::vector<double>& values) {
 
 }  // namespace
 
-std::string probe_summary(const std::vector<ProbeRow>& rows) {
-  // (metric, norm) -> seed -> values by depth, in first-seen order.
+std::string probe_summary(const std::vector<ProbeRow>& rows, const std::string& axis) {
+  // (metric, norm) -> seed -> index -> value, keys in first-seen order. A metric measured at
+  // several layers per index (ics: every layer at every step) is their mean at that index.
   using Key = std::pair<std::string, std::string>;
+  struct Sum {
+    double total = 0;
+    int count = 0;
+  };
   std::vector<Key> keys;
-  std::map<Key, std::map<uint64_t, std::vector<double>>> values;
+  std::map<Key, std::map<uint64_t, std::map<int, Sum>>> sums;
   std::set<uint64_t> seeds;
+  bool averaged = false;
   for (const ProbeRow& r : rows) {
     const Key key{r.metric, r.residual == "plain" ? r.norm : r.norm + " (" + r.residual + ")"};
-    if (!values.count(key)) keys.push_back(key);
-    values[key][r.seed].push_back(r.value);
+    if (!sums.count(key)) keys.push_back(key);
+    Sum& sum = sums[key][r.seed][r.index];
+    sum.total += r.value;
+    averaged |= ++sum.count > 1;
     seeds.insert(r.seed);
   }
+  const auto value = [&](const Key& k, uint64_t seed, int index) -> std::optional<double> {
+    const auto& by_seed = sums.at(k);
+    const auto s = by_seed.find(seed);
+    if (s == by_seed.end() || !s->second.count(index)) return std::nullopt;
+    const Sum& sum = s->second.at(index);
+    return sum.total / sum.count;
+  };
+  // The indices a key was measured at, over all seeds, ascending.
+  const auto indices = [&](const Key& k) {
+    std::set<int> all;
+    for (const auto& [seed, by_index] : sums.at(k))
+      for (const auto& [index, sum] : by_index) all.insert(index);
+    return std::vector<int>(all.begin(), all.end());
+  };
   std::ostringstream os;
   os.precision(4);
   if (seeds.size() > 1)
     os << seeds.size() << " seeds: mean +- standard deviation [min, max] over the seeds\n";
-  os << "metric               norm                 first | middle | last\n";
+  if (averaged)
+    os << "a metric measured at several layers is given as their mean at each " << axis << "\n";
+  os << "metric               norm                 first | middle | last " << axis
+     << " (which ones in brackets)\n";
   for (const Key& key : keys) {
-    std::vector<double> first, middle, last;
-    for (const auto& [seed, v] : values[key]) {
-      first.push_back(v.front());
-      middle.push_back(v[v.size() / 2]);
-      last.push_back(v.back());
-    }
+    const std::vector<int> at = indices(key);
+    const int points[3] = {at.front(), at[at.size() / 2], at.back()};
     os << key.first << std::string(21 - std::min<size_t>(20, key.first.size()), ' ') << key.second
-       << std::string(21 - std::min<size_t>(20, key.second.size()), ' ') << spread_text(first)
-       << " | " << spread_text(middle) << " | " << spread_text(last) << "\n";
+       << std::string(21 - std::min<size_t>(20, key.second.size()), ' ');
+    for (int i = 0; i < 3; ++i) {
+      std::vector<double> v;
+      for (uint64_t seed : seeds)
+        if (const auto x = value(key, seed, points[i])) v.push_back(*x);
+      os << (i ? " | " : "") << spread_text(v);
+    }
+    os << "  (" << axis << " " << points[0] << ", " << points[1] << ", " << points[2] << ")\n";
   }
   // The claim of the depth experiment: geometric growth, stated with its spread.
   for (const Key& key : keys) {
     if (key.first != "activation_variance") continue;
     std::vector<double> growth;
-    for (const auto& [seed, v] : values[key])
+    for (const auto& [seed, by_index] : sums.at(key)) {
+      std::vector<double> v;
+      for (const auto& [index, sum] : by_index) v.push_back(sum.total / sum.count);
       if (v.size() > 1 && std::all_of(v.begin(), v.end(), [](double x) { return x > 0; }))
         growth.push_back(growth_per_layer(v));
+    }
     if (!growth.empty())
       os << "growth per block of the activation variance, " << key.second << ": "
          << spread_text(growth) << "\n";
   }
-  // Does the ordering of the normalizers at the last layer hold seed by seed?
+  // Does the ordering of the normalizers at the last index hold seed by seed? A seed missing a
+  // normalizer's value there breaks it.
   if (seeds.size() > 1) {
     std::map<std::string, std::vector<Key>> by_metric;
     for (const Key& key : keys) by_metric[key.first].push_back(key);
     for (const auto& [metric, ks] : by_metric) {
       if (ks.size() < 2) continue;
-      const auto last_in = [&](const Key& k, uint64_t seed) { return values[k][seed].back(); };
+      std::map<Key, double> mean_last;
+      std::set<int> lasts;
+      for (const Key& k : ks) {
+        const int last = indices(k).back();
+        lasts.insert(last);
+        std::vector<double> v;
+        for (uint64_t seed : seeds)
+          if (const auto x = value(k, seed, last)) v.push_back(*x);
+        mean_last[k] = spread_of(v).mean;
+      }
       std::vector<Key> order = ks;
-      const auto mean_last = [&](const Key& k) {
-        double m = 0;
-        for (const auto& [seed, v] : values[k]) m += v.back() / double(values[k].size());
-        return m;
-      };
       std::sort(order.begin(), order.end(),
-                [&](const Key& a, const Key& b) { return mean_last(a) < mean_last(b); });
+                [&](const Key& a, const Key& b) { return mean_last[a] < mean_last[b]; });
       std::vector<uint64_t> breaking;
       for (uint64_t seed : seeds) {
         bool holds = true;
-        for (size_t i = 1; i < order.size(); ++i)
-          if (!values[order[i - 1]].count(seed) || !values[order[i]].count(seed) ||
-              last_in(order[i - 1], seed) > last_in(order[i], seed))
-            holds = false;
+        for (size_t i = 1; i < order.size(); ++i) {
+          const auto lo = value(order[i - 1], seed, indices(order[i - 1]).back());
+          const auto hi = value(order[i], seed, indices(order[i]).back());
+          if (!lo || !hi || *lo > *hi) holds = false;
+        }
         if (!holds) breaking.push_back(seed);
       }
-      os << metric << " at the last layer, ascending by the mean: ";
+      os << metric << " at the last " << axis;
+      if (lasts.size() == 1) os << " (" << *lasts.begin() << ")";
+      os << ", ascending by the mean: ";
       for (size_t i = 0; i < order.size(); ++i) os << (i ? " < " : "") << order[i].second;
       if (breaking.empty()) {
         os << "; holds in every seed\n";

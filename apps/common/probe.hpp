@@ -53,11 +53,13 @@ void write_probe_csv(std::ostream& out, const std::string& experiment,
 // on anything else.
 std::vector<ProbeRow> read_probe_csv(const std::string& path);
 
-// One screen: per normalizer and metric, the value at the first, middle and last layer; with
-// several seeds, the mean +- standard deviation over the seeds and their [min, max], the
-// growth per layer of the activation variance (a log-linear fit per seed) with its spread,
-// and, per metric, whether the ordering of the normalizers at the last layer holds in every
-// seed or only on average.
-std::string probe_summary(const std::vector<ProbeRow>& rows);
+// One screen: per normalizer and metric, the value at the first, middle and last index along
+// `axis` (what the rows' index counts: "layer" for the depth probes, "step", "epoch" or "batch
+// size" for the training-run ones; a metric with several layers per index is their mean
+// there); with several seeds, the mean +- standard deviation over the seeds and their [min,
+// max], the growth per layer of the activation variance (a log-linear fit per seed) with its
+// spread, and, per metric, whether the ordering of the normalizers at the last index holds in
+// every seed or only on average.
+std::string probe_summary(const std::vector<ProbeRow>& rows, const std::string& axis = "layer");
 
 }  // namespace nl::apps
