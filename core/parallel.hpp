@@ -15,7 +15,7 @@ void set_num_threads(int n);
 int num_threads();
 
 // Elements below which an elementwise kernel stays serial (measured in docs/performance.md).
-inline constexpr int64_t kElementwiseGrain = 262144;
+inline constexpr int64_t kElementwiseGrain = 32768;
 
 // Runs fn(begin, end) over [0, n) in chunks of at least `grain`; serial when n <= grain.
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
