@@ -20,4 +20,15 @@ inline constexpr int64_t kElementwiseGrain = 32768;
 // Runs fn(begin, end) over [0, n) in chunks of at least `grain`; serial when n <= grain.
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
+// Runs body(begin, end) over [0, count): split over the threads when `parallel`, else in one
+// call on this thread. For kernels whose schedule is decided once for a whole op (the
+// convolutions: parallel over images, or over the work inside each image, never both).
+template <typename F>
+void for_range(bool parallel, int64_t count, const F& body) {
+  if (parallel)
+    parallel_for(count, 1, body);
+  else
+    body(0, count);
+}
+
 }  // namespace nl

@@ -180,6 +180,23 @@ TEST_SUITE("conv") {
     }
   }
 
+  TEST_CASE("an im2col convolution's schedule follows the thread count; its bits do not") {
+    // 40 images, 16 -> 96 channels, stride 2 onto 8x8: 5 blocks of 8 images, fewer than the
+    // shape rule wants for batch parallelism, so every GEMM is cut into row tiles (96 output
+    // rows, 144 input-gradient rows). One and two threads run whole blocks in parallel
+    // (kMinBlocksPerThread), four split each block's tiles and copies over the threads.
+    Generator g(6);
+    Tensor x = Tensor::randn({40, 16, 16, 16}, g);
+    Conv2d conv(16, 96, 3, 2, 1);
+    const Ts one = output_and_grads(conv, x, 1), two = output_and_grads(conv, x, 2),
+             four = output_and_grads(conv, x, 4);
+    set_num_threads(0);
+    for (size_t i = 0; i < one.size(); ++i) {
+      CHECK(test::max_abs_diff(one[i], two[i]) == 0);
+      CHECK(test::max_abs_diff(one[i], four[i]) == 0);
+    }
+  }
+
   TEST_CASE("small batches split each GEMM over output-row tiles; still deterministic") {
     Generator g(4);
     Tensor x = Tensor::randn({2, 16, 10, 10}, g);  // 2 images: far fewer blocks than tiles

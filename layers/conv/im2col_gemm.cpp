@@ -11,22 +11,42 @@
 namespace nl {
 namespace {
 
-// With fewer image blocks than this (small batches), each GEMM is also split over tiles of
-// kRowTile output rows so every core gets work. Like the block size, the tiling depends only on
-// the shape, so results stay identical for any thread count.
+// With fewer image blocks than this (small batches), each GEMM is computed as tiles of kRowTile
+// output rows, so that there is work for every core inside a block. Like the block size, the
+// tiling depends only on the shape, so results stay identical for any thread count.
 constexpr int64_t kMinBlocksForBatchParallelism = 16;
 constexpr int64_t kRowTile = 32;
+// Blocks also run in parallel, whole, when each thread gets at least this many: one block per
+// task beats a synchronised split of every GEMM and copy of each block (a 32 -> 64 stride-2
+// convolution at batch 32 ran slower on two threads than on one that way). Each block is
+// computed by the same calls either way, so this choice does not change a bit.
+constexpr int64_t kMinBlocksPerThread = 2;
 
-// C = op(A) B (+ beta C) with op(A) rows split into fixed tiles run as TBB tasks when `tiled`.
+// How an op runs its blocks: `tiled` is the shape's rule for the GEMMs' row tiles (bits),
+// `batch_parallel` whether the blocks run in parallel (else one after another, with the work
+// inside each block split: the row tiles and the per-image copies).
+struct Im2colSchedule {
+  int64_t blocks;
+  bool tiled, batch_parallel;
+  explicit Im2colSchedule(const ConvPlan& s)
+      : blocks((s.n + s.block - 1) / s.block),
+        tiled(blocks < kMinBlocksForBatchParallelism),
+        batch_parallel(!tiled || blocks >= kMinBlocksPerThread * num_threads()) {}
+  bool inner() const { return !batch_parallel; }
+};
+
+// C = op(A) B (+ beta C) with op(A)'s rows in fixed tiles when `tiled`, the tiles run in
+// parallel when `parallel`.
 template <typename T>
-void gemm_rows(bool tiled, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a,
-               int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+void gemm_rows(bool tiled, bool parallel, bool trans_a, bool trans_b, int64_t m, int64_t n,
+               int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c,
+               int64_t ldc) {
   if (!tiled || m < 2 * kRowTile) {
     gemm<T>(trans_a, trans_b, m, n, k, T(1), a, lda, b, ldb, beta, c, ldc);
     return;
   }
   const int64_t tiles = (m + kRowTile - 1) / kRowTile;
-  parallel_for(tiles, 1, [&](int64_t t0, int64_t t1) {
+  for_range(parallel, tiles, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t r0 = t * kRowTile, rows = std::min(kRowTile, m - r0);
       gemm<T>(trans_a, trans_b, rows, n, k, T(1), trans_a ? a + r0 : a + r0 * lda, lda, b, ldb,
@@ -51,23 +71,39 @@ struct BlockView {
 // Copies the (cout_g x cols) output planes of nb images to/from one (cout_g x nb*cols) matrix.
 // The two are one copy in opposite directions, written twice on purpose: the direction decides
 // which side is const, and a flag inside the copy loop would cost more than the six lines.
+// Images in parallel when `parallel`.
 template <typename T>
-void gather_planes(const T* nchw, const BlockView<T>& v, int64_t n0, int64_t nb, int64_t g,
-                   T* mat) {
+void gather_planes(bool parallel, const T* nchw, const BlockView<T>& v, int64_t n0, int64_t nb,
+                   int64_t g, T* mat) {
   const int64_t cols = v.cols(), ld = nb * cols;
-  for (int64_t b = 0; b < nb; ++b)
-    for (int64_t c = 0; c < v.cout_g(); ++c)
-      std::memcpy(mat + c * ld + b * cols, nchw + v.out_offset(n0 + b, g) + c * cols,
-                  cols * sizeof(T));
+  for_range(parallel, nb, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b)
+      for (int64_t c = 0; c < v.cout_g(); ++c)
+        std::memcpy(mat + c * ld + b * cols, nchw + v.out_offset(n0 + b, g) + c * cols,
+                    cols * sizeof(T));
+  });
 }
 template <typename T>
-void scatter_planes(const T* mat, const BlockView<T>& v, int64_t n0, int64_t nb, int64_t g,
-                    T* nchw) {
+void scatter_planes(bool parallel, const T* mat, const BlockView<T>& v, int64_t n0, int64_t nb,
+                    int64_t g, T* nchw) {
   const int64_t cols = v.cols(), ld = nb * cols;
-  for (int64_t b = 0; b < nb; ++b)
-    for (int64_t c = 0; c < v.cout_g(); ++c)
-      std::memcpy(nchw + v.out_offset(n0 + b, g) + c * cols, mat + c * ld + b * cols,
-                  cols * sizeof(T));
+  for_range(parallel, nb, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b)
+      for (int64_t c = 0; c < v.cout_g(); ++c)
+        std::memcpy(nchw + v.out_offset(n0 + b, g) + c * cols, mat + c * ld + b * cols,
+                    cols * sizeof(T));
+  });
+}
+
+// The block's images lowered side by side into the (rows x nb*cols) matrix `col`.
+template <typename T>
+void lower_block(bool parallel, const T* x, const BlockView<T>& v, int64_t n0, int64_t nb,
+                 int64_t g, T* col) {
+  const int64_t cols = v.cols(), ld = nb * cols;
+  for_range(parallel, nb, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i)
+      im2col(x + v.image_offset(n0 + i, g), v.s.g, col + i * cols, ld);
+  });
 }
 
 }  // namespace
@@ -89,11 +125,11 @@ void im2col_conv_forward(const ConvPlan& s, const T* x, const T* w, T* y,
                          const ConvEpilogue<T>& epilogue) {
   const BlockView<T> v{s};
   const int64_t rows = v.rows(), cols = v.cols(), cout_g = v.cout_g();
-  const int64_t blocks = (s.n + s.block - 1) / s.block;
-  // Few blocks: walk them serially and parallelise inside each GEMM instead. (Never both: a
-  // thread waiting on inner tiles could pick up another block and overwrite its scratch.)
-  const bool tiled = blocks < kMinBlocksForBatchParallelism;
-  auto body = [&](int64_t b0, int64_t b1) {
+  // Blocks in parallel, or the work inside each block. (Never both: a thread waiting on inner
+  // work could pick up another block and overwrite its scratch.)
+  const Im2colSchedule plan(s);
+  const bool tiled = plan.tiled, inner = plan.inner();
+  for_range(plan.batch_parallel, plan.blocks, [&](int64_t b0, int64_t b1) {
     T* col = thread_scratch<T, Scratch::gemm_operand>(rows * cols * s.block);
     T* out = thread_scratch<T, Scratch::gemm_result>(cout_g * cols * s.block);
     for (int64_t blk = b0; blk < b1; ++blk) {
@@ -101,27 +137,25 @@ void im2col_conv_forward(const ConvPlan& s, const T* x, const T* w, T* y,
       for (int64_t g = 0; g < s.groups; ++g) {
         const T* wg = w + g * cout_g * rows;
         if (s.direct) {  // nb == 1: the image is the column matrix, the output its plane block
-          gemm_rows<T>(tiled, false, false, cout_g, cols, rows, wg, rows, x + v.image_offset(n0, g),
-                       cols, T(0), y + v.out_offset(n0, g), cols);
+          gemm_rows<T>(tiled, inner, false, false, cout_g, cols, rows, wg, rows,
+                       x + v.image_offset(n0, g), cols, T(0), y + v.out_offset(n0, g), cols);
           continue;
         }
-        for (int64_t i = 0; i < nb; ++i)
-          im2col(x + v.image_offset(n0 + i, g), s.g, col + i * cols, ld);
+        lower_block(inner, x, v, n0, nb, g, col);
         if (nb == 1) {
-          gemm_rows<T>(tiled, false, false, cout_g, cols, rows, wg, rows, col, ld, T(0),
+          gemm_rows<T>(tiled, inner, false, false, cout_g, cols, rows, wg, rows, col, ld, T(0),
                        y + v.out_offset(n0, g), cols);
         } else {
-          gemm_rows<T>(tiled, false, false, cout_g, ld, rows, wg, rows, col, ld, T(0), out, ld);
-          scatter_planes(out, v, n0, nb, g, y);
+          gemm_rows<T>(tiled, inner, false, false, cout_g, ld, rows, wg, rows, col, ld, T(0), out,
+                       ld);
+          scatter_planes(inner, out, v, n0, nb, g, y);
         }
       }
-      for (int64_t n = n0; n < n0 + nb; ++n) epilogue.apply(y, n, 0, s.c_out);
+      for_range(inner, nb, [&](int64_t i0, int64_t i1) {
+        for (int64_t n = n0 + i0; n < n0 + i1; ++n) epilogue.apply(y, n, 0, s.c_out);
+      });
     }
-  };
-  if (tiled)
-    body(0, blocks);
-  else
-    parallel_for(blocks, 1, body);
+  });
 }
 
 template <typename T>
@@ -130,11 +164,14 @@ void im2col_conv_backward(const ConvPlan& s, const T* x, const T* w, const T* dy
   const BlockView<T> v{s};
   const int64_t rows = v.rows(), cols = v.cols(), cout_g = v.cout_g();
   const int64_t w_numel = s.c_out * rows;
-  const int64_t blocks = (s.n + s.block - 1) / s.block;
+  const Im2colSchedule plan(s);  // see im2col_conv_forward
+  const bool tiled = plan.tiled, inner = plan.inner();
+  const int64_t blocks = plan.blocks;
+  // One partial weight (and bias) gradient per block, added in block order: the same bits
+  // whichever thread ran which block.
   std::vector<T> dw_part(need_dw ? blocks * w_numel : 0, T(0));
   std::vector<T> db_part(need_db ? blocks * s.c_out : 0, T(0));
-  const bool tiled = blocks < kMinBlocksForBatchParallelism;  // see forward_kernel
-  auto body = [&](int64_t b0, int64_t b1) {
+  for_range(plan.batch_parallel, blocks, [&](int64_t b0, int64_t b1) {
     T* col = thread_scratch<T, Scratch::gemm_operand>(rows * cols * s.block);
     T* dcol = thread_scratch<T, Scratch::gemm_operand_grad>(rows * cols * s.block);
     T* dyb = thread_scratch<T, Scratch::gemm_result>(cout_g * cols * s.block);
@@ -143,38 +180,36 @@ void im2col_conv_backward(const ConvPlan& s, const T* x, const T* w, const T* dy
       for (int64_t g = 0; g < s.groups; ++g) {
         const T* wg = w + g * cout_g * rows;
         const T* dyg = dy + v.out_offset(n0, g);
-        if (nb > 1) gather_planes(dy, v, n0, nb, g, dyb), dyg = dyb;
+        if (nb > 1) gather_planes(inner, dy, v, n0, nb, g, dyb), dyg = dyb;
         if (need_dw) {
           const T* colp = x + v.image_offset(n0, g);
           if (!s.direct) {
-            for (int64_t i = 0; i < nb; ++i)
-              im2col(x + v.image_offset(n0 + i, g), s.g, col + i * cols, ld);
+            lower_block(inner, x, v, n0, nb, g, col);
             colp = col;
           }
-          gemm_rows<T>(tiled, false, true, cout_g, rows, ld, dyg, ld, colp, ld, T(1),
+          gemm_rows<T>(tiled, inner, false, true, cout_g, rows, ld, dyg, ld, colp, ld, T(1),
                        dw_part.data() + blk * w_numel + g * cout_g * rows, rows);
         }
         if (need_dx) {
           if (s.direct) {
-            gemm_rows<T>(tiled, true, false, rows, cols, cout_g, wg, rows, dyg, cols, T(0),
+            gemm_rows<T>(tiled, inner, true, false, rows, cols, cout_g, wg, rows, dyg, cols, T(0),
                          dx + v.image_offset(n0, g), cols);
             continue;
           }
-          gemm_rows<T>(tiled, true, false, rows, ld, cout_g, wg, rows, dyg, ld, T(0), dcol, ld);
-          for (int64_t i = 0; i < nb; ++i) {
-            T* img = dx + v.image_offset(n0 + i, g);
-            std::memset(img, 0, s.g.channels * s.h * s.w * sizeof(T));
-            col2im_add(dcol + i * cols, s.g, img, ld);
-          }
+          gemm_rows<T>(tiled, inner, true, false, rows, ld, cout_g, wg, rows, dyg, ld, T(0), dcol,
+                       ld);
+          for_range(inner, nb, [&](int64_t i0, int64_t i1) {
+            for (int64_t i = i0; i < i1; ++i) {
+              T* img = dx + v.image_offset(n0 + i, g);
+              std::memset(img, 0, s.g.channels * s.h * s.w * sizeof(T));
+              col2im_add(dcol + i * cols, s.g, img, ld);
+            }
+          });
         }
       }
       if (need_db) add_conv_bias_grad(s, n0, n0 + nb, dy, db_part.data() + blk * s.c_out);
     }
-  };
-  if (tiled)
-    body(0, blocks);
-  else
-    parallel_for(blocks, 1, body);
+  });
   for (int64_t blk = 0; blk < blocks; ++blk) {
     for (int64_t i = 0; need_dw && i < w_numel; ++i)
       dw[i] = (blk ? dw[i] : T(0)) + dw_part[blk * w_numel + i];

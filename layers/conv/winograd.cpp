@@ -14,7 +14,6 @@ namespace nl {
 namespace {
 
 using winograd::BlockSchedule;
-using winograd::for_range;
 using winograd::position_products;
 using winograd::position_stride;
 

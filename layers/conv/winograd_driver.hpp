@@ -29,15 +29,6 @@ constexpr int64_t kMinBlocksForBatchParallelism = 16;
 // block, and its bits do not depend on the schedule.
 constexpr int64_t kMinBlocksPerThread = 2;
 
-// Runs body(i0, i1) over [0, count): split over the threads, or in one call.
-template <typename F>
-void for_range(bool parallel, int64_t count, const F& body) {
-  if (parallel)
-    parallel_for(count, 1, body);
-  else
-    body(0, count);
-}
-
 struct BlockSchedule {
   int64_t n = 0, block = 1, blocks = 0;  // images, images per block, blocks
   bool batch_parallel = false;           // blocks in parallel (else work split inside blocks)

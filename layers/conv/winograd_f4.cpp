@@ -30,7 +30,6 @@ namespace {
 using winograd::apply_2d;
 using winograd::BlockSchedule;
 using winograd::F4x3;
-using winograd::for_range;
 using winograd::position_products;
 using winograd::position_stride;
 
