@@ -31,6 +31,11 @@ machine, so `save-progress` copies an unfinished row's last checkpoint (gzipped)
 into docs/results/leaderboard/<row>/resume/, to be committed; `run` on a fresh machine restores it from
 there, and deletes that folder once the row is finished. Finished rows commit metrics, config and
 status only.
+
+Several `run`s may work at once (a second one started when a core frees up, or several on a
+bigger machine, besides --parallel): each claims a row in its cache folder (runner.pid) before
+training it, and the others skip a row whose runner is alive; a claim left by a runner that died
+is taken over.
 """
 import argparse
 import gzip
@@ -112,10 +117,43 @@ def read_metrics(path):
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def claim(out):
+    """Takes the row whose cache folder is `out` for this runner (out/runner.pid); False while
+    another live runner has it. A runner that died leaves its claim behind: it is taken over."""
+    lock = out / "runner.pid"
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        text = lock.read_text().strip()
+        if not text:
+            return False  # being written by the runner that just took it
+        try:
+            os.kill(int(text), 0)
+            return int(text) == os.getpid()
+        except ProcessLookupError:
+            lock.unlink(missing_ok=True)
+            return claim(out)
+        except (PermissionError, ValueError):
+            return False
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    return True
+
+
 def run_row(suite, spec, extra, args):
     rid = row_id(spec, extra)
     out = suite.cache(args) / rid
     out.mkdir(parents=True, exist_ok=True)
+    if not claim(out):
+        print(f"{rid}: another runner has it; skipped", flush=True)
+        return "taken"
+    try:
+        return train_row(suite, spec, extra, args, rid, out)
+    finally:
+        (out / "runner.pid").unlink(missing_ok=True)
+
+
+def train_row(suite, spec, extra, args, rid, out):
     ck = out / "checkpoint.safetensors"
     saved = suite.results / rid / "resume"
     if not ck.exists() and (saved / "checkpoint.safetensors.gz").exists():
@@ -162,7 +200,10 @@ def cmd_run(suite, args):
     # starts).
     binary = suite.cache(args) / "bin" / "train"
     binary.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "build" / "apps" / "train", binary)
+    # Copied under another name, then renamed: another runner may be executing the old copy.
+    fresh = binary.with_name(f"train.{os.getpid()}")
+    shutil.copy(ROOT / "build" / "apps" / "train", fresh)
+    os.replace(fresh, binary)
     args.binary = binary
     todo = [(s, e) for s, e in suite.rows if not suite.finished(row_id(s, e))]
     print(f"{len(suite.rows) - len(todo)} of {len(suite.rows)} rows finished; {len(todo)} to run",
