@@ -274,10 +274,26 @@ def cmd_bench(suite, args):
     print(f"wrote {out_file.relative_to(ROOT)} ({len(best)} rows)")
 
 
-def cmd_list(suite, _args):
+def runner_of(out):
+    """The pid of the live runner training the row in `out`, or None."""
+    try:
+        pid = int((out / "runner.pid").read_text().strip())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def cmd_list(suite, args):
     for spec, extra in suite.rows:
         rid = row_id(spec, extra)
         st = suite.status(rid)
+        out = suite.cache(args) / rid
+        pid = runner_of(out)
+        if pid is not None and st.get("state") not in ("done", "diverged"):
+            done = len(read_metrics(out / "metrics.jsonl"))
+            print(f"{rid:32s} {'training':12s} {done}/{suite.epochs} (runner {pid})")
+            continue
         print(f"{rid:32s} {st.get('state', 'not run'):12s} "
               f"{st.get('epochs_done', 0)}/{suite.epochs}")
 
