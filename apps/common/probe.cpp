@@ -367,9 +367,10 @@ std::string probe_summary(const std::vector<ProbeRow>& rows, const std::string& 
     for (const auto& [metric, ks] : by_metric) {
       if (ks.size() < 2) continue;
       std::map<Key, double> mean_last;
+      std::map<Key, int> last_of;
       std::set<int> lasts;
       for (const Key& k : ks) {
-        const int last = indices(k).back();
+        const int last = last_of[k] = indices(k).back();
         lasts.insert(last);
         std::vector<double> v;
         for (uint64_t seed : seeds)
@@ -383,8 +384,8 @@ std::string probe_summary(const std::vector<ProbeRow>& rows, const std::string& 
       for (uint64_t seed : seeds) {
         bool holds = true;
         for (size_t i = 1; i < order.size(); ++i) {
-          const auto lo = value(order[i - 1], seed, indices(order[i - 1]).back());
-          const auto hi = value(order[i], seed, indices(order[i]).back());
+          const auto lo = value(order[i - 1], seed, last_of[order[i - 1]]);
+          const auto hi = value(order[i], seed, last_of[order[i]]);
           if (!lo || !hi || *lo > *hi) holds = false;
         }
         if (!holds) breaking.push_back(seed);
