@@ -294,6 +294,13 @@ def cmd_list(suite, args):
             done = len(read_metrics(out / "metrics.jsonl"))
             print(f"{rid:32s} {'training':12s} {done}/{suite.epochs} (runner {pid})")
             continue
+        if not st:
+            # Interrupted: epochs in the cache folder, else in the committed resume/ checkpoint.
+            done = max(len(read_metrics(out / "metrics.jsonl")),
+                       len(read_metrics(suite.results / rid / "resume" / "metrics.jsonl")))
+            if done:
+                print(f"{rid:32s} {'interrupted':12s} {done}/{suite.epochs} (resumes)")
+                continue
         print(f"{rid:32s} {st.get('state', 'not run'):12s} "
               f"{st.get('epochs_done', 0)}/{suite.epochs}")
 
