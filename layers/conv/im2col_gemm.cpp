@@ -7,6 +7,7 @@
 #include "core/blas.hpp"
 #include "core/parallel.hpp"
 #include "core/scratch.hpp"
+#include "core/small_gemm.hpp"
 
 namespace nl {
 namespace {
@@ -35,22 +36,35 @@ struct Im2colSchedule {
   bool inner() const { return !batch_parallel; }
 };
 
-// C = op(A) B (+ beta C) with op(A)'s rows in fixed tiles when `tiled`, the tiles run in
+// C = op(A) op(B) (+ C when beta is 1): small_gemm where B is not transposed and the width a
+// multiple of 16 (the forward and input-gradient products of every CIFAR ResNet convolution),
+// cblas otherwise (the weight gradient's B = col^T, odd map sizes).
+template <typename T>
+void product(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
+             const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (!trans_b && n % 16 == 0 && (beta == T(0) || beta == T(1))) {
+    small_gemm<T>(m, n, k, a, trans_a ? 1 : lda, trans_a ? lda : 1, b, ldb, c, ldc, beta == T(1));
+    return;
+  }
+  gemm<T>(trans_a, trans_b, m, n, k, T(1), a, lda, b, ldb, beta, c, ldc);
+}
+
+// C = op(A) op(B) (+ beta C) with op(A)'s rows in fixed tiles when `tiled`, the tiles run in
 // parallel when `parallel`.
 template <typename T>
 void gemm_rows(bool tiled, bool parallel, bool trans_a, bool trans_b, int64_t m, int64_t n,
                int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c,
                int64_t ldc) {
   if (!tiled || m < 2 * kRowTile) {
-    gemm<T>(trans_a, trans_b, m, n, k, T(1), a, lda, b, ldb, beta, c, ldc);
+    product<T>(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
     return;
   }
   const int64_t tiles = (m + kRowTile - 1) / kRowTile;
   for_range(parallel, tiles, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t r0 = t * kRowTile, rows = std::min(kRowTile, m - r0);
-      gemm<T>(trans_a, trans_b, rows, n, k, T(1), trans_a ? a + r0 : a + r0 * lda, lda, b, ldb,
-              beta, c + r0 * ldc, ldc);
+      product<T>(trans_a, trans_b, rows, n, k, trans_a ? a + r0 : a + r0 * lda, lda, b, ldb, beta,
+                 c + r0 * ldc, ldc);
     }
   });
 }

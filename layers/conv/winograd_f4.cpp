@@ -8,8 +8,8 @@
 // on whole vectors whatever the map size (8x8 maps have only 2x2 tiles: vectorising over tiles
 // would leave most lanes empty). The Winograd-domain matrices are tile-major,
 // V[xi] = (tiles x C_in), M[xi] = (tiles x C_out), so the transforms read and write contiguous
-// channel vectors and the GEMMs take transposed operands:
-//   forward  M[xi] = V[xi] U[xi]^T           (tiles x C_out)
+// channel vectors and the products (core/small_gemm.hpp) read transposed operands in place:
+//   forward  M[xi] = V[xi] U[xi]^T           (tiles x C_out; U stored as U^T)
 //   weight   dU[xi] += Z[xi]^T V[xi]          (C_out x C_in), Z = A dY A^T
 #include <algorithm>
 #include <cstring>
@@ -20,6 +20,7 @@
 #include "core/parallel.hpp"
 #include "core/scratch.hpp"
 #include "core/simd.hpp"
+#include "core/small_gemm.hpp"
 #include "layers/conv/winograd.hpp"
 #include "layers/conv/winograd_driver.hpp"
 #include "layers/conv/winograd_f4_tile.hpp"
@@ -30,7 +31,6 @@ namespace {
 using winograd::apply_2d;
 using winograd::BlockSchedule;
 using winograd::F4x3;
-using winograd::position_products;
 using winograd::position_stride;
 
 constexpr int kGroup = 16;                 // channels per vector
@@ -226,23 +226,23 @@ void transform_out_block(const Plan& p, const T* m, int64_t stride, int64_t n0, 
 }
 
 // The filters are transformed 16 at a time, one per vector lane: the 16 filters [f0, f0 + 16)
-// share their output channel o and have the input channels i0..i0+15 (16 divides C_in), so U's
-// 36 entries of the group are 36 contiguous runs of 16, and the divisions by 6, 12 and 24 of G
+// share their input channel i and have the output channels o0..o0+15 (16 divides C_out), so the
+// group's 36 entries of U^T are 36 contiguous runs of 16, and the divisions by 6, 12 and 24 of G
 // run once per group. The lanes do exactly what the scalar transform would, so the bits are the
-// same on every target.
-//   U[xi][o][i] = (G g G^T)[xi], g = w[o][i] or rot180(w[i][o]) with flip_transpose.
+// same on every target. U is stored transposed, (C_in x C_out) per position: small_gemm's B.
+//   U^T[xi][i][o] = (G g G^T)[xi], g = w[o][i] or rot180(w[i][o]) with flip_transpose.
 template <typename T>
 [[gnu::always_inline]] inline void filter_group_in(const T* w, int64_t outs, int64_t ins,
-                                                   bool flip_transpose, int64_t f0, T* u) {
+                                                   bool flip_transpose, int64_t f0, T* ut) {
   using V = typename VecOf<T>::type;
-  const int64_t o = f0 / ins, i0 = f0 % ins;
+  const int64_t i = f0 / outs, o0 = f0 % outs;
   V g[3][3], t[kA][kA];
   for (int k = 0; k < 9; ++k)
     for (int j = 0; j < kGroup; ++j)
       g[k / 3][k % 3][j] =
-          flip_transpose ? w[((i0 + j) * outs + o) * 9 + 8 - k] : w[(f0 + j) * 9 + k];
+          flip_transpose ? w[(i * outs + o0 + j) * 9 + 8 - k] : w[((o0 + j) * ins + i) * 9 + k];
   apply_2d<3, kA>([](const V* i, V* o) { F4x3::filter(i, o); }, g, t);
-  for (int xi = 0; xi < kPositions; ++xi) store(u + xi * outs * ins + f0, t[xi / kA][xi % kA]);
+  for (int xi = 0; xi < kPositions; ++xi) store(ut + xi * outs * ins + f0, t[xi / kA][xi % kA]);
 }
 
 //   dw[o][i] = G^T dU[.][o][i] G for the 16 filters [f0, f0 + 16), the adjoint of the above.
@@ -282,7 +282,7 @@ std::vector<T> filter_transform(const WinogradShape& s, const T* w, bool flip_tr
 
 // F(4x4)'s side of the driver's Tile contract (winograd_driver.hpp). Tile-major layout with
 // 16-channel vectors: V[xi] (tiles x C_in), M[xi] = V[xi] U[xi]^T (tiles x C_out),
-// dU[xi] += Z[xi]^T V[xi].
+// dU[xi] += Z[xi]^T V[xi], all three products in small_gemm (U kept as U^T for it).
 struct Tile4x4 {
   static constexpr int64_t kPositions = nl::kPositions;
   using Plan = nl::Plan;
@@ -298,18 +298,24 @@ struct Tile4x4 {
     transform_in_block(p, x, channels, n0, nb, parallel, dy_side, out, stride);
   }
   template <typename T>
-  static void products(bool parallel, const Plan& p, const T* u, const T* v, int64_t v_stride, T* m,
-                       int64_t m_stride, int64_t rows) {
+  static void products(bool parallel, const Plan& p, const T* ut, const T* v, int64_t v_stride,
+                       T* m, int64_t m_stride, int64_t rows) {
     const int64_t ins = p.s.in_channels, outs = p.s.out_channels;
-    position_products<T>(parallel, kPositions, false, true, rows, outs, ins, v, v_stride, ins, u,
-                         outs * ins, ins, T(0), m, m_stride, outs);
+    for_range(parallel, kPositions, [&](int64_t x0, int64_t x1) {
+      for (int64_t xi = x0; xi < x1; ++xi)
+        small_gemm<T>(rows, outs, ins, v + xi * v_stride, ins, 1, ut + xi * outs * ins, outs,
+                      m + xi * m_stride, outs, false);
+    });
   }
   template <typename T>
   static void weight_products(bool parallel, const Plan& p, const T* z, int64_t z_stride,
                               const T* v, int64_t v_stride, T* du, int64_t rows) {
     const int64_t ins = p.s.in_channels, outs = p.s.out_channels;
-    position_products<T>(parallel, kPositions, true, false, outs, ins, rows, z, z_stride, outs, v,
-                         v_stride, ins, T(1), du, outs * ins, ins);
+    for_range(parallel, kPositions, [&](int64_t x0, int64_t x1) {
+      for (int64_t xi = x0; xi < x1; ++xi)  // Z[xi]^T: A(o, tile) = z[tile * outs + o]
+        small_gemm<T>(outs, ins, rows, z + xi * z_stride, 1, outs, v + xi * v_stride, ins,
+                      du + xi * outs * ins, ins, true);
+    });
   }
   template <typename T>
   static void transform_out(const Plan& p, const T* m, int64_t m_stride, int64_t n0, int64_t nb,
