@@ -26,8 +26,9 @@ constexpr int64_t kMinTileColumns = 128;
 constexpr int64_t kMinBlocksForBatchParallelism = 16;
 // A convolution (not a weight gradient) goes batch-parallel already when each thread gets this
 // many blocks: the whole block per thread is cheaper than three synchronised parallel loops per
-// block, and its bits do not depend on the schedule.
-constexpr int64_t kMinBlocksPerThread = 2;
+// block (at batch 32 the 8x8 stage has two blocks of 16 images: one per thread), and its bits
+// do not depend on the schedule.
+constexpr int64_t kMinBlocksPerThread = 1;
 
 struct BlockSchedule {
   int64_t n = 0, block = 1, blocks = 0;  // images, images per block, blocks
