@@ -7,10 +7,13 @@
 //   bench_layers elementwise         # serial vs parallel add: the elementwise grain
 //   bench_layers winograd2x2         # F(2x2) against im2col where the automatic policy picks
 //                                    # F(2x2): does it still pay?
+//   bench_layers gemm                # small_gemm against cblas_sgemm at the Winograd
+//                                    # products' shapes (one thread)
 // Prints one JSON object per line.
 #include <cblas.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -21,6 +24,7 @@
 #include "autograd/ops.hpp"
 #include "core/parallel.hpp"
 #include "core/random.hpp"
+#include "core/small_gemm.hpp"
 #include "data/image_folder.hpp"
 #include "data/loader.hpp"
 #include "layers/conv/conv2d.hpp"
@@ -238,6 +242,47 @@ void winograd2x2_bench(int iters) {
   }
 }
 
+// One Winograd block's 36 position products (128 tiles, ResNet-20's channel counts), forward
+// (M = V U^T: A = V row-major) and weight gradient (dU += Z^T V: A read transposed), each timed
+// with small_gemm and with cblas_sgemm as the code used before, five interleaved rounds,
+// median. One thread: these products run inside the convolutions' parallel loops.
+void gemm_bench(int iters) {
+  constexpr int64_t kTiles = 128, kPositions = 36;
+  for (const int64_t c : {16, 32, 64})
+    for (const bool weight : {false, true}) {
+      const int64_t m = weight ? c : kTiles, n = c, k = weight ? kTiles : c;
+      std::vector<float> a(kPositions * m * k), b(kPositions * k * n), out(kPositions * m * n);
+      for (size_t i = 0; i < a.size(); ++i) a[i] = float(i % 13) / 13.0f - 0.5f;
+      for (size_t i = 0; i < b.size(); ++i) b[i] = float(i % 7) / 7.0f - 0.5f;
+      const auto ours = [&] {
+        for (int64_t xi = 0; xi < kPositions; ++xi)
+          small_gemm<float>(m, n, k, a.data() + xi * m * k, weight ? 1 : k, weight ? m : 1,
+                            b.data() + xi * k * n, n, out.data() + xi * m * n, n, weight);
+      };
+      const auto openblas = [&] {
+        for (int64_t xi = 0; xi < kPositions; ++xi)
+          cblas_sgemm(CblasRowMajor, weight ? CblasTrans : CblasNoTrans, CblasNoTrans, m, n, k, 1.f,
+                      a.data() + xi * m * k, weight ? m : k, b.data() + xi * k * n, n,
+                      weight ? 1.f : 0.f, out.data() + xi * m * n, n);
+      };
+      std::vector<double> t_ours, t_blas;
+      for (int round = 0; round < 5; ++round) {
+        t_ours.push_back(time_it(iters, ours));
+        t_blas.push_back(time_it(iters, openblas));
+      }
+      std::sort(t_ours.begin(), t_ours.end());
+      std::sort(t_blas.begin(), t_blas.end());
+      const double flop = 2.0 * double(kPositions * m * n * k);
+      std::printf(
+          "{\"bench\":\"gemm\",\"product\":\"%s\",\"m\":%lld,\"n\":%lld,\"k\":%lld,"
+          "\"kernel\":%s,\"small_gemm_gflops\":%.1f,\"cblas_gflops\":%.1f}\n",
+          weight ? "weight" : "forward", (long long)m, (long long)n, (long long)k,
+          small_gemm_has_kernel() ? "true" : "false", flop / t_ours[2] / 1e9,
+          flop / t_blas[2] / 1e9);
+      std::fflush(stdout);
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -246,9 +291,9 @@ int main(int argc, char** argv) {
   int threads = 0, iters = 10;
   int64_t batch = 128;
   std::string data_dir = "../shared/datasets/cifar10-jpeg";
-  app.add_option("what", what, "conv, norm, loader, elementwise or winograd2x2")
+  app.add_option("what", what, "conv, norm, loader, elementwise, winograd2x2 or gemm")
       ->required()
-      ->check(CLI::IsMember({"conv", "norm", "loader", "elementwise", "winograd2x2"}));
+      ->check(CLI::IsMember({"conv", "norm", "loader", "elementwise", "winograd2x2", "gemm"}));
   app.add_option("--data", data_dir, "image folder for the loader benchmark");
   app.add_option("--threads", threads, "0 = all cores");
   app.add_option("--iters", iters);
@@ -273,6 +318,9 @@ int main(int argc, char** argv) {
     elementwise_bench(std::max(iters, 50));
   else if (what == "winograd2x2")
     winograd2x2_bench(std::min(iters, 5));
-  else
+  else if (what == "gemm") {
+    set_num_threads(1);
+    gemm_bench(std::max(iters, 50));
+  } else
     loader_bench(data_dir, batch);
 }

@@ -1,8 +1,10 @@
 """PyTorch reference for apps/bench: the same CIFAR ResNet, batch and thread count.
 Each normalizer is PyTorch's fastest module computing the same function: InstanceNorm with
 affine is nn.GroupNorm(C, C) (faster in PyTorch 1.13 than nn.InstanceNorm2d; --plain-in uses
-that instead), LayerNorm over (C, H, W) is nn.GroupNorm(1, C).
-Usage: python3 scripts/torch_bench.py --norm bn --threads 2 --iters 10 [--depth 56]"""
+that instead), LayerNorm over (C, H, W) is nn.GroupNorm(1, C). --channels-last runs model and
+input in torch.channels_last, PyTorch's recommended CPU format (oneDNN's blocked convolutions):
+faster for some cells, slower for others, so scripts/compare_torch.py times both.
+Usage: python3 scripts/torch_bench.py --norm bn --threads 2 --iters 10 [--depth 56] [--channels-last]"""
 import argparse, ctypes, json, resource, time
 import torch, torch.nn as nn, torch.nn.functional as F
 
@@ -77,6 +79,7 @@ def main():
     p.add_argument("--batch-size", type=int, default=128); p.add_argument("--iters", type=int, default=10)
     p.add_argument("--depth", type=int, default=20)
     p.add_argument("--plain-in", action="store_true", help="nn.InstanceNorm2d for in")
+    p.add_argument("--channels-last", action="store_true", help="torch.channels_last model and input")
     a = p.parse_args()
     global PLAIN_IN
     PLAIN_IN = a.plain_in
@@ -84,6 +87,9 @@ def main():
     net = ResNet(a.depth, 16, a.norm)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     x = torch.randn(a.batch_size, 3, 32, 32); y = torch.arange(a.batch_size) % 10
+    if a.channels_last:
+        net = net.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
 
     def step():
         opt.zero_grad(); F.cross_entropy(net(x), y).backward(); opt.step()
@@ -102,6 +108,7 @@ def main():
         infer = a.iters * a.batch_size / (time.perf_counter() - t)
     infer_peak = peak_rss_mib()
     print(json.dumps({"framework": "pytorch", "norm": a.norm, "threads": a.threads,
+                      "memory_format": "channels_last" if a.channels_last else "contiguous",
                       "train_img_per_s": round(train, 1), "infer_img_per_s": round(infer, 1),
                       "peak_rss_mib": round(train_peak, 1), "infer_peak_rss_mib": round(infer_peak, 1)}))
 
