@@ -83,7 +83,12 @@ void kernel(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_row, int6
     panels<8, 1>(m, n, k, a, a_row, a_col, b, ldb, c, ldc, accumulate);
 }
 
-const bool kHasKernel = __builtin_cpu_supports("avx512f");
+// __builtin_cpu_supports also checks that the OS saves the AVX-512 registers; the explicit init
+// makes the answer right even if this initialiser ran before libgcc's own constructor.
+const bool kHasKernel = [] {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") != 0;
+}();
 
 }  // namespace
 #endif
