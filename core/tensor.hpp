@@ -27,8 +27,11 @@ struct Storage {
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
-  void* data = nullptr;
+  void* data = nullptr;  // 64-byte aligned, inside `block`
   std::size_t bytes = 0;
+
+ private:
+  void* block = nullptr;  // what malloc returned
 };
 
 // Called with a tensor's gradient during backward; may return a replacement (or an undefined
