@@ -9,9 +9,11 @@
 //
 // Contract: A is m x k with A(r, p) = a[r * a_row + p * a_col], so either A or A^T can be passed
 // without a copy (one of a_row, a_col must be 1); B is k x n row-major (ldb); C is m x n row-major
-// (ldc); n is a multiple of 16. Each C(r, j) is one sum over p in order (a fused multiply-add
-// chain from zero, then added to C when accumulating), whatever the blocking: the same bits for
-// any schedule that calls it on the same operands.
+// (ldc); n is a multiple of 16. Either way, the same call on the same operands gives the same
+// bits, so a schedule that changes only which thread makes a call changes nothing. The kernel
+// promises more: each C(r, j) is one sum over p in order (a fused multiply-add chain from zero,
+// then added to C when accumulating), so any split of the rows gives the same bits too; cblas
+// does not (its single-row calls take another path).
 #pragma once
 #include <cstdint>
 

@@ -2,9 +2,9 @@
 
 #include <malloc.h>
 
-#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <sstream>
 
 #include "core/strided.hpp"
@@ -43,8 +43,9 @@ Storage::Storage(std::size_t n) : bytes(n) {
   const std::size_t rounded = ((n + 63) / 64) * 64;
   block = std::malloc(rounded + 64);
   if (!block) throw Error("Storage: out of memory allocating " + std::to_string(n) + " bytes");
-  data =
-      reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(block) + 63) & ~std::uintptr_t(63));
+  void* aligned = block;
+  std::size_t space = rounded + 64;
+  data = std::align(64, rounded, aligned, space);
 }
 
 Storage::~Storage() {
