@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <iostream>
 #include <vector>
 
 #include "autograd/node.hpp"
@@ -175,7 +176,8 @@ void loader_bench(const std::string& dir, int64_t batch) {
   std::printf(
       "{\"images_loaded\": %lld, \"load_seconds\": %.2f, \"threads\": %d, \"loader_img_per_s\": "
       "%.0f}\n",
-      (long long)(train.size() + test.size()), load_s, num_threads(), images / epoch_s);
+      static_cast<long long>(train.size()) + static_cast<long long>(test.size()), load_s,
+      num_threads(), images / epoch_s);
 }
 
 // Serial vs 2-thread time of one contiguous float add at growing sizes: where parallel_for
@@ -286,41 +288,46 @@ void gemm_bench(int iters) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"normlab bench_layers: Conv2d and normalization speed at ResNet-20 shapes"};
-  std::string what;
-  int threads = 0, iters = 10;
-  int64_t batch = 128;
-  std::string data_dir = "../shared/datasets/cifar10-jpeg";
-  app.add_option("what", what, "conv, norm, loader, elementwise, winograd2x2 or gemm")
-      ->required()
-      ->check(CLI::IsMember({"conv", "norm", "loader", "elementwise", "winograd2x2", "gemm"}));
-  app.add_option("--data", data_dir, "image folder for the loader benchmark");
-  app.add_option("--threads", threads, "0 = all cores");
-  app.add_option("--iters", iters);
-  app.add_option("--batch-size", batch);
-  std::vector<std::string> norms = {"bn", "gn:groups=8", "ln", "in"};
-  std::vector<int64_t> channels = {16, 32, 64};
-  std::string conv_algorithm = "auto";
-  app.add_option("--conv", conv_algorithm,
-                 "conv: auto (Winograd where it applies) | im2col | winograd_2x2 (F(2x2) instead "
-                 "of F(4x4))")
-      ->check(CLI::IsMember({"auto", "im2col", "winograd_2x2"}));
-  app.add_option("--norms", norms, "norm: the specs to time (space-separated)");
-  app.add_option("--channels", channels, "norm: 16 (32x32 map), 32 (16x16), 64 (8x8)")
-      ->delimiter(',');
-  CLI11_PARSE(app, argc, argv);
-  set_num_threads(threads);
-  if (what == "conv")
-    conv_bench(batch, iters, conv_algorithm);
-  else if (what == "norm")
-    norm_bench(batch, iters, norms, channels);
-  else if (what == "elementwise")
-    elementwise_bench(std::max(iters, 50));
-  else if (what == "winograd2x2")
-    winograd2x2_bench(std::min(iters, 5));
-  else if (what == "gemm") {
-    set_num_threads(1);
-    gemm_bench(std::max(iters, 50));
-  } else
-    loader_bench(data_dir, batch);
+  try {
+    CLI::App app{"normlab bench_layers: Conv2d and normalization speed at ResNet-20 shapes"};
+    std::string what;
+    int threads = 0, iters = 10;
+    int64_t batch = 128;
+    std::string data_dir = "../shared/datasets/cifar10-jpeg";
+    app.add_option("what", what, "conv, norm, loader, elementwise, winograd2x2 or gemm")
+        ->required()
+        ->check(CLI::IsMember({"conv", "norm", "loader", "elementwise", "winograd2x2", "gemm"}));
+    app.add_option("--data", data_dir, "image folder for the loader benchmark");
+    app.add_option("--threads", threads, "0 = all cores");
+    app.add_option("--iters", iters);
+    app.add_option("--batch-size", batch);
+    std::vector<std::string> norms = {"bn", "gn:groups=8", "ln", "in"};
+    std::vector<int64_t> channels = {16, 32, 64};
+    std::string conv_algorithm = "auto";
+    app.add_option("--conv", conv_algorithm,
+                   "conv: auto (Winograd where it applies) | im2col | winograd_2x2 (F(2x2) instead "
+                   "of F(4x4))")
+        ->check(CLI::IsMember({"auto", "im2col", "winograd_2x2"}));
+    app.add_option("--norms", norms, "norm: the specs to time (space-separated)");
+    app.add_option("--channels", channels, "norm: 16 (32x32 map), 32 (16x16), 64 (8x8)")
+        ->delimiter(',');
+    CLI11_PARSE(app, argc, argv);
+    set_num_threads(threads);
+    if (what == "conv")
+      conv_bench(batch, iters, conv_algorithm);
+    else if (what == "norm")
+      norm_bench(batch, iters, norms, channels);
+    else if (what == "elementwise")
+      elementwise_bench(std::max(iters, 50));
+    else if (what == "winograd2x2")
+      winograd2x2_bench(std::min(iters, 5));
+    else if (what == "gemm") {
+      set_num_threads(1);
+      gemm_bench(std::max(iters, 50));
+    } else
+      loader_bench(data_dir, batch);
+  } catch (const std::exception& e) {  // a bad --data folder, an out-of-memory batch
+    std::cerr << "bench_layers: " << e.what() << "\n";
+    return 1;
+  }
 }
