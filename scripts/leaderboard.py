@@ -212,6 +212,9 @@ def cmd_run(suite, args):
         list(pool.map(lambda r: run_row(suite, r[0], r[1], args), todo))
 
 
+MAX_COMMITTED_CHECKPOINT = 2 * 2**20  # bytes, compressed
+
+
 def cmd_save_progress(suite, args):
     """Copies each unfinished row's checkpoint from the cache into the repository."""
     for spec, extra in suite.rows:
@@ -222,11 +225,18 @@ def cmd_save_progress(suite, args):
                 or done >= suite.epochs):
             continue
         saved = suite.results / rid / "resume"
+        # gzip keeps a ResNet-20 checkpoint (weights and momentum) under 2 MiB in the repository;
+        # a normalizer with a large state of its own (cbn keeps a window of past weights) does
+        # not fit, and that row restarts from epoch 0 on a fresh machine instead.
+        packed = gzip.compress((out / "checkpoint.safetensors").read_bytes(), compresslevel=9)
+        if len(packed) > MAX_COMMITTED_CHECKPOINT:
+            print(f"{rid}: not saved: its checkpoint after epoch {done} is "
+                  f"{len(packed) / 2**20:.1f} MiB compressed (the repository takes at most "
+                  f"{MAX_COMMITTED_CHECKPOINT / 2**20:.0f} MiB); it resumes only from this "
+                  f"machine's cache")
+            continue
         saved.mkdir(parents=True, exist_ok=True)
-        # gzip keeps a ResNet-20 checkpoint (weights and momentum) under 2 MiB in the repository.
-        with open(out / "checkpoint.safetensors", "rb") as src, \
-                gzip.open(saved / "checkpoint.safetensors.gz", "wb", compresslevel=9) as dst:
-            shutil.copyfileobj(src, dst)
+        (saved / "checkpoint.safetensors.gz").write_bytes(packed)
         for name in ("metrics.jsonl", "config.json"):
             if (out / name).exists():
                 shutil.copy(out / name, saved / name)
