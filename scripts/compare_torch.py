@@ -52,7 +52,7 @@ def depth_of(model):
 
 
 def measure(model, batch, norm, iters):
-    ours, theirs = [], []
+    ours = []
     busy = busy_cpus()
     if busy > 0.1:
         print(f"compare_torch: warning: {100 * busy:.0f}% of the CPUs busy before {model} batch "
@@ -83,11 +83,11 @@ def measure(model, batch, norm, iters):
             row[f"pytorch_{fmt}_{key}"] = statistics.median(r[key] for r in runs)
         row[f"ratio_{short}"] = round(statistics.median(ratios), 3)
         row[f"ratio_{short}_range"] = [round(min(ratios), 3), round(max(ratios), 3)]
+    row["normlab_peak_rss_mib"] = max(r["peak_rss_mib"] for r in ours)
+    row["pytorch_peak_rss_mib"] = max(min(c["peak_rss_mib"], cl["peak_rss_mib"])
+                                      for _, c, cl in rounds)
     for key, name in (("peak_rss_mib", "memory"), ("infer_peak_rss_mib", "infer_memory")):
         ratios = [o[key] / min(c[key], cl[key]) for o, c, cl in rounds]
-        if key == "peak_rss_mib":
-            row["normlab_peak_rss_mib"] = max(r[key] for r in ours)
-            row["pytorch_peak_rss_mib"] = max(min(c[key], cl[key]) for _, c, cl in rounds)
         row[f"ratio_{name}"] = round(statistics.median(ratios), 3)
         row[f"ratio_{name}_range"] = [round(min(ratios), 3), round(max(ratios), 3)]
     return row

@@ -85,11 +85,11 @@ def main():
     PLAIN_IN = a.plain_in
     torch.set_num_threads(a.threads); torch.manual_seed(0)
     net = ResNet(a.depth, 16, a.norm)
-    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     x = torch.randn(a.batch_size, 3, 32, 32); y = torch.arange(a.batch_size) % 10
     if a.channels_last:
         net = net.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
 
     def step():
         opt.zero_grad(); F.cross_entropy(net(x), y).backward(); opt.step()

@@ -82,16 +82,24 @@ inline int64_t position_stride(int64_t rows, int64_t cols) {
   return rows * cols + 16;
 }
 
-// The block's per-position products C[xi] = op(A[xi]) op(B[xi]) (+ beta C[xi]), split over the
-// threads when `parallel`.
+// body(xi) for every position of the block's Winograd-domain matrices, the positions split
+// over the threads when `parallel` (each position's product is independent).
+template <typename F>
+void for_each_position(bool parallel, int64_t positions, const F& body) {
+  for_range(parallel, positions, [&](int64_t x0, int64_t x1) {
+    for (int64_t xi = x0; xi < x1; ++xi) body(xi);
+  });
+}
+
+// The block's per-position products C[xi] = op(A[xi]) op(B[xi]) (+ beta C[xi]) through cblas
+// (F(2x2)'s channel-major layout; F(4x4) calls small_gemm in the same loop).
 template <typename T>
 void position_products(bool parallel, int64_t positions, bool trans_a, bool trans_b, int64_t m,
                        int64_t n, int64_t k, const T* a, int64_t a_stride, int64_t lda, const T* b,
                        int64_t b_stride, int64_t ldb, T beta, T* c, int64_t c_stride, int64_t ldc) {
-  for_range(parallel, positions, [&](int64_t x0, int64_t x1) {
-    for (int64_t xi = x0; xi < x1; ++xi)
-      gemm<T>(trans_a, trans_b, m, n, k, T(1), a + xi * a_stride, lda, b + xi * b_stride, ldb, beta,
-              c + xi * c_stride, ldc);
+  for_each_position(parallel, positions, [&](int64_t xi) {
+    gemm<T>(trans_a, trans_b, m, n, k, T(1), a + xi * a_stride, lda, b + xi * b_stride, ldb, beta,
+            c + xi * c_stride, ldc);
   });
 }
 

@@ -31,6 +31,7 @@ namespace {
 using winograd::apply_2d;
 using winograd::BlockSchedule;
 using winograd::F4x3;
+using winograd::for_each_position;
 using winograd::position_stride;
 
 constexpr int kGroup = 16;                 // channels per vector
@@ -301,20 +302,18 @@ struct Tile4x4 {
   static void products(bool parallel, const Plan& p, const T* ut, const T* v, int64_t v_stride,
                        T* m, int64_t m_stride, int64_t rows) {
     const int64_t ins = p.s.in_channels, outs = p.s.out_channels;
-    for_range(parallel, kPositions, [&](int64_t x0, int64_t x1) {
-      for (int64_t xi = x0; xi < x1; ++xi)
-        small_gemm<T>(rows, outs, ins, v + xi * v_stride, ins, 1, ut + xi * outs * ins, outs,
-                      m + xi * m_stride, outs, false);
+    for_each_position(parallel, kPositions, [&](int64_t xi) {
+      small_gemm<T>(rows, outs, ins, v + xi * v_stride, ins, 1, ut + xi * outs * ins, outs,
+                    m + xi * m_stride, outs, false);
     });
   }
   template <typename T>
   static void weight_products(bool parallel, const Plan& p, const T* z, int64_t z_stride,
                               const T* v, int64_t v_stride, T* du, int64_t rows) {
     const int64_t ins = p.s.in_channels, outs = p.s.out_channels;
-    for_range(parallel, kPositions, [&](int64_t x0, int64_t x1) {
-      for (int64_t xi = x0; xi < x1; ++xi)  // Z[xi]^T: A(o, tile) = z[tile * outs + o]
-        small_gemm<T>(outs, ins, rows, z + xi * z_stride, 1, outs, v + xi * v_stride, ins,
-                      du + xi * outs * ins, ins, true);
+    for_each_position(parallel, kPositions, [&](int64_t xi) {  // Z^T: A(o, t) = z[t * outs + o]
+      small_gemm<T>(outs, ins, rows, z + xi * z_stride, 1, outs, v + xi * v_stride, ins,
+                    du + xi * outs * ins, ins, true);
     });
   }
   template <typename T>
