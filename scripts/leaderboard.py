@@ -111,6 +111,11 @@ def row_id(spec, extra):
     return "".join(c if c.isalnum() else "_" for c in label)
 
 
+def shown(path):
+    """A path for messages: relative to the repository when inside it."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def read_metrics(path):
     if not path.exists():
         return []
@@ -162,7 +167,7 @@ def train_row(suite, spec, extra, args, rid, out):
         for name in ("metrics.jsonl", "config.json"):
             if (saved / name).exists():
                 shutil.copy(saved / name, out / name)
-        print(f"{rid}: restored the checkpoint saved in {saved.relative_to(ROOT)}", flush=True)
+        print(f"{rid}: restored the checkpoint saved in {shown(saved)}", flush=True)
     cmd = [str(args.binary), "--data", args.data, "--norm", spec, *suite.recipe, *extra,
            "--threads", str(args.threads), "--out", str(out)]
     done_epochs = len(read_metrics(out / "metrics.jsonl"))
@@ -240,7 +245,7 @@ def cmd_save_progress(suite, args):
         for name in ("metrics.jsonl", "config.json"):
             if (out / name).exists():
                 shutil.copy(out / name, saved / name)
-        print(f"{rid}: saved after epoch {done} in {saved.relative_to(ROOT)}")
+        print(f"{rid}: saved after epoch {done} in {shown(saved)}")
 
 
 def cmd_bench(suite, args):
@@ -281,7 +286,7 @@ def cmd_bench(suite, args):
     with open(out_file, "w") as f:
         for spec, extra in suite.rows:
             f.write(json.dumps({**best[row_id(spec, extra)], **stamp}) + "\n")
-    print(f"wrote {out_file.relative_to(ROOT)} ({len(best)} rows)")
+    print(f"wrote {shown(out_file)} ({len(best)} rows)")
 
 
 def runner_of(out):
