@@ -324,6 +324,11 @@ TEST_SUITE("robustness") {
     fs::remove_all(data);
   }
 
+  TEST_CASE("bench_layers names a missing image folder and exits non-zero") {
+    expect_refusal(run("bench_layers", "loader --data /nonexistent-normlab-folder"),
+                   "bench_layers: .*nonexistent-normlab-folder.*not found");
+  }
+
   TEST_CASE("a folder where a CIFAR batch file should be is named") {
     const fs::path dir =
         fs::temp_directory_path() / ("normlab_robust_binary_" + std::to_string(getpid()));
