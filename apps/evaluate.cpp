@@ -9,7 +9,44 @@
 #include "apps/common/training.hpp"
 #include "core/parallel.hpp"
 #include "core/safetensors.hpp"
+#include "data/loader.hpp"
 #include "layers/models/resnet.hpp"
+#include "layers/norm/precise_stats.hpp"
+
+namespace {
+
+// Recomputes the running statistics over the first `images` of a shuffled pass over the
+// training set (whole batches of the run's batch size) and says what it did.
+void recalibrate_statistics(nl::Module& model, const nl::data::ImageSet& train,
+                            const nl::apps::TrainConfig& cfg,
+                            const nl::apps::InputNormalization& norm, int64_t images, bool plain) {
+  const int64_t batch = cfg.batch_size;
+  nl::check(images >= batch && images <= train.size(), "evaluate",
+            "--recalibrate needs between one batch (", batch, " images) and the training set (",
+            train.size(), " images), got ", images);
+  nl::data::DataLoader loader(
+      train, {.batch_size = batch, .shuffle = true, .drop_last = true, .seed = cfg.seed},
+      plain ? nl::data::Compose({nl::data::Normalize(norm.mean, norm.std)})
+            : nl::apps::training_transforms(cfg.crop_fill, norm.mean, norm.std));
+  loader.start_epoch(0);
+  int64_t left = images / batch;
+  const nl::RecomputedStats done =
+      nl::recompute_running_stats(model, [&]() -> std::optional<nl::Tensor> {
+        if (left-- <= 0) return std::nullopt;
+        std::optional<nl::data::Batch> b = loader.next();
+        if (!b) return std::nullopt;
+        return b->images;
+      });
+  if (done.buffers_averaged == 0)
+    std::printf("--recalibrate: the model keeps no running statistics (norm %s); nothing changed\n",
+                cfg.arch.norm.c_str());
+  else
+    std::printf("recomputed %lld running statistics over %lld training images (%s)\n",
+                (long long)done.buffers_averaged, (long long)done.batches * batch,
+                plain ? "no augmentation" : "training augmentation");
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   nl::register_noisy_batch_norm();  // the probes' experiment normalizer, also trainable
@@ -25,12 +62,21 @@ int main(int argc, char** argv) {
   app.add_option("--dump-logits", dump_logits,
                  "write the test set's logits (N x classes, float32), labels (int64) and class "
                  "names to this safetensors file");
+  int64_t recalibrate = 0;
+  bool recalibrate_plain = false;
+  app.add_option("--recalibrate", recalibrate,
+                 "first recompute the normalizers' running statistics as the plain average over "
+                 "this many training images, in training batches with the training augmentation "
+                 "(precise BN; PyTorch's swa_utils.update_bn); 0: use the checkpoint's")
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--recalibrate-plain", recalibrate_plain,
+               "recalibrate on the training images without augmentation");
   CLI11_PARSE(app, argc, argv);
   try {
     nl::set_num_threads(threads);
     const nl::apps::Checkpoint ck = nl::apps::load_checkpoint(checkpoint);
     const auto cfg = nl::apps::TrainConfig::from_json(ck.meta.at("config"));
-    const auto data = nl::apps::load_cifar(data_dir, /*test_only=*/true);
+    const auto data = nl::apps::load_cifar(data_dir, /*test_only=*/recalibrate == 0);
     // The model's outputs are in the order of the classes it was trained on: a test folder
     // with other classes (or the same names in another order) would be scored wrongly.
     if (ck.meta.contains("classes"))
@@ -46,6 +92,8 @@ int main(int argc, char** argv) {
     } catch (const nl::Error& e) {
       throw nl::Error(checkpoint + ": " + e.what());
     }
+    if (recalibrate > 0)
+      recalibrate_statistics(*model, *data.train, cfg, norm, recalibrate, recalibrate_plain);
     const auto r =
         nl::apps::evaluate(*model, *data.test, norm.mean, norm.std, 500, !dump_logits.empty());
     if (!dump_logits.empty()) {

@@ -319,14 +319,6 @@ int64_t resume_from(const Checkpoint& ck, Module& model, Optimizer& opt, Schedul
   return start;
 }
 
-// The standard recipe's crop: 32x32 from the image padded by 4, the padding as --crop-fill says.
-data::TransformPtr crop_transform(const std::string& fill, const std::vector<float>& mean) {
-  if (fill == "zero") return data::RandomCrop(32, 4);
-  if (fill == "mean") return data::RandomCrop(32, 4, data::CropFill::value, mean);
-  if (fill == "reflect") return data::RandomCrop(32, 4, data::CropFill::reflect);
-  throw Error("train: --crop-fill must be zero, mean or reflect, got '" + fill + "'");
-}
-
 struct EpochStats {
   double lr_start = 0, loss = 0, accuracy = 0, seconds = 0;
   int64_t seen = 0;  // over every rank
@@ -407,7 +399,21 @@ EpochStats train_one_epoch(Module& model, Optimizer& opt, Schedule& sched, data:
   return e;
 }
 
+// The standard recipe's crop: 32x32 from the image padded by 4, the padding as --crop-fill says.
+data::TransformPtr crop_transform(const std::string& fill, const std::vector<float>& mean) {
+  if (fill == "zero") return data::RandomCrop(32, 4);
+  if (fill == "mean") return data::RandomCrop(32, 4, data::CropFill::value, mean);
+  if (fill == "reflect") return data::RandomCrop(32, 4, data::CropFill::reflect);
+  throw Error("train: --crop-fill must be zero, mean or reflect, got '" + fill + "'");
+}
+
 }  // namespace
+
+data::Compose training_transforms(const std::string& crop_fill, const std::vector<float>& mean,
+                                  const std::vector<float>& std) {
+  return data::Compose(
+      {crop_transform(crop_fill, mean), data::RandomHorizontalFlip(), data::Normalize(mean, std)});
+}
 
 namespace {
 
@@ -461,8 +467,7 @@ struct TrainingRun {
                 .seed = cfg.seed,
                 .rank = comm.rank(),
                 .ranks = comm.size()},
-               data::Compose({crop_transform(cfg.crop_fill, data.mean),
-                              data::RandomHorizontalFlip(), data::Normalize(data.mean, data.std)})),
+               training_transforms(cfg.crop_fill, data.mean, data.std)),
         // (no progress bar under an MPI launcher: its forwarded output looks like a terminal)
         progress(cfg.progress && !dist::launched_by_mpi(), cfg.epochs, steps, cfg.batch_size),
         first_epoch(resumed ? resume_from(*resumed, *model, *opt, *sched) : 0),

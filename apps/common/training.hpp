@@ -12,6 +12,7 @@
 #include "apps/common/divergence.hpp"
 #include "core/dist/communicator.hpp"
 #include "data/image_set.hpp"
+#include "data/transforms.hpp"
 #include "layers/models/resnet.hpp"
 #include "layers/module.hpp"
 #include "layers/optim/optimizer.hpp"
@@ -74,6 +75,11 @@ Datasets load_cifar(const std::string& dir, bool test_only = false);
 // channel.
 Tensor normalized_images(const data::ImageSet& set, const std::vector<int64_t>& indices,
                          const std::vector<float>& mean, const std::vector<float>& std);
+
+// The standard recipe's augmentation as the training loader applies it: random crop 32 from the
+// image padded by 4 (`crop_fill`: zero, mean or reflect), horizontal flip, then normalization.
+data::Compose training_transforms(const std::string& crop_fill, const std::vector<float>& mean,
+                                  const std::vector<float>& std);
 
 struct EvalResult {
   double loss = 0, accuracy = 0;

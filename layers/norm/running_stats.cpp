@@ -24,9 +24,38 @@ void RunningStats::update(const std::vector<double>& batch_mean,
   }
 }
 
+namespace {
+thread_local CumulativeStatsScope* active_scope = nullptr;
+
+const void* first_element(const Tensor& t) {
+  const void* p = nullptr;
+  dispatch(t.dtype(), [&]<typename T>() { p = t.data<T>(); });
+  return p;
+}
+}  // namespace
+
+CumulativeStatsScope::CumulativeStatsScope() {
+  check(active_scope == nullptr, "CumulativeStatsScope", "scopes do not nest");
+  active_scope = this;
+}
+
+CumulativeStatsScope::~CumulativeStatsScope() {
+  active_scope = nullptr;
+}
+
+bool CumulativeStatsScope::averaged(const Tensor& buffer) const {
+  return buffer.defined() && updates_.contains(first_element(buffer));
+}
+
+double CumulativeStatsScope::next_momentum(const Tensor& buffer) {
+  return 1.0 / double(++updates_[first_element(buffer)]);
+}
+
 void update_running(Tensor& running, const std::vector<double>& batch,
                     std::optional<double> momentum, double tracked) {
-  const double m = momentum ? *momentum : 1.0 / std::max(tracked, 1.0);
+  const double m = active_scope ? active_scope->next_momentum(running)
+                   : momentum   ? *momentum
+                                : 1.0 / std::max(tracked, 1.0);
   dispatch(running.dtype(), [&]<typename T>() {
     T* r = running.data<T>();
     for (size_t c = 0; c < batch.size(); ++c) r[c] = T((1 - m) * r[c] + m * batch[c]);

@@ -7,6 +7,7 @@
 //   the variance blended is the unbiased one, var * M / (M - 1) for M values per statistic,
 //   while the layer normalizes with the biased one.
 #pragma once
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -33,6 +34,26 @@ struct RunningStats {
 // `num_batches_tracked` must already count this batch when momentum is nullopt.
 void update_running(Tensor& running, const std::vector<double>& batch,
                     std::optional<double> momentum, double num_batches_tracked);
+
+// While one is alive on a thread, every update_running on that thread (so every layer's running
+// statistics, whatever its momentum) keeps the cumulative average of the values blended into
+// each buffer since the scope began: the k-th update of a buffer uses m = 1/k. It also records
+// which buffers it averaged. recompute_running_stats (layers/norm/precise_stats.hpp) is built
+// on it; scopes do not nest.
+class CumulativeStatsScope {
+ public:
+  CumulativeStatsScope();
+  ~CumulativeStatsScope();
+  CumulativeStatsScope(const CumulativeStatsScope&) = delete;
+  CumulativeStatsScope& operator=(const CumulativeStatsScope&) = delete;
+  // Whether `buffer` was averaged in this scope.
+  bool averaged(const Tensor& buffer) const;
+  // The momentum of the next update of `buffer` (1/k for its k-th), counting it.
+  double next_momentum(const Tensor& buffer);
+
+ private:
+  std::map<const void*, int64_t> updates_;  // by the buffer's storage address
+};
 
 // Overwrites a buffer (any dtype, so it follows Module::to) with values kept as doubles.
 void store_buffer(Tensor buffer, const std::vector<double>& values);

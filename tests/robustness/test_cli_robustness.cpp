@@ -161,6 +161,26 @@ TEST_SUITE("robustness") {
     fs::remove_all(data);
   }
 
+  TEST_CASE("evaluate --recalibrate: recomputes the statistics, refuses an impossible count") {
+    const fs::path data = make_folder("recalibrate");
+    REQUIRE(run("train", small_run(data) + " --out " + (data / "A").string()).rc == 0);
+    const std::string eval = (data / "A" / "checkpoint.safetensors").string() + " --data " +
+                             data.string() + " --recalibrate ";
+    const Run ok = run("evaluate", eval + "32");  // two batches of 16; resnet8: 9 norms x 2
+    INFO(ok.output);
+    CHECK(ok.rc == 0);
+    CHECK(ok.output.find("recomputed 18 running statistics over 32 training images") !=
+          std::string::npos);
+    expect_refusal(run("evaluate", eval + "8"),
+                   "--recalibrate needs between one batch \\(16 images\\) and the training set "
+                   "\\(80 images\\), got 8");
+    expect_refusal(run("evaluate", eval + "81"), "got 81");
+    expect_refusal(run("evaluate", eval + "-1"), "--recalibrate");
+    fs::remove_all(data / "train");
+    expect_refusal(run("evaluate", eval + "32"), "train");
+    fs::remove_all(data);
+  }
+
   TEST_CASE("evaluate needs only test/") {
     const fs::path data = make_folder("evaltestonly");
     REQUIRE(run("train", small_run(data) + " --out " + (data / "A").string()).rc == 0);
