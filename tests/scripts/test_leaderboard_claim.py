@@ -1,5 +1,6 @@
-"""Two leaderboard runners never train the same row (scripts/leaderboard.py's claim()), and
-save-progress copies only checkpoints small enough for the repository."""
+"""Two leaderboard runners never train the same row (scripts/leaderboard.py's claim()),
+save-progress copies only checkpoints small enough for the repository, and recalibrate records
+a row's accuracy with recomputed statistics only from the checkpoint of the committed run."""
 import argparse
 import os
 import subprocess
@@ -61,6 +62,57 @@ class SaveProgressTest(unittest.TestCase):
     def test_a_checkpoint_too_big_for_the_repository_is_not_saved(self):
         saved = self.save(os.urandom(3 << 20))  # random: stays 3 MiB compressed
         self.assertFalse(saved.exists())
+
+
+# Stands in for build/apps/evaluate: 80% as the checkpoint is, 81% after --recalibrate (42
+# statistics), or no statistics at all when FAKE_NO_STATS is set.
+FAKE_EVALUATE = """#!/usr/bin/env python3
+import os, sys
+if "--recalibrate" in sys.argv:
+    if os.environ.get("FAKE_NO_STATS"):
+        print("--recalibrate: the model keeps no running statistics (norm ln); nothing changed")
+        print("ck: test accuracy 80.00%, loss 0.5 on 10000 images")
+    else:
+        print("recomputed 42 running statistics over 3840 training images (training augmentation)")
+        print("ck: test accuracy 81.00%, loss 0.5 on 10000 images")
+else:
+    print("ck: test accuracy 80.00%, loss 0.5 on 10000 images")
+"""
+
+
+class RecalibrateTest(unittest.TestCase):
+    def recalibrate(self, committed_acc, with_checkpoint=True):
+        cache, results = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())
+        suite = leaderboard.Suite(name="leaderboard", results=results, epochs=1, recipe=[],
+                                  rows=[("bn", [])])
+        metrics = '{"epoch": 1, "test_acc": %s}\n' % committed_acc
+        (cache / "bn").mkdir()
+        (cache / "bn" / "metrics.jsonl").write_text(metrics)
+        if with_checkpoint:
+            (cache / "bn" / "checkpoint.safetensors").write_bytes(b"x")
+        (results / "bn").mkdir()
+        (results / "bn" / "metrics.jsonl").write_text(metrics)
+        fake = cache / "evaluate"
+        fake.write_text(FAKE_EVALUATE)
+        fake.chmod(0o755)
+        leaderboard.recalibrate_row(suite, "bn", argparse.Namespace(
+            cache=str(cache), data="DATA", threads=1, evaluate=fake))
+        return results / "bn" / "recalibrated.json"
+
+    def test_both_accuracies_are_recorded(self):
+        record = self.recalibrate(0.8)
+        self.assertEqual(leaderboard.recalibrated_cell(record), "81.00%")
+        os.environ["FAKE_NO_STATS"] = "1"
+        try:
+            self.assertEqual(leaderboard.recalibrated_cell(self.recalibrate(0.8)), "n/a")
+        finally:
+            del os.environ["FAKE_NO_STATS"]
+
+    def test_another_runs_checkpoint_or_none_is_not_used(self):
+        self.assertFalse(self.recalibrate(0.7).exists())  # scores 80%, committed 70%
+        missing = self.recalibrate(0.8, with_checkpoint=False)
+        self.assertFalse(missing.exists())
+        self.assertEqual(leaderboard.recalibrated_cell(missing), "-")
 
 
 if __name__ == "__main__":
