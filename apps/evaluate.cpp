@@ -9,44 +9,7 @@
 #include "apps/common/training.hpp"
 #include "core/parallel.hpp"
 #include "core/safetensors.hpp"
-#include "data/loader.hpp"
 #include "layers/models/resnet.hpp"
-#include "layers/norm/precise_stats.hpp"
-
-namespace {
-
-// Recomputes the running statistics over the first `images` of a shuffled pass over the
-// training set (whole batches of the run's batch size) and says what it did.
-void recalibrate_statistics(nl::Module& model, const nl::data::ImageSet& train,
-                            const nl::apps::TrainConfig& cfg,
-                            const nl::apps::InputNormalization& norm, int64_t images, bool plain) {
-  const int64_t batch = cfg.batch_size;
-  nl::check(images >= batch && images <= train.size(), "evaluate",
-            "--recalibrate needs between one batch (", batch, " images) and the training set (",
-            train.size(), " images), got ", images);
-  nl::data::DataLoader loader(
-      train, {.batch_size = batch, .shuffle = true, .drop_last = true, .seed = cfg.seed},
-      plain ? nl::data::Compose({nl::data::Normalize(norm.mean, norm.std)})
-            : nl::apps::training_transforms(cfg.crop_fill, norm.mean, norm.std));
-  loader.start_epoch(0);
-  int64_t left = images / batch;
-  const nl::RecomputedStats done =
-      nl::recompute_running_stats(model, [&]() -> std::optional<nl::Tensor> {
-        if (left-- <= 0) return std::nullopt;
-        std::optional<nl::data::Batch> b = loader.next();
-        if (!b) return std::nullopt;
-        return b->images;
-      });
-  if (done.buffers_averaged == 0)
-    std::printf("--recalibrate: the model keeps no running statistics (norm %s); nothing changed\n",
-                cfg.arch.norm.c_str());
-  else
-    std::printf("recomputed %lld running statistics over %lld training images (%s)\n",
-                (long long)done.buffers_averaged, (long long)done.batches * batch,
-                plain ? "no augmentation" : "training augmentation");
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   nl::register_noisy_batch_norm();  // the probes' experiment normalizer, also trainable
@@ -92,8 +55,19 @@ int main(int argc, char** argv) {
     } catch (const nl::Error& e) {
       throw nl::Error(checkpoint + ": " + e.what());
     }
-    if (recalibrate > 0)
-      recalibrate_statistics(*model, *data.train, cfg, norm, recalibrate, recalibrate_plain);
+    if (recalibrate > 0) {
+      const nl::RecomputedStats done = nl::apps::recalibrate_running_stats(
+          *model, *data.train, cfg, norm.mean, norm.std, recalibrate, recalibrate_plain);
+      if (done.buffers_averaged == 0)
+        std::printf(
+            "--recalibrate: the model keeps no running statistics (norm %s); nothing "
+            "changed\n",
+            cfg.arch.norm.c_str());
+      else
+        std::printf("recomputed %lld running statistics over %lld training images (%s)\n",
+                    (long long)done.buffers_averaged, (long long)done.batches * cfg.batch_size,
+                    recalibrate_plain ? "no augmentation" : "training augmentation");
+    }
     const auto r =
         nl::apps::evaluate(*model, *data.test, norm.mean, norm.std, 500, !dump_logits.empty());
     if (!dump_logits.empty()) {

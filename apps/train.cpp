@@ -106,6 +106,10 @@ int main(int argc, char** argv) {
   app.add_option("--test-limit", c.test_limit,
                  "test on a fixed random subset of N images (0 = all)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--recalibrate", c.recalibrate,
+                 "also score each epoch with the running statistics recomputed over N training "
+                 "images (precise BN; metrics: test_acc_recalibrated); training is unchanged")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--out", c.out, "folder for metrics.jsonl, config.json and checkpoints");
   app.add_option("--resume", c.resume,
                  "checkpoint to continue from; settings not given are taken from it, settings "

@@ -135,6 +135,35 @@ TEST_SUITE("train") {
     fs::remove_all(data);
   }
 
+  TEST_CASE("--recalibrate scores each epoch twice and leaves training and checkpoint alone") {
+    const fs::path data = write_toy_cifar("recalibrate", 64);
+    apps::TrainConfig plain = small_config(data, data / "plain");
+    plain.arch.norm = "cbn:window=2,burnin=0";
+    apps::run_training(plain);
+    apps::TrainConfig scored = plain;
+    scored.out = (data / "scored").string();
+    scored.recalibrate = 64;
+    apps::run_training(scored);
+    const auto a = apps::read_metrics(data / "plain" / "metrics.jsonl");
+    const auto b = apps::read_metrics(data / "scored" / "metrics.jsonl");
+    REQUIRE(b.size() == 2);
+    for (size_t e = 0; e < 2; ++e) {
+      for (const char* key : {"train_loss", "test_loss", "test_acc"}) CHECK(a[e][key] == b[e][key]);
+      CHECK_FALSE(a[e].contains("test_acc_recalibrated"));
+      const double acc = b[e].at("test_acc_recalibrated").get<double>();
+      CHECK((acc >= 0 && acc <= 1));
+    }
+    const auto ck_a = apps::load_checkpoint((data / "plain" / "checkpoint.safetensors").string());
+    const auto ck_b = apps::load_checkpoint((data / "scored" / "checkpoint.safetensors").string());
+    for (const auto& [name, t] : ck_a.model) CHECK(test::max_abs_diff(t, ck_b.model.at(name)) == 0);
+    // An impossible image count is refused before training.
+    scored.recalibrate = 8;
+    CHECK_THROWS_WITH_AS(apps::run_training(scored),
+                         doctest::Contains("--recalibrate: needs between one batch (32 images)"),
+                         Error);
+    fs::remove_all(data);
+  }
+
   TEST_CASE("divergence is caught; named; and leaves the last checkpoint intact") {
     const fs::path data = write_toy_cifar("diverge", 64);
     apps::TrainConfig c = small_config(data, data / "run");

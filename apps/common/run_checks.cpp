@@ -23,6 +23,7 @@ void check_settings(const TrainConfig& c) {
         c.train_limit);
   check(c.test_limit >= 0, "train", "--test-limit must be >= 0 (0 = all images), got ",
         c.test_limit);
+  check(c.recalibrate >= 0, "train", "--recalibrate must be >= 0 (0 = off), got ", c.recalibrate);
   check(c.arch.width >= 1, "train", "--width must be >= 1, got ", c.arch.width);
   check(c.stop_after_epoch >= 0, "train", "--stop-after-epoch must be >= 0");
   check(std::isfinite(c.lr) && c.lr >= 0, "train", "--lr must be a finite number >= 0, got ", c.lr);

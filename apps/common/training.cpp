@@ -56,6 +56,7 @@ json TrainConfig::to_json() const {
           {"world_size", dist::world().size()},
           {"train_limit", train_limit},
           {"test_limit", test_limit},
+          {"recalibrate", recalibrate},
           {"normlab_version", NORMLAB_VERSION},
           {"git_commit", NORMLAB_GIT_COMMIT}};
 }
@@ -80,6 +81,7 @@ TrainConfig TrainConfig::from_json(const json& j) {
   take("schedule", c.schedule), take("optimizer", c.optimizer), take("pct_start", c.pct_start);
   take("crop_fill", c.crop_fill);
   take("seed", c.seed), take("train_limit", c.train_limit), take("test_limit", c.test_limit);
+  take("recalibrate", c.recalibrate);
   return c;
 }
 
@@ -416,6 +418,39 @@ data::Compose training_transforms(const std::string& crop_fill, const std::vecto
 }
 
 namespace {
+void check_recalibrate_images(int64_t images, int64_t batch, int64_t train_images) {
+  check(images >= batch && images <= train_images, "--recalibrate", "needs between one batch (",
+        batch, " images) and the training set (", train_images, " images), got ", images);
+}
+}  // namespace
+
+RecomputedStats recalibrate_running_stats(Module& model, const data::ImageSet& train,
+                                          const TrainConfig& config, const std::vector<float>& mean,
+                                          const std::vector<float>& std, int64_t images, bool plain,
+                                          int64_t epoch) {
+  const int64_t batch = config.batch_size;
+  check_recalibrate_images(images, batch, train.size());
+  const dist::Communicator& comm = dist::world();
+  data::DataLoader loader(train,
+                          {.batch_size = batch,
+                           .shuffle = true,
+                           .drop_last = true,
+                           .seed = config.seed,
+                           .rank = comm.rank(),
+                           .ranks = comm.size()},
+                          plain ? data::Compose({data::Normalize(mean, std)})
+                                : training_transforms(config.crop_fill, mean, std));
+  loader.start_epoch(epoch);
+  int64_t left = images / batch;
+  return recompute_running_stats(model, [&]() -> std::optional<Tensor> {
+    if (left-- <= 0) return std::nullopt;
+    std::optional<data::Batch> b = loader.next();
+    if (!b) return std::nullopt;
+    return b->images;
+  });
+}
+
+namespace {
 
 // The settings, once every one of them has been checked; the thread count applied.
 TrainConfig checked_settings(const TrainConfig& cfg) {
@@ -474,6 +509,8 @@ struct TrainingRun {
         last_epoch(cfg.stop_after_epoch > 0 ? std::min(cfg.stop_after_epoch, cfg.epochs)
                                             : cfg.epochs),
         dp(*model, dist::world_groups(0)) {
+    if (cfg.recalibrate > 0)  // refused now, not after the first epoch
+      check_recalibrate_images(cfg.recalibrate, cfg.batch_size, data.sets.train->size());
     std::printf("model: %s, %lld parameters, norm %s, %d threads\n", model->describe().c_str(),
                 (long long)model->num_parameters(), cfg.arch.norm.c_str(), num_threads());
     if (comm.size() > 1)
@@ -488,19 +525,40 @@ struct TrainingRun {
     folder.begin(cfg.to_json(), first_epoch);
   }
 
+  // The test set's score with the running statistics recomputed (--recalibrate); the model's
+  // buffers are put back afterwards, so training and checkpoints do not depend on it.
+  EvalResult score_recalibrated(int64_t epoch) {
+    NamedTensors kept = model->named_buffers();
+    for (auto& [name, buffer] : kept) buffer = buffer.clone();
+    recalibrate_running_stats(*model, *data.sets.train, cfg, data.mean, data.std, cfg.recalibrate,
+                              /*plain=*/false, epoch);
+    EvalResult r = evaluate(*model, *data.sets.test, data.mean, data.std, 500, false, &comm);
+    const NamedTensors now = model->named_buffers();
+    for (size_t i = 0; i < now.size(); ++i) Tensor(now[i].second).copy_(kept[i].second);
+    return r;
+  }
+
   // Prints the epoch's line, appends it to metrics.jsonl and writes the checkpoint.
-  void record_epoch(int64_t epoch, const EpochStats& fit, const EvalResult& test, double seconds) {
+  void record_epoch(int64_t epoch, const EpochStats& fit, const EvalResult& test,
+                    const std::optional<EvalResult>& recalibrated, double seconds) {
     progress.clear();
     std::printf(
         "epoch %lld/%d  lr %.4f  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  %.0f s  "
-        "%.0f img/s\n",
+        "%.0f img/s",
         (long long)epoch + 1, cfg.epochs, fit.lr_start, fit.loss, 100.0 * fit.accuracy, test.loss,
         100.0 * test.accuracy, seconds, fit.seen / fit.seconds);
+    if (recalibrated)
+      std::printf("  (recomputed statistics: test acc %.2f%%)", 100.0 * recalibrated->accuracy);
+    std::printf("\n");
     std::fflush(stdout);
     json metrics = {{"epoch", epoch + 1},     {"lr", fit.lr_start},
                     {"train_loss", fit.loss}, {"train_acc", fit.accuracy},
                     {"test_loss", test.loss}, {"test_acc", test.accuracy},
                     {"seconds", seconds},     {"img_per_s", fit.seen / fit.seconds}};
+    if (recalibrated) {
+      metrics["test_loss_recalibrated"] = recalibrated->loss;
+      metrics["test_acc_recalibrated"] = recalibrated->accuracy;
+    }
     if (dist::launched_by_mpi()) {  // medians over the epoch's steps (docs/distributed.md)
       metrics["world_size"] = comm.size();
       metrics["step_s"] = median(fit.step_s);
@@ -536,6 +594,8 @@ struct TrainingRun {
 // epoch recorded (metrics line and checkpoint), until the last epoch.
 double run_training(const TrainConfig& cfg) {
   TrainingRun run(cfg);
+  if (run.cfg.recalibrate > 0)  // refused now, not after the first epoch
+    check_recalibrate_images(run.cfg.recalibrate, run.cfg.batch_size, run.data.sets.train->size());
   double test_accuracy = run.resumed ? run.resumed->meta.value("test_acc", 0.0) : 0.0;
   for (int64_t epoch = run.first_epoch; epoch < run.last_epoch; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -544,7 +604,9 @@ double run_training(const TrainConfig& cfg) {
     run.dp.check_replicas_identical("after epoch " + std::to_string(epoch + 1));
     const EvalResult test = evaluate(*run.model, *run.data.sets.test, run.data.mean, run.data.std,
                                      500, false, &run.comm);
-    run.record_epoch(epoch, fit, test, seconds_since(t0));
+    std::optional<EvalResult> recalibrated;
+    if (run.cfg.recalibrate > 0) recalibrated = run.score_recalibrated(epoch);
+    run.record_epoch(epoch, fit, test, recalibrated, seconds_since(t0));
     test_accuracy = test.accuracy;
   }
   return test_accuracy;

@@ -15,6 +15,7 @@
 #include "data/transforms.hpp"
 #include "layers/models/resnet.hpp"
 #include "layers/module.hpp"
+#include "layers/norm/precise_stats.hpp"
 #include "layers/optim/optimizer.hpp"
 
 namespace nl::apps {
@@ -41,6 +42,9 @@ struct TrainConfig {
   int threads = 0;
   int64_t train_limit = 0;  // a fixed random subset of N training images; 0 = all
   int64_t test_limit = 0;
+  // Also score every epoch with the running statistics recomputed over this many training images
+  // (metrics: test_acc_recalibrated); training itself is unchanged. 0 = off.
+  int64_t recalibrate = 0;
   std::string out;  // metrics, config and checkpoints go here ("" = nowhere)
   std::string resume;
   int stop_after_epoch = 0;  // stop early, as if interrupted (the schedule still spans `epochs`)
@@ -80,6 +84,15 @@ Tensor normalized_images(const data::ImageSet& set, const std::vector<int64_t>& 
 // image padded by 4 (`crop_fill`: zero, mean or reflect), horizontal flip, then normalization.
 data::Compose training_transforms(const std::string& crop_fill, const std::vector<float>& mean,
                                   const std::vector<float>& std);
+
+// Recomputes the running statistics of `model` (layers/norm/precise_stats.hpp) over the first
+// `images` training images of epoch `epoch`'s shuffled order, in whole batches of the run's batch
+// size, with the training augmentation (`plain`: none); under data parallelism each rank
+// takes its shard of each batch. Throws unless one batch <= images <= the training set.
+RecomputedStats recalibrate_running_stats(Module& model, const data::ImageSet& train,
+                                          const TrainConfig& config, const std::vector<float>& mean,
+                                          const std::vector<float>& std, int64_t images,
+                                          bool plain = false, int64_t epoch = 0);
 
 struct EvalResult {
   double loss = 0, accuracy = 0;

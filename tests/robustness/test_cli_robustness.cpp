@@ -172,7 +172,7 @@ TEST_SUITE("robustness") {
     CHECK(ok.output.find("recomputed 18 running statistics over 32 training images") !=
           std::string::npos);
     expect_refusal(run("evaluate", eval + "8"),
-                   "--recalibrate needs between one batch \\(16 images\\) and the training set "
+                   "--recalibrate: needs between one batch \\(16 images\\) and the training set "
                    "\\(80 images\\), got 8");
     expect_refusal(run("evaluate", eval + "81"), "got 81");
     expect_refusal(run("evaluate", eval + "-1"), "--recalibrate");
