@@ -70,8 +70,10 @@ Tensor clamp(const Tensor& a, double lo, double hi) {
   Tensor out =
       kernels::binary_scalar(Binary::minimum, kernels::binary_scalar(Binary::maximum, a, lo), hi);
   return record(out, "clamp", {a}, [a = a.detach(), lo, hi](const Tensor& g) {
-    const Tensor inside = bin(Binary::mul, kernels::binary_scalar(Binary::gt, a, lo),
-                              kernels::binary_scalar(Binary::lt, a, hi));
+    // PyTorch's convention: the gradient passes on the bounds too (lo <= a <= hi), so a value
+    // sitting on a bound (a blend weight initialised to 1) can still move inwards.
+    const Tensor inside = bin(Binary::mul, kernels::binary_scalar(Binary::ge, a, lo),
+                              kernels::binary_scalar(Binary::le, a, hi));
     return Grads{bin(Binary::mul, g, inside)};
   });
 }

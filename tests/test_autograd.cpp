@@ -37,6 +37,12 @@ TEST_SUITE("autograd") {
           std::vector<double>{2 * (1 + 16) + 5, 2 * (4 + 25) + 7, 2 * (9 + 36) + 9});
   }
 
+  TEST_CASE("clamp passes the gradient on its bounds, as PyTorch's does") {
+    Tensor x = Tensor::from_vector({-1, 0, 0.5, 1, 2}, {5}, DType::f64).requires_grad_();
+    sum(clamp(x, 0, 1)).backward();
+    CHECK(x.grad().to_vector() == std::vector<double>{0, 1, 1, 1, 0});
+  }
+
   TEST_CASE("no-grad records nothing") {
     Tensor x = Tensor::ones({2}).requires_grad_();
     {

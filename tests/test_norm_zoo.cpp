@@ -84,9 +84,13 @@ TEST_SUITE("norm") {
       ModulePtr m = make_norm(spec, 4, kSpatial).module;
       m->to(DType::f64);
       uint64_t seed = 41;
-      for (Tensor p : m->parameters()) {  // away from the (1, 0) initialisation
+      for (auto& [name, p] : m->named_parameters()) {  // away from the (1, 0) initialisation
         NoGradGuard ng;
         p.copy_(add(mul(randn64(p.shape(), seed++, false), 0.5), 1.0));
+        // A blend weight kept in [0, 1] (Batch-Instance Norm's rho, clipped by each training
+        // forward): strictly inside, where the forward is differentiable (as the fixture does).
+        Generator g(seed++);
+        if (name == "rho") p.copy_(add(mul(Tensor::rand(p.shape(), g, DType::f64), 0.8), 0.1));
       }
       Tensor xg = x.detach().requires_grad_();
       // Online Norm's training backward is a control process, not the derivative of its
@@ -226,6 +230,34 @@ TEST_SUITE("norm") {
     CHECK(test::max_abs_diff(train_out, settled(x)) < 1e-3);
     CHECK_THROWS_WITH_AS(BatchRenorm(4, {.r_max = 0.5}), doctest::Contains("r_max must be >= 1"),
                          Error);
+  }
+
+  TEST_CASE("Batch-Instance Norm: rho learns from its default 1 and stays in [0, 1]") {
+    ModulePtr m = make_norm("bin", 4, kSpatial).module;  // rho = 1: plain BatchNorm at first
+    m->to(DType::f64);
+    Tensor rho;
+    for (auto& [name, p] : m->named_parameters())
+      if (name == "rho") rho = p;
+    REQUIRE(rho.defined());
+    const Tensor x = add(mul(randn64({4, 4, 3, 3}, 50, false), 2.0), 1.0).detach();
+    const Tensor gy = randn64({4, 4, 3, 3}, 51, false);
+    sum(mul((*m)(x), gy)).backward();
+    // The gradient on the bound is the one-sided derivative: nonzero, so a step can move rho.
+    CHECK(test::max_abs(rho.grad()) > 1e-6);
+    const Tensor outside = Tensor::from_vector({1.3, -0.2, 0.5, 1.0}, {4}, DType::f64);
+    const auto set_rho = [&](const Tensor& v) {
+      NoGradGuard ng;
+      rho.copy_(v);
+    };
+    set_rho(outside);
+    m->train();  // training projects rho, as the paper's clip after each optimizer step
+    (*m)(x);
+    CHECK(rho.to_vector() == std::vector<double>{1.0, 0.0, 0.5, 1.0});
+    m->eval();
+    const Tensor projected = (*m)(x);
+    set_rho(outside);  // eval leaves an out-of-range rho alone and reads it as clamped
+    CHECK(test::max_abs_diff((*m)(x), projected) == 0);
+    CHECK(rho.to_vector() == outside.to_vector());
   }
 
   TEST_CASE("Cross-Iteration BN: gradcheck with a full window; eval; binding errors") {

@@ -10,9 +10,12 @@
 // are two per-plane affine ops (plane_affine.cpp):
 //   blend = xhat_IN + rho (xhat_BN - xhat_IN),      y = gamma blend + beta
 // so d rho_c = sum dblend (xhat_BN - xhat_IN). The paper clips rho to [0, 1] after every
-// optimizer step; here the forward uses clamp(rho, 0, 1), the same function while rho is in
-// range, with no hook into the optimizer (rho outside the range gets no gradient).
+// optimizer step; here each training forward first clips it in place (the same projection, done
+// before rho's next use instead of inside the optimizer), and the blend uses clamp(rho, 0, 1),
+// whose gradient passes on the bounds, so rho = 1 (the default start) can move inwards. Eval
+// changes nothing, and clamp keeps an out-of-range rho loaded from elsewhere in range.
 // Running statistics: the BatchNorm part's. docs/norms/bin.md.
+#include "autograd/node.hpp"
 #include "autograd/ops.hpp"
 #include "layers/norm/affine.hpp"
 #include "layers/norm/batch_norm.hpp"
@@ -40,6 +43,10 @@ class BatchInstanceNorm : public Module {
   }
 
   Tensor forward(const Tensor& x) override {
+    if (is_training()) {  // the paper's clip of rho to [0, 1] after each optimizer step
+      NoGradGuard no_grad;
+      rho.copy_(clamp(rho, 0, 1));
+    }
     const Tensor batch = (*bn)(x), per_sample = (*instance)(x);
     const Tensor blend = add(per_sample, plane_affine(sub(batch, per_sample), clamp(rho, 0, 1),
                                                       Tensor(), "BatchInstanceNorm"));
