@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/guarded_main.hpp"
 #include "apps/common/noisy_batch_norm.hpp"
 #include "autograd/node.hpp"
 #include "autograd/profiler.hpp"
@@ -58,9 +59,7 @@ std::string breakdown_json(int steps) {
   }
   return out + "}";
 }
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"normlab bench: training and inference throughput on random data"};
   std::string model = "resnet20", norm = "bn", residual = "plain";
   int batch = 128, threads = 0, iters = 10, warmup = 2, width = 16, profile_iters = 2;
@@ -153,4 +152,11 @@ int main(int argc, char** argv) {
     std::cerr << "bench: " << e.what() << "\n";
     return 1;
   }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return nl::apps::guarded_main("bench", [&] { return run(argc, argv); });
 }

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "apps/common/guarded_main.hpp"
 #include "core/dist/communicator.hpp"
 
 namespace {
@@ -32,14 +33,13 @@ double median_seconds(nl::dist::Communicator& comm, int repeats, F&& op) {
   std::vector<double> all = comm.allgather(std::span<const double>(t));
   std::vector<double> worst(size_t(repeats), 0.0);
   for (int r = 0; r < comm.size(); ++r)
-    for (int i = 0; i < repeats; ++i) worst[i] = std::max(worst[i], all[size_t(r * repeats + i)]);
+    for (int i = 0; i < repeats; ++i)
+      worst[i] = std::max(worst[i], all[size_t(r) * size_t(repeats) + size_t(i)]);
   std::sort(worst.begin(), worst.end());
   return worst[worst.size() / 2];
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"normlab bench_comm: allreduce bandwidth and SyncBatchNorm message latency"};
   int repeats = 50;
   std::string json_path;
@@ -89,4 +89,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return nl::apps::guarded_main("bench_comm", [&] { return run(argc, argv); });
 }

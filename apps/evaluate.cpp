@@ -5,13 +5,16 @@
 #include <iostream>
 
 #include "apps/common/checkpoint.hpp"
+#include "apps/common/guarded_main.hpp"
 #include "apps/common/noisy_batch_norm.hpp"
 #include "apps/common/training.hpp"
 #include "core/parallel.hpp"
 #include "core/safetensors.hpp"
 #include "layers/models/resnet.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   nl::register_noisy_batch_norm();  // the probes' experiment normalizer, also trainable
   CLI::App app{"normlab evaluate: accuracy and confusion matrix of a checkpoint"};
   std::string checkpoint, data_dir;
@@ -101,4 +104,11 @@ int main(int argc, char** argv) {
     std::cerr << "evaluate: " << e.what() << "\n";
     return 2;
   }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return nl::apps::guarded_main("evaluate", [&] { return run(argc, argv); });
 }

@@ -20,6 +20,7 @@
 
 #include "apps/common/batchsweep.hpp"
 #include "apps/common/groupsweep.hpp"
+#include "apps/common/guarded_main.hpp"
 #include "apps/common/ics.hpp"
 #include "apps/common/landscape.hpp"
 #include "apps/common/noisy_batch_norm.hpp"
@@ -27,7 +28,9 @@
 #include "apps/common/training.hpp"
 #include "core/parallel.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   nl::register_noisy_batch_norm();  // the probes' experiment normalizer, also trainable
   CLI::App app{"normlab probe: the normalization papers' measurements at initialisation"};
   app.require_subcommand(1);
@@ -229,4 +232,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return nl::apps::guarded_main("probe", [&] { return run(argc, argv); });
 }

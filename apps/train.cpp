@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "apps/common/checkpoint.hpp"
+#include "apps/common/guarded_main.hpp"
 #include "apps/common/noisy_batch_norm.hpp"
 #include "apps/common/run_checks.hpp"
 #include "apps/common/training.hpp"
@@ -45,9 +46,7 @@ std::string prefixed(const std::string& prefix, const std::string& message) {
   return message.rfind(prefix, 0) == 0 ? message : prefix + message;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   nl::register_noisy_batch_norm();  // the probes' experiment normalizer, also trainable
   nl::apps::TrainConfig c;
   // The no-flag demo: a few minutes of ResNet-20 on 10k images that visibly learns.
@@ -152,4 +151,11 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     return fail(e.what(), 2);
   }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return nl::apps::guarded_main("train", [&] { return run(argc, argv); });
 }

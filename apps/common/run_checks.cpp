@@ -45,7 +45,7 @@ void check_settings(const TrainConfig& c) {
 
 fs::path prepare_output_folder(const std::string& dir) {
   if (dir.empty()) return {};
-  const fs::path out = dir;
+  fs::path out = dir;
   std::error_code ec;
   if (fs::exists(out, ec) && !fs::is_directory(out, ec))
     throw Error(dir + ": --out must be a folder, and this is a file");
