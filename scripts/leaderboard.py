@@ -270,11 +270,15 @@ def cmd_recalibrate(suite, args):
             recalibrate_row(suite, rid, args)
 
 
+# The folder of the runners' private binaries inside the cache: a name no row id can take (row
+# ids come from specs, which never start with a dot; "bin" is Batch-Instance Norm's row).
+BINARIES = ".bin"
+
 def cmd_run(suite, args):
     # A private copy of the binary: rebuilding the tree must not pull it from under a run (and
     # each suite its own, in its own cache, as one suite's copy may be running while the other
     # starts).
-    binary = suite.cache(args) / "bin" / "train"
+    binary = suite.cache(args) / BINARIES / "train"
     binary.parent.mkdir(parents=True, exist_ok=True)
     # Copied under another name, then renamed: another runner may be executing the old copy.
     fresh = binary.with_name(f"train.{os.getpid()}")

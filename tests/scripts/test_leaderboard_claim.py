@@ -64,6 +64,16 @@ class SaveProgressTest(unittest.TestCase):
         self.assertFalse(saved.exists())
 
 
+class CacheLayoutTest(unittest.TestCase):
+    def test_no_row_shares_the_binaries_folder(self):
+        # Row "bin" once shared "bin/" with the runners' binaries: deleting the row's cache
+        # deleted the binaries under the running runners.
+        for suite in (leaderboard.LEADERBOARD, leaderboard.CROPFILL):
+            for spec, extra in suite.rows:
+                self.assertNotEqual(leaderboard.row_id(spec, extra), leaderboard.BINARIES)
+                self.assertFalse(leaderboard.row_id(spec, extra).startswith("."))
+
+
 # Stands in for build/apps/evaluate: 80% as the checkpoint is, 81% after --recalibrate (42
 # statistics), or no statistics at all when FAKE_NO_STATS is set.
 FAKE_EVALUATE = """#!/usr/bin/env python3
