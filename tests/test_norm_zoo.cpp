@@ -298,6 +298,34 @@ TEST_SUITE("norm") {
                          Error);
   }
 
+  TEST_CASE("Cross-Iteration BN with window_grad: the exact derivative w.r.t. the conv weight") {
+    // conv -> cbn with a held window is a function of the conv weight twice over: through the
+    // current batch and through the window's Taylor terms. window_grad differentiates both; the
+    // authors' gradient (the default) drops the second, so a gradcheck of the weight fails.
+    for (bool window_grad : {true, false}) {
+      CAPTURE(window_grad);
+      auto conv = std::make_shared<Conv2d>(3, 4, 3, 1, 1, false);
+      NormSlot slot = make_norm(
+          std::string("cbn:window=2,burnin=0,window_grad=") + (window_grad ? "true" : "false"), 4);
+      attach_slot(slot, conv);
+      auto& cbn = dynamic_cast<CrossIterationBatchNorm&>(*slot.module);
+      conv->to(DType::f64);
+      cbn.to(DType::f64);
+      for (int step = 0; step < 3; ++step) {
+        NoGradGuard no_grad;
+        cbn((*conv)(add(randn64({4, 3, 5, 5}, 70 + step, false), 0.5)));
+        conv->weight.copy_(
+            add(conv->weight, mul(randn64(conv->weight.shape(), 80 + step, false), 0.05)));
+      }
+      cbn.record_statistics = false;
+      const Tensor x = add(randn64({4, 3, 5, 5}, 90, false), 0.5).requires_grad_();
+      const auto f = [&](const Ts& t) { return cbn((*conv)(t[0])); };
+      const GradcheckResult r = gradcheck(f, {x, conv->weight});
+      INFO(r.message);
+      CHECK(r.ok == window_grad);
+    }
+  }
+
   TEST_CASE("activation-replacing normalizers say so to the models") {
     for (std::string spec : {"frn", "evob0", "evos0:groups=2", "pn:ln", "pn:gn=2"}) {
       CAPTURE(spec);

@@ -66,6 +66,10 @@ Tensor CrossIterationBatchNorm::forward(const Tensor& x_in) {
 
   // The statistics to normalize with: mu, var and K per channel.
   std::vector<double> mu(channels), var(channels), used(channels, 1.0);
+  // window_grad: per channel, rho times the sums of the used entries' Jacobians (rows of F),
+  // d(sum_tau mu_tau(W_t))/dW_t and d(sum_tau nu_tau(W_t))/dW_t; and W_t as an input.
+  std::vector<double> window_dmean, window_dsq;
+  Tensor conv_weight;
   Moments batch;
   std::shared_ptr<Conv2d> conv;
   if (training) {
@@ -89,7 +93,13 @@ Tensor CrossIterationBatchNorm::forward(const Tensor& x_in) {
                history_sq.to_vector(),
                history_dmean.to_vector(),
                history_dsq.to_vector()};
-      const std::vector<double> w_now = conv->effective_weight().to_vector();
+      const Tensor w_t = conv->effective_weight();
+      const std::vector<double> w_now = w_t.to_vector();
+      if (options.window_grad) {
+        conv_weight = w_t;
+        window_dmean.assign(size_t(channels * h.per_channel), 0.0);
+        window_dsq.assign(size_t(channels * h.per_channel), 0.0);
+      }
       for (int64_t e = 0; e < h.size; ++e)
         for (int64_t c = 0; c < channels; ++c) {
           // First-order Taylor step from the entry's weights to the current ones.
@@ -104,6 +114,11 @@ Tensor CrossIterationBatchNorm::forward(const Tensor& x_in) {
           const double q = h.sq[e * channels + c] + options.rho * shift_sq;
           if (q - m * m < 0) continue;  // a compensated variance below 0: drop the entry
           sum_mu[c] += m, sum_sq[c] += q, used[c] += 1;
+          if (options.window_grad)
+            for (int64_t j = 0; j < h.per_channel; ++j) {
+              window_dmean[c * h.per_channel + j] += options.rho * dm[j];
+              window_dsq[c * h.per_channel + j] += options.rho * dq[j];
+            }
         }
     }
     for (int64_t c = 0; c < channels; ++c) {
@@ -164,7 +179,8 @@ Tensor CrossIterationBatchNorm::forward(const Tensor& x_in) {
 
   std::vector<Tensor> inputs{x_in};
   if (weight.defined()) inputs.insert(inputs.end(), {weight, bias});
-  const bool eps_outside = options.eps_outside;
+  if (conv_weight.defined()) inputs.push_back(conv_weight);
+  const bool eps_outside = options.eps_outside, affine = weight.defined();
   return record(y, "CrossIterationBatchNorm", inputs, [=](const Tensor& dy_in) {
     const Tensor dy = dy_in.contiguous();
     // Per channel S = sum dy, SX = sum dy (x - mu).
@@ -173,7 +189,8 @@ Tensor CrossIterationBatchNorm::forward(const Tensor& x_in) {
     for (int64_t p = 0; p < planes; ++p)
       sum[p % channels] += sums.sum_dy[p], sum_x[p % channels] += sums.sum_dy_xc[p];
     std::vector<double> da(planes), db(planes, 0.0), dk(planes, 0.0), dgamma(channels),
-        dbeta(channels);
+        dbeta(channels), dconv(window_dmean.size());
+    const size_t per_channel = window_dmean.size() / size_t(channels);
     for (int64_t c = 0; c < channels; ++c) {
       dgamma[c] = s[c] * sum_x[c];
       dbeta[c] = sum[c];
@@ -189,14 +206,24 @@ Tensor CrossIterationBatchNorm::forward(const Tensor& x_in) {
         const double d_mu = -s[c] * gamma[c] * sum[c] - 2 * mu[c] * d_nu;
         b = 2 * d_nu / (used[c] * count);
         kc = d_mu / (used[c] * count);
+        // window_grad: D_mu and D_nu are dL/d(sum of the K means) and dL/d(sum of the K second
+        // moments) times K; each used entry adds rho <dmu_tau/dW, W_t - W_tau> to the first.
+        for (size_t j = 0; j < per_channel; ++j) {
+          const size_t i = size_t(c) * per_channel + j;
+          dconv[i] = (d_mu * window_dmean[i] + d_nu * window_dsq[i]) / used[c];
+        }
       }
       for (int64_t n = 0; n < layout.n; ++n) {
         const int64_t p = n * channels + c;
         da[p] = gamma[c] * s[c], db[p] = b, dk[p] = kc;
       }
     }
-    return plane_backward(layout, dy, x, da, training ? db : std::vector<double>{}, dk,
-                          inputs.size() == 3 ? inputs[1] : Tensor(), dgamma, dbeta);
+    std::vector<Tensor> grads =
+        plane_backward(layout, dy, x, da, training ? db : std::vector<double>{}, dk,
+                       affine ? inputs[1] : Tensor(), dgamma, dbeta);
+    if (!dconv.empty())
+      grads.push_back(Tensor::from_vector(dconv, inputs.back().shape(), inputs.back().dtype()));
+    return grads;
   });
 }
 
@@ -222,7 +249,10 @@ NORMLAB_NORM(cbn) {
                                        "the authors' (x - mu) / (sqrt(var) + eps)"),
                       NormOption::number("momentum", *d.momentum, kUnit,
                                          "running <- (1 - m) running + m batch"),
-                      NormOption::flag("affine", d.affine, "learned per-channel gamma and beta")},
+                      NormOption::flag("affine", d.affine, "learned per-channel gamma and beta"),
+                      NormOption::flag("window_grad", d.window_grad,
+                                       "gradient also through the window's Taylor terms into "
+                                       "the conv weight (the authors drop it)")},
           .build = [](const NormArgs& a, int64_t c) {
             CrossIterationBNOptions o;
             o.window = a.count("window");
@@ -232,6 +262,7 @@ NORMLAB_NORM(cbn) {
             o.eps_outside = a.flag("eps_outside");
             o.momentum = a.number("momentum");
             o.affine = a.flag("affine");
+            o.window_grad = a.flag("window_grad");
             auto cbn = std::make_shared<CrossIterationBatchNorm>(c, o);
             NormSlot slot{cbn};
             slot.bind = [cbn](const ModulePtr& producer) { cbn->bind_conv(producer); };

@@ -9,7 +9,8 @@
 // variance nu - mu^2 is >= 0):
 //   mu = mean mu_tau(W_t),  var = mean nu_tau(W_t) - mu^2,  y = gamma (x - mu)/sqrt(var + eps) +
 //   beta
-// Only the current batch's statistics carry gradient (the old ones are constants). During the
+// Only the current batch's statistics carry gradient (the old ones are constants; window_grad
+// also differentiates their Taylor terms w.r.t. the current conv weight). During the
 // first `burnin` training iterations the window is empty (plain BatchNorm). Running statistics
 // come from the uncompensated current batch (unbiased variance), as in BatchNorm; eval uses
 // them.
@@ -36,6 +37,10 @@ struct CrossIterationBNOptions {
   bool eps_outside = false;  // authors' default: (x - mu) / (sqrt(var) + eps)
   std::optional<double> momentum = 0.1;
   bool affine = true;
+  // The authors' gradient treats the compensated window entries as constants. With window_grad
+  // the gradient also flows through their Taylor terms, which are linear in the current conv
+  // weight, into that weight: the exact derivative of the forward (docs/norms/cbn.md).
+  bool window_grad = false;
 };
 
 class CrossIterationBatchNorm : public Module {
