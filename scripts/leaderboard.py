@@ -120,7 +120,7 @@ ZERO_FILL_RUNS = {"gn:groups=8": "gn8.jsonl", "ln": "ln.jsonl", "bn": "bn.jsonl"
 ROW_NOTES = {
     "cbn": "its test accuracy mid-training, read from the running statistics, swings between 17% "
            "and 59% while its training accuracy climbs smoothly; recomputed statistics put the "
-           "checkpoints after epochs 6 and 7 at 74% and 78% (docs/norms/cbn.md, \"Eval "
+           "checkpoints after epochs 6 and 9 at 74% and 78% (docs/norms/cbn.md, \"Eval "
            "mid-training\"). The final figure is sound.",
 }
 
