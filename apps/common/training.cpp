@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "apps/common/build_info.hpp"
 #include "apps/common/progress.hpp"
 #include "apps/common/run_checks.hpp"
 #include "apps/common/run_folder.hpp"
@@ -58,7 +59,7 @@ json TrainConfig::to_json() const {
           {"test_limit", test_limit},
           {"recalibrate", recalibrate},
           {"normlab_version", NORMLAB_VERSION},
-          {"git_commit", NORMLAB_GIT_COMMIT}};
+          {"git_commit", git_commit()}};
 }
 
 TrainConfig TrainConfig::from_json(const json& j) {
