@@ -24,8 +24,9 @@ for f in a.files:
     if a.train_acc:
         acc_ax.plot(ep, [100 * r["train_acc"] for r in rows], ls=":", color=line.get_color(),
                     label=label + ", training accuracy")
-    loss_ax.plot(ep, [r["train_loss"] for r in rows], label=label + " train")
-    loss_ax.plot(ep, [r["test_loss"] for r in rows], ls="--", label=label + " test")
+    loss_ax.plot(ep, [r["train_loss"] for r in rows], color=line.get_color(), label=label + " train")
+    loss_ax.plot(ep, [r["test_loss"] for r in rows], ls="--", color=line.get_color(),
+                 label=label + " test")
 acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", title=a.title); acc_ax.grid(alpha=.3)
 loss_ax.set(xlabel="epoch", ylabel="loss", yscale="log"); loss_ax.grid(alpha=.3)
 acc_ax.legend(fontsize=8); loss_ax.legend(fontsize=8)
