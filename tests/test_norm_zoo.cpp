@@ -53,6 +53,23 @@ Ts inputs_and_parameters(const Tensor& x, Module& m) {
   return all;
 }
 
+// A float64 conv (3 -> 4 channels) feeding the Cross-Iteration BN of `spec`, bound to it, after
+// three training iterations with the conv weight moving in between: the window is full.
+std::pair<std::shared_ptr<Conv2d>, ModulePtr> conv_and_filled_cbn(const std::string& spec) {
+  auto conv = std::make_shared<Conv2d>(3, 4, 3, 1, 1, false);
+  NormSlot slot = make_norm(spec, 4);
+  attach_slot(slot, conv);
+  conv->to(DType::f64);
+  slot.module->to(DType::f64);
+  for (int step = 0; step < 3; ++step) {
+    NoGradGuard no_grad;
+    (*slot.module)((*conv)(add(randn64({4, 3, 5, 5}, 70 + step, false), 0.5)));
+    conv->weight.copy_(
+        add(conv->weight, mul(randn64(conv->weight.shape(), 80 + step, false), 0.05)));
+  }
+  return {conv, slot.module};
+}
+
 }  // namespace
 
 TEST_SUITE("norm") {
@@ -261,19 +278,8 @@ TEST_SUITE("norm") {
   }
 
   TEST_CASE("Cross-Iteration BN: gradcheck with a full window; eval; binding errors") {
-    auto conv = std::make_shared<Conv2d>(3, 4, 3, 1, 1, false);
-    NormSlot slot = make_norm("cbn:window=2,burnin=0", 4);
-    attach_slot(slot, conv);
-    auto& cbn = dynamic_cast<CrossIterationBatchNorm&>(*slot.module);
-    conv->to(DType::f64);
-    cbn.to(DType::f64);
-    // Three iterations with the weight moving in between fill the window.
-    for (int step = 0; step < 3; ++step) {
-      NoGradGuard no_grad;
-      cbn((*conv)(add(randn64({4, 3, 5, 5}, 70 + step, false), 0.5)));
-      conv->weight.copy_(
-          add(conv->weight, mul(randn64(conv->weight.shape(), 80 + step, false), 0.05)));
-    }
+    const auto [conv, module] = conv_and_filled_cbn("cbn:window=2,burnin=0");
+    auto& cbn = dynamic_cast<CrossIterationBatchNorm&>(*module);
     CHECK(cbn.history_size.item() == 2);
     // The statistics of the window are constants: with the window held (record_statistics off)
     // the layer is a function of its input, gamma and beta, and its backward must be exact.
@@ -304,19 +310,9 @@ TEST_SUITE("norm") {
     // authors' gradient (the default) drops the second, so a gradcheck of the weight fails.
     for (bool window_grad : {true, false}) {
       CAPTURE(window_grad);
-      auto conv = std::make_shared<Conv2d>(3, 4, 3, 1, 1, false);
-      NormSlot slot = make_norm(
-          std::string("cbn:window=2,burnin=0,window_grad=") + (window_grad ? "true" : "false"), 4);
-      attach_slot(slot, conv);
-      auto& cbn = dynamic_cast<CrossIterationBatchNorm&>(*slot.module);
-      conv->to(DType::f64);
-      cbn.to(DType::f64);
-      for (int step = 0; step < 3; ++step) {
-        NoGradGuard no_grad;
-        cbn((*conv)(add(randn64({4, 3, 5, 5}, 70 + step, false), 0.5)));
-        conv->weight.copy_(
-            add(conv->weight, mul(randn64(conv->weight.shape(), 80 + step, false), 0.05)));
-      }
+      const auto [conv, module] = conv_and_filled_cbn(
+          std::string("cbn:window=2,burnin=0,window_grad=") + (window_grad ? "true" : "false"));
+      auto& cbn = dynamic_cast<CrossIterationBatchNorm&>(*module);
       cbn.record_statistics = false;
       const Tensor x = add(randn64({4, 3, 5, 5}, 90, false), 0.5).requires_grad_();
       const auto f = [&](const Ts& t) { return cbn((*conv)(t[0])); };
