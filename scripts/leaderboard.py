@@ -97,8 +97,12 @@ LEADERBOARD_ROWS = [
     ("cbn", []), ("online", []), ("lpbn", []), ("switch", []), ("ln2d", []), ("pono", []),
     ("rms", []), ("rms2d", []), ("lrn", []), ("noisybn", []),
     ("ws", []), ("ws", ["--residual", "skipinit"]), ("sws", []), ("sws", ["--residual", "skipinit"]),
-    ("wn", []), ("cwn", []), ("wc", []), ("sn", []),
+    ("wn", []), ("cwn", []), ("wc", []), ("sn", []), ("sbn", []),
 ]
+# Rows trained data-parallel under MPI, with their number of ranks: SyncBatchNorm differs from
+# one process's BatchNorm only across ranks, so its row runs 2 ranks of 64 images each (the
+# global batch stays 128; it equals BatchNorm over the concatenated batch).
+RANKS = {"sbn": 2}
 LEADERBOARD = Suite(
     name="leaderboard", results=ROOT / "docs" / "results" / "leaderboard", epochs=10,
     recipe=["--model", "resnet20", "--width", "16", "--epochs", "10", "--batch-size", "128",
@@ -130,6 +134,22 @@ ROW_NOTES = {
 def row_id(spec, extra):
     label = spec + ("_" + "_".join(a.lstrip("-") for a in extra) if extra else "")
     return "".join(c if c.isalnum() else "_" for c in label)
+
+
+def launcher(rid):
+    """What starts a row's training: nothing for one process, mpirun for the rows in RANKS."""
+    if rid not in RANKS:
+        return []
+    mpirun = shutil.which("mpirun")
+    if mpirun is None:
+        raise SystemExit(f"leaderboard: row {rid} trains under MPI and mpirun was not found "
+                         "(Debian: openmpi-bin; normlab built with libopenmpi-dev)")
+    # The ranks share the cores with other runners' rows: not bound to a core, and yielding the
+    # core while they wait for each other instead of spinning. As root Open MPI refuses to start
+    # without --allow-run-as-root.
+    return [mpirun, "-np", str(RANKS[rid]), "--bind-to", "none",
+            "--mca", "mpi_yield_when_idle", "1",
+            *(["--allow-run-as-root"] if os.geteuid() == 0 else [])]
 
 
 def shown(path):
@@ -174,6 +194,11 @@ def run_row(suite, spec, extra, args):
         print(f"{rid}: another runner has it; skipped", flush=True)
         return "taken"
     try:
+        # This runner's list of rows was made when it started: another runner may have finished
+        # the row since (a diverging row takes seconds) and released it.
+        if suite.finished(rid):
+            print(f"{rid}: finished by another runner; skipped", flush=True)
+            return "finished"
         return train_row(suite, spec, extra, args, rid, out)
     finally:
         (out / "runner.pid").unlink(missing_ok=True)
@@ -189,15 +214,20 @@ def train_row(suite, spec, extra, args, rid, out):
             if (saved / name).exists():
                 shutil.copy(saved / name, out / name)
         print(f"{rid}: restored the checkpoint saved in {shown(saved)}", flush=True)
-    cmd = [str(args.binary), "--data", args.data, "--norm", spec, *suite.recipe, *extra,
-           "--threads", str(args.threads), "--out", str(out)]
+    train_args = ["--data", args.data, "--norm", spec, *suite.recipe, *extra,
+                  "--threads", str(args.threads), "--out", str(out)]
     done_epochs = len(read_metrics(out / "metrics.jsonl"))
     if ck.exists() and 0 < done_epochs < suite.epochs:
-        cmd += ["--resume", str(ck)]
+        train_args += ["--resume", str(ck)]
+    prefix = launcher(rid)
+    cmd = [*prefix, str(args.binary), *train_args]
+    # The command as the docs show it: "train ..." (after "mpirun -np K" for a data-parallel row).
+    shown_cmd = " ".join([*([f"mpirun -np {RANKS[rid]}"] if prefix else []), "train",
+                          *train_args])
     log = out / "log.txt"
     rc = 0  # a row finished in the cache but not yet copied only needs the copy below
     if done_epochs < suite.epochs:
-        print(f"[{time.strftime('%H:%M:%S')}] {rid}: {' '.join(cmd[1:])}", flush=True)
+        print(f"[{time.strftime('%H:%M:%S')}] {rid}: {shown_cmd}", flush=True)
         with open(log, "a") as f:
             rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT)
     dest = suite.results / rid
@@ -210,8 +240,7 @@ def train_row(suite, spec, extra, args, rid, out):
         "diverged" if rc == 3 else "interrupted"
     tail = log.read_text().strip().splitlines()[-1:] if log.exists() else []
     record = {"spec": spec, "extra": extra, "state": state, "rc": rc,
-              "epochs_done": len(metrics), "command": "train " + " ".join(cmd[1:]).replace(
-                  str(out), "OUT").replace(args.data, "DATA"),
+              "epochs_done": len(metrics), "command": shown_cmd.replace(str(out), "OUT").replace(args.data, "DATA"),
               "last_line": tail[0] if tail else ""}
     (dest / "status.json").write_text(json.dumps(record, indent=2) + "\n")
     if state != "interrupted" and saved.exists():
@@ -409,6 +438,16 @@ def recalibrated_cell(path):
     return f"{100 * r['test_acc_recomputed']:.2f}%" if r["running_statistics"] else "n/a"
 
 
+def row_note(row, status):
+    """What the table cannot say about a row: its ROW_NOTES entry, and where and why it diverged
+    (train's own message, from status.json)."""
+    parts = [ROW_NOTES[row["row"]]] if row["row"] in ROW_NOTES else []
+    if row["state"] == "diverged":
+        why = status.get("last_line", "").removeprefix("train: ")
+        parts.append(f"train stopped it: \"{why}\"" if why else "diverged (train exit 3)")
+    return " ".join(parts)
+
+
 def cmd_report(suite, _args):
     """docs/results/leaderboard.md and leaderboard.png from the committed metrics."""
     rows = []
@@ -475,10 +514,10 @@ def cmd_report(suite, _args):
         lines.append(f"| {i} | `{r['spec']}` | {r['remedy']} | {fin} | {r['recalibrated']} | "
                      f"{best} | {train} | "
                      f"{infer} | {peak} | {r['state']} |")
-    notes = [r for r in rows if r["row"] in ROW_NOTES]
-    if notes:
+    notes = [row_note(r, suite.status(r["row"])) for r in rows]
+    if any(notes):
         lines += ["", "## Notes", ""]
-        lines += [f"- `{r['row']}`: {ROW_NOTES[r['row']]}" for r in notes]
+        lines += [f"- `{r['row']}`: {n}" for r, n in zip(rows, notes) if n]
     lines += ["", "## Commands", ""]
     for r in rows:
         lines.append(f"- `{r['row']}`: `{r['command']}`")

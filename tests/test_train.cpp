@@ -14,6 +14,7 @@
 #include "apps/common/noisy_batch_norm.hpp"
 #include "apps/common/run_folder.hpp"
 #include "apps/common/training.hpp"
+#include "autograd/ops.hpp"
 #include "core/safetensors.hpp"
 #include "helpers.hpp"
 #include "layers/models/resnet.hpp"
@@ -309,6 +310,32 @@ TEST_SUITE("train") {
         CAPTURE(r.metric);
         CHECK(r.value == doctest::Approx(r.metric == "ics_l2" ? 0.0 : 1.0));
       }
+    }
+  }
+
+  TEST_CASE("noisy BatchNorm: eval applies the noise's expectation, training draws around it") {
+    // Eval without the factor left the leaderboard's noisybn row at 10% test accuracy while it
+    // trained to 70%: every later layer had learned features scaled by a_c ~ U(1, scale).
+    register_noisy_batch_norm();
+    const Tensor x = test::randn64({8, 3, 4, 4}, 7, false);
+    for (const double scale : {2.0, 3.0}) {
+      CAPTURE(scale);
+      NoisyBatchNorm layer(3, 1.0, scale);
+      layer.to(DType::f64);
+      layer.eval();
+      const Tensor plain = (*layer.bn)(x);
+      CHECK(test::max_abs_diff(layer(x), mul(plain, (1 + scale) / 2)) < 1e-12);
+      // In training BatchNorm's output has unit spread per channel, so the noisy output's spread
+      // is the channel's gain a_c ~ U(1, scale); over many steps and channels it averages E[a_c].
+      layer.train();
+      double gain = 0;
+      const int steps = 400;
+      for (int s = 0; s < steps; ++s) {
+        const Tensor y = layer(x);
+        const Tensor centred = sub(y, mean(y, {0, 2, 3}, true));
+        gain += mean(sqrt(mean(mul(centred, centred), {0, 2, 3}))).item() / steps;
+      }
+      CHECK(gain == doctest::Approx((1 + scale) / 2).epsilon(0.03));
     }
   }
 

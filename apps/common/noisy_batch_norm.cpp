@@ -24,7 +24,11 @@ Tensor NoisyBatchNorm::forward(const Tensor& x) {
   const auto step =
       uint64_t(std::static_pointer_cast<BatchNorm>(bn)->running.num_batches_tracked.item());
   Tensor y = (*bn)(x);
-  if (!is_training()) return y;
+  // Eval applies the noise's expectation, E[a_c] = (1 + scale) / 2 and E[b_c] = 0, as dropout's
+  // eval keeps its training expectation: the layers after this one were trained on, and keep
+  // running statistics of, features scaled by a_c; without the factor they would see 1/E[a_c]
+  // of that at every noisy layer, compounding through the network.
+  if (!is_training()) return mul(y, (1 + scale) / 2);
   const int64_t c = x.shape()[1];
   std::vector<double> a(c), b(c);
   const Generator g(seed_ ^ (step * 0x9E3779B97F4A7C15ULL));

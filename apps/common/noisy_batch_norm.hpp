@@ -4,8 +4,9 @@
 // so the distribution each layer sees shifts from step to step (large "internal covariate
 // shift") although BatchNorm is there. The paper uses it to show that BatchNorm's benefit does
 // not come from stable layer input distributions. An experiment, not a layer to train real
-// models with. Eval: no noise. The draws of training step k depend on k and a per-layer seed
-// taken from the global generator (manual_seed), so re-running a step reproduces its noise.
+// models with. Eval: the noise's expectation, y = (1 + scale)/2 BN(x), as dropout keeps its
+// expectation. The draws of training step k depend on k and a per-layer seed taken from the
+// global generator (manual_seed), so re-running a step reproduces its noise.
 //
 // It lives with the probes, not in the library: register_noisy_batch_norm() adds `noisybn` to
 // the normalizer registry for the apps (train, evaluate, probe) that call it.

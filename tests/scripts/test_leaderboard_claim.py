@@ -64,6 +64,46 @@ class SaveProgressTest(unittest.TestCase):
         self.assertFalse(saved.exists())
 
 
+class StaleListTest(unittest.TestCase):
+    def test_a_row_finished_by_another_runner_is_not_trained_again(self):
+        # A runner's list of rows is made when it starts; a row another runner finished since
+        # (a diverging row takes seconds) must not be trained again.
+        cache, results = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())
+        suite = leaderboard.Suite(name="leaderboard", results=results, epochs=1, recipe=[],
+                                  rows=[("ws", [])])
+        (results / "ws").mkdir()
+        (results / "ws" / "status.json").write_text('{"state": "diverged"}')
+        trained = []
+        saved, leaderboard.train_row = leaderboard.train_row, lambda *a: trained.append(a)
+        try:
+            state = leaderboard.run_row(suite, "ws", [], argparse.Namespace(cache=str(cache)))
+        finally:
+            leaderboard.train_row = saved
+        self.assertEqual(state, "finished")
+        self.assertEqual(trained, [])
+        self.assertFalse((cache / "ws" / "runner.pid").exists())
+
+
+class LauncherTest(unittest.TestCase):
+    def test_sync_batch_norm_trains_under_mpirun_and_the_rest_alone(self):
+        saved, leaderboard.shutil.which = leaderboard.shutil.which, lambda _: "/opt/mpirun"
+        try:
+            self.assertEqual(leaderboard.launcher("bn"), [])
+            cmd = leaderboard.launcher("sbn")
+        finally:
+            leaderboard.shutil.which = saved
+        self.assertEqual(cmd[:3], ["/opt/mpirun", "-np", str(leaderboard.RANKS["sbn"])])
+        self.assertIn("sbn", [leaderboard.row_id(s, e) for s, e in leaderboard.LEADERBOARD_ROWS])
+
+    def test_no_mpirun_says_what_to_install(self):
+        saved, leaderboard.shutil.which = leaderboard.shutil.which, lambda _: None
+        try:
+            with self.assertRaisesRegex(SystemExit, "openmpi-bin"):
+                leaderboard.launcher("sbn")
+        finally:
+            leaderboard.shutil.which = saved
+
+
 class CacheLayoutTest(unittest.TestCase):
     def test_no_row_shares_the_binaries_folder(self):
         # Row "bin" once shared "bin/" with the runners' binaries: deleting the row's cache
