@@ -128,6 +128,24 @@ ROW_NOTES = {
            "as constants: with `cbn:window_grad=true` (the exact derivative) CBN trains like "
            "BatchNorm and reaches 83.41% in this recipe (docs/norms/cbn.md, \"Eval "
            "mid-training\"). The row keeps the authors' method.",
+    "ws": "Weight Standardization alone: a standardized 3x3 filter over C input channels has "
+          "sum(w^2) = 9C, so every convolution multiplies the activations' second moment by "
+          "about 9C (144 at 16 channels) and nothing divides it back. At initialisation the "
+          "activation variance grows 9.8e3x per block, to 9.7e35 at the last block (`probe depth "
+          "--model resnet20 --norm ws --batch-size 64`, seed 0). WS is made to be paired with an "
+          "activation normalizer: row `gn+ws:groups=8`.",
+    "ws_residual_skipinit": "SkipInit zeroes the residual branches (variance growth 1.8x per "
+                            "block at initialisation), but the branches' outputs are as large "
+                            "as in plain `ws`: once the first steps move the gains alpha off "
+                            "zero, the blocks overflow.",
+    "sws": "Scaled WS keeps each convolution variance-preserving, but not the residual stream: "
+           "at initialisation the variance grows 2.08x per block (`none`: 2.03x; `probe depth "
+           "--model resnet20 --norm sws --norm none --batch-size 64`), as NF-ResNets also need "
+           "their residual scaling; with SkipInit the growth is 0.98x per block.",
+    "sbn": "trained data-parallel: `mpirun -np 2`, 64 images per rank, statistics pooled over "
+           "the global batch of 128 (so the same mathematics as `bn`, other rounding). Its "
+           "speed and memory are `bench` on one process, where SyncBatchNorm is BatchNorm; "
+           "the cost of the statistics allreduce is in docs/distributed.md.",
 }
 
 
@@ -444,7 +462,7 @@ def row_note(row, status):
     parts = [ROW_NOTES[row["row"]]] if row["row"] in ROW_NOTES else []
     if row["state"] == "diverged":
         why = status.get("last_line", "").removeprefix("train: ")
-        parts.append(f"train stopped it: \"{why}\"" if why else "diverged (train exit 3)")
+        parts.append(f"train: \"{why}\"" if why else "diverged (train exit 3)")
     return " ".join(parts)
 
 
