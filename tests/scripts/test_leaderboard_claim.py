@@ -11,6 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import leaderboard  # noqa: E402
+import leaderboard_report  # noqa: E402
 
 
 class ClaimTest(unittest.TestCase):
@@ -151,10 +152,10 @@ class RecalibrateTest(unittest.TestCase):
 
     def test_both_accuracies_are_recorded(self):
         record = self.recalibrate(0.8)
-        self.assertEqual(leaderboard.recalibrated_cell(record), "81.00%")
+        self.assertEqual(leaderboard_report.recalibrated_cell(record), "81.00%")
         os.environ["FAKE_NO_STATS"] = "1"
         try:
-            self.assertEqual(leaderboard.recalibrated_cell(self.recalibrate(0.8)), "n/a")
+            self.assertEqual(leaderboard_report.recalibrated_cell(self.recalibrate(0.8)), "n/a")
         finally:
             del os.environ["FAKE_NO_STATS"]
 
@@ -162,7 +163,7 @@ class RecalibrateTest(unittest.TestCase):
         self.assertFalse(self.recalibrate(0.7).exists())  # scores 80%, committed 70%
         missing = self.recalibrate(0.8, with_checkpoint=False)
         self.assertFalse(missing.exists())
-        self.assertEqual(leaderboard.recalibrated_cell(missing), "-")
+        self.assertEqual(leaderboard_report.recalibrated_cell(missing), "-")
 
 
 if __name__ == "__main__":
