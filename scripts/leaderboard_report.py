@@ -26,10 +26,12 @@ ROW_NOTES = {
                             "block at initialisation), but the branches' outputs are as large "
                             "as in plain `ws`: once the first steps move the gains alpha off "
                             "zero, the blocks overflow.",
-    "sws": "Scaled WS keeps each convolution variance-preserving, but not the residual stream: "
-           "at initialisation the variance grows 2.08x per block (`none`: 2.03x; `probe depth "
-           "--model resnet20 --norm sws --norm none --batch-size 64`), as NF-ResNets also need "
-           "their residual scaling; with SkipInit the growth is 0.98x per block.",
+    "sws": "Scaled WS makes every convolution variance-preserving whatever the init, so each "
+           "residual block adds a branch as large as its input: at initialisation the variance "
+           "grows 2.08x per block, to 340 at the last block (`probe depth --model resnet20 "
+           "--norm sws --batch-size 64`); NF-ResNets scale their branches (alpha, beta) for this. "
+           "The `none` row trains because PyTorch's default init starts each branch small "
+           "(Var w = 1 / (3 fan-in)); with SkipInit the SWS growth is 0.98x per block.",
     "sbn": "trained data-parallel: `mpirun -np 2`, 64 images per rank, statistics pooled over "
            "the global batch of 128 (so the same mathematics as `bn`, other rounding). Its "
            "speed and memory are `bench` on one process, where SyncBatchNorm is BatchNorm; "
