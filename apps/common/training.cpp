@@ -4,14 +4,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <iostream>
 #include <optional>
-#include <sstream>
 #include <thread>
 
-#include "apps/common/build_info.hpp"
 #include "apps/common/progress.hpp"
 #include "apps/common/run_checks.hpp"
 #include "apps/common/run_folder.hpp"
@@ -21,8 +16,6 @@
 #include "core/init.hpp"
 #include "core/parallel.hpp"
 #include "core/safetensors.hpp"
-#include "data/cifar_binary.hpp"
-#include "data/image_folder.hpp"
 #include "data/loader.hpp"
 #include "layers/dist/data_parallel.hpp"
 #include "layers/loss.hpp"
@@ -30,115 +23,7 @@
 #include "layers/optim/schedule.hpp"
 
 namespace nl::apps {
-namespace fs = std::filesystem;
 using json = nlohmann::json;
-
-json TrainConfig::to_json() const {
-  return {{"data", data},
-          {"model", model},
-          {"width", arch.width},
-          {"norm", arch.norm},
-          {"residual", arch.residual},
-          {"kaiming_normal", arch.kaiming_normal},
-          {"epochs", epochs},
-          {"batch_size", batch_size},
-          {"lr", lr},
-          {"momentum", momentum},
-          {"nesterov", nesterov},
-          {"wd", wd},
-          {"wd_skip_norm_bias", wd_skip_norm_bias},
-          {"agc", agc},
-          {"schedule", schedule},
-          {"optimizer", optimizer},
-          {"crop_fill", crop_fill},
-          {"pct_start", pct_start},
-          {"seed", seed},
-          {"threads", num_threads()},
-          {"world_size", dist::world().size()},
-          {"train_limit", train_limit},
-          {"test_limit", test_limit},
-          {"recalibrate", recalibrate},
-          {"normlab_version", NORMLAB_VERSION},
-          {"git_commit", git_commit()}};
-}
-
-TrainConfig TrainConfig::from_json(const json& j) {
-  TrainConfig c;
-  const auto take = [&](const char* key, auto& field) {
-    if (!j.contains(key)) return;
-    try {
-      field = j.at(key).get<std::remove_reference_t<decltype(field)>>();
-    } catch (const std::exception&) {
-      throw Error(std::string("config field '") + key +
-                  "' has the wrong type: " + j.at(key).dump());
-    }
-  };
-  take("data", c.data), take("model", c.model), take("width", c.arch.width);
-  take("norm", c.arch.norm), take("residual", c.arch.residual);
-  take("kaiming_normal", c.arch.kaiming_normal);
-  take("epochs", c.epochs), take("batch_size", c.batch_size), take("lr", c.lr);
-  take("momentum", c.momentum), take("nesterov", c.nesterov), take("wd", c.wd);
-  take("wd_skip_norm_bias", c.wd_skip_norm_bias), take("agc", c.agc);
-  take("schedule", c.schedule), take("optimizer", c.optimizer), take("pct_start", c.pct_start);
-  take("crop_fill", c.crop_fill);
-  take("seed", c.seed), take("train_limit", c.train_limit), take("test_limit", c.test_limit);
-  take("recalibrate", c.recalibrate);
-  return c;
-}
-
-Datasets load_cifar(const std::string& dir, bool test_only) {
-  const std::string how =
-      "Get CIFAR-10 from https://www.cs.toronto.edu/~kriz/cifar.html (binary version, extract "
-      "cifar-10-batches-bin/) and pass --data DIR, or use an image folder with train/<class>/ "
-      "and test/<class>/.";
-  if (dir.empty()) throw Error("no data folder given. " + how);
-  if (!fs::is_directory(dir)) throw Error(dir + ": data folder not found. " + how);
-  Datasets d;
-  const fs::path train_dir = fs::path(dir) / "train", test_dir = fs::path(dir) / "test";
-  if (data::is_cifar10_binary_dir(dir)) {
-    if (!test_only) d.train = std::make_unique<data::Cifar10Binary>(dir, true);
-    d.test = std::make_unique<data::Cifar10Binary>(dir, false);
-  } else if (fs::is_directory(test_dir) && (test_only || fs::is_directory(train_dir))) {
-    if (test_only) {
-      d.test = std::make_unique<data::ImageFolder>(test_dir.string());
-      return d;
-    }
-    d.train = std::make_unique<data::ImageFolder>(train_dir.string());
-    // The test images must have the training images' size: decode them against it, so that
-    // the message names the first test file that differs.
-    data::ImageFolderOptions test_options;
-    test_options.expect_width = int(d.train->width());
-    test_options.expect_height = int(d.train->height());
-    d.test = std::make_unique<data::ImageFolder>(test_dir.string(), test_options);
-  } else {
-    throw Error(dir +
-                ": neither a CIFAR-10 binary folder (data_batch_1.bin ...) nor an image "
-                "folder with " +
-                (test_only ? "test/" : "train/ and test/") + ". " + how);
-  }
-  if (d.train)
-    check_same_classes(d.train->class_names(), d.test->class_names(),
-                       dir + ": train/ and test/ (class folders)");
-  return d;
-}
-
-Tensor normalized_images(const data::ImageSet& set, const std::vector<int64_t>& indices,
-                         const std::vector<float>& mean, const std::vector<float>& std) {
-  const int64_t n = int64_t(indices.size()), c = set.channels(), plane = set.height() * set.width();
-  Tensor x = Tensor::empty({n, c, set.height(), set.width()});
-  float* p = x.data<float>();
-  parallel_for(n, 16, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      const uint8_t* img = set.image(indices[i]);
-      for (int64_t ch = 0; ch < c; ++ch) {
-        const float m = mean[ch], inv = 1.0f / std[ch];
-        for (int64_t k = 0; k < plane; ++k)
-          p[(i * c + ch) * plane + k] = (img[ch * plane + k] / 255.0f - m) * inv;
-      }
-    }
-  });
-  return x;
-}
 
 // Groups by (weight decay?, AGC?): decay skips 1-D parameters with --wd-skip-norm-bias and
 // whatever a layer marks as never decayed (Module::no_weight_decay); AGC skips the classifier
@@ -595,8 +480,6 @@ struct TrainingRun {
 // epoch recorded (metrics line and checkpoint), until the last epoch.
 double run_training(const TrainConfig& cfg) {
   TrainingRun run(cfg);
-  if (run.cfg.recalibrate > 0)  // refused now, not after the first epoch
-    check_recalibrate_images(run.cfg.recalibrate, run.cfg.batch_size, run.data.sets.train->size());
   double test_accuracy = run.resumed ? run.resumed->meta.value("test_acc", 0.0) : 0.0;
   for (int64_t epoch = run.first_epoch; epoch < run.last_epoch; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
