@@ -2,6 +2,7 @@
 leaderboard.md and leaderboard.png from the committed metrics of every row, the notes a row's
 numbers alone do not say, and the crop-fill study's docs/results/cropfill.md and .png."""
 import json
+import re
 import subprocess
 import sys
 
@@ -39,6 +40,27 @@ ROW_NOTES = {
 }
 
 
+def norm_families():
+    """Each registered normalizer's family, short ("batch statistics", "per sample", ...), from
+    the registry's list in docs/norms/index.md (generated from the registry, kept in step by the
+    tests); the apps' experiments are not listed there."""
+    families, family = {}, None
+    index = (ROOT / "docs" / "norms" / "index.md").read_text()
+    block = index[index.index("<!-- registry -->"):index.index("<!-- /registry -->")]
+    for line in block.splitlines():
+        if heading := re.fullmatch(r"\*(.+)\*", line.strip()):
+            family = heading.group(1).split(" (")[0]
+        elif entry := re.match(r"- \[`(\w+)`\]", line):
+            families[entry.group(1)] = family
+    return families
+
+
+def family_of(spec, families):
+    """A row's family; a compound spec's names its parts' (gn+ws: per sample + weight side)."""
+    parts = [families.get(part.split(":")[0], "experiments") for part in spec.split("+")]
+    return " + ".join(dict.fromkeys(parts))
+
+
 def recalibrated_cell(path):
     if not path.exists():
         return "-"
@@ -58,7 +80,7 @@ def row_note(row, status):
 
 def cmd_report(suite, _args):
     """docs/results/leaderboard.md and leaderboard.png from the committed metrics."""
-    rows = []
+    rows, families = [], norm_families()
     for spec, extra in suite.rows:
         rid = row_id(spec, extra)
         st = suite.status(rid)
@@ -66,7 +88,8 @@ def cmd_report(suite, _args):
             continue
         m = read_metrics(suite.results / rid / "metrics.jsonl")
         rows.append({
-            "row": rid, "spec": spec, "remedy": " ".join(extra) or "-", "state": st["state"],
+            "row": rid, "spec": spec, "family": family_of(spec, families),
+            "remedy": " ".join(extra) or "-", "state": st["state"],
             "final": m[-1]["test_acc"] if m and st["state"] == "done" else None,
             "recalibrated": recalibrated_cell(suite.results / rid / "recalibrated.json"),
             "best": max(x["test_acc"] for x in m) if m else None,
@@ -109,8 +132,8 @@ def cmd_report(suite, _args):
         "keeps no running statistics; -: the row's checkpoint was not kept (trained on a machine "
         "whose cache is gone).",
         "",
-        "| rank | normalizer | remedy | final test acc | recomputed statistics | best test acc | train img/s | inference img/s | peak RSS (train) | state |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| rank | normalizer | family | remedy | final test acc | recomputed statistics | best test acc | train img/s | inference img/s | peak RSS (train) | state |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for i, r in enumerate(rows, 1):
         fin = f"{100 * r['final']:.2f}%" if r["final"] is not None else "-"
@@ -119,7 +142,8 @@ def cmd_report(suite, _args):
         train = f"{b['train_img_per_s']:.0f}" if b else "-"
         infer = f"{b['infer_img_per_s']:.0f}" if b else "-"
         peak = f"{b['peak_rss_mib']:.0f} MiB" if b else "-"
-        lines.append(f"| {i} | `{r['spec']}` | {r['remedy']} | {fin} | {r['recalibrated']} | "
+        lines.append(f"| {i} | `{r['spec']}` | {r['family']} | {r['remedy']} | {fin} | "
+                     f"{r['recalibrated']} | "
                      f"{best} | {train} | "
                      f"{infer} | {peak} | {r['state']} |")
     notes = [row_note(r, suite.status(r["row"])) for r in rows]
@@ -139,12 +163,19 @@ def cmd_report(suite, _args):
         import matplotlib.pyplot as plt
         done = [r for r in rows if r["final"] is not None and r["row"] in bench]
         if done:
-            fig, ax = plt.subplots(figsize=(8, 5))
+            fig, ax = plt.subplots(figsize=(9, 5.5))
+            colours = dict(zip(dict.fromkeys(r["family"] for r in done),
+                               ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple",
+                                "tab:brown", "tab:gray"]))
+            for family, colour in colours.items():
+                mine = [r for r in done if r["family"] == family]
+                ax.scatter([bench[r["row"]]["train_img_per_s"] for r in mine],
+                           [100 * r["final"] for r in mine], color=colour, label=family)
             for r in done:
                 speed = bench[r["row"]]["train_img_per_s"]
-                ax.scatter(speed, 100 * r["final"], color="tab:blue")
                 ax.annotate(r["row"], (speed, 100 * r["final"]), fontsize=7,
                             xytext=(3, 3), textcoords="offset points")
+            ax.legend(fontsize=8, loc="lower left")
             ax.set_xlabel("training throughput, images per second (bench, 1 thread, batch 128)")
             ax.set_ylabel("final test accuracy (%)")
             ax.set_title(f"ResNet-20 on CIFAR-10, {suite.epochs} epochs: accuracy against speed")

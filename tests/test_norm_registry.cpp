@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "helpers.hpp"
@@ -72,11 +73,14 @@ TEST_SUITE("norm") {
     const std::string begin = "<!-- registry -->\n", end = "<!-- /registry -->";
     std::string block = begin +
                         "Every normalizer `make_norm` knows, as `train --list-norms` "
-                        "prints them (generated from the registry):\n\n";
-    for (const NormEntry& entry : norm_registry())
-      if (entry.family != NormFamily::experiment)
-        block +=
-            "- [`" + entry.name + "`](" + entry.page_or_name() + ".md): " + entry.summary + "\n";
+                        "prints them (generated from the registry), by family:\n";
+    std::optional<NormFamily> family;
+    for (const NormEntry& entry : norm_registry()) {
+      if (entry.family == NormFamily::experiment) continue;
+      if (entry.family != family)
+        block += std::string("\n*") + family_title(*(family = entry.family)) + "*\n\n";
+      block += "- [`" + entry.name + "`](" + entry.page_or_name() + ".md): " + entry.summary + "\n";
+    }
     check_generated_block(kDocs + "index.md", begin, end, block + end, "Conventions");
   }
 

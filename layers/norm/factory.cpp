@@ -127,14 +127,16 @@ std::vector<NormInfo> list_norms() {
       if (!o.fallback.empty()) arguments += "=" + o.fallback;
       if (o.kind == NormOption::Kind::word) arguments += " (" + o.values() + ")";
     }
-    out.push_back({e.name, arguments, e.summary});
+    out.push_back({e.name, arguments, e.summary, family_title(e.family)});
   }
   return out;
 }
 
 std::string list_norms_text() {
   std::ostringstream os;
+  std::string family;
   for (const NormInfo& i : list_norms()) {
+    if (i.family != family) os << (family.empty() ? "" : "\n") << (family = i.family) << ":\n";
     os << "  " << i.name;
     for (size_t pad = i.name.size(); pad < 8; ++pad) os << ' ';
     os << i.description;

@@ -47,7 +47,7 @@ ModulePtr conv_norm_act(const std::string& spec, const ModulePtr& producer, int6
                         const Shape& spatial = {}, bool activation = true);
 
 struct NormInfo {
-  std::string name, arguments, description;
+  std::string name, arguments, description, family;  // family: its family_title
 };
 std::vector<NormInfo> list_norms();
 std::string list_norms_text();

@@ -82,6 +82,24 @@ std::mutex& registry_mutex() {
 
 }  // namespace
 
+const char* family_title(NormFamily family) {
+  switch (family) {
+    case NormFamily::identity:
+      return "no normalization";
+    case NormFamily::batch:
+      return "batch statistics (training depends on the batch)";
+    case NormFamily::sample:
+      return "per sample";
+    case NormFamily::position:
+      return "per position, across channels";
+    case NormFamily::weight:
+      return "weight side (normalize a layer's weights)";
+    case NormFamily::experiment:
+      return "experiments";
+  }
+  return "?";
+}
+
 NormSlot weight_side_slot(NormSlot::WeightNormalizerFactory factory) {
   return NormSlot{std::make_shared<Identity>(), false, std::move(factory)};
 }

@@ -120,6 +120,8 @@ class NormArgs {
 
 // Groups for --list-norms and the docs index.
 enum class NormFamily { identity, batch, sample, position, weight, experiment };
+// The family's heading in --list-norms and the docs index: "batch statistics", "per sample", ...
+const char* family_title(NormFamily family);
 
 struct NormEntry {
   std::string name = "";  // the spec's name: "gn"
