@@ -171,10 +171,19 @@ def cmd_report(suite, _args):
                 mine = [r for r in done if r["family"] == family]
                 ax.scatter([bench[r["row"]]["train_img_per_s"] for r in mine],
                            [100 * r["final"] for r in mine], color=colour, label=family)
-            for r in done:
-                speed = bench[r["row"]]["train_img_per_s"]
-                ax.annotate(r["row"], (speed, 100 * r["final"]), fontsize=7,
-                            xytext=(3, 3), textcoords="offset points")
+            # Labels of nearby points are stacked upwards (greedily, in data units: about one
+            # label's height and width), with a thin line to their point.
+            placed = []
+            for r in sorted(done, key=lambda r: r["final"]):
+                x, y = bench[r["row"]]["train_img_per_s"], 100 * r["final"]
+                ly = y + 0.1
+                while any(abs(x - px) < 55 and abs(ly - py) < 0.32 for px, py in placed):
+                    ly += 0.32
+                placed.append((x, ly))
+                ax.annotate(r["row"], (x, y), xytext=(x + 4, ly), fontsize=7,
+                            arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.5"}
+                            if ly > y + 0.2 else None)
+            ax.set_ylim(top=max(py for _, py in placed) + 0.6)
             ax.legend(fontsize=8, loc="lower left")
             ax.set_xlabel("training throughput, images per second (bench, 1 thread, batch 128)")
             ax.set_ylabel("final test accuracy (%)")
