@@ -429,8 +429,8 @@ def main():
     p.add_argument("--cache", default=os.path.expanduser("~/.cache/normlab-leaderboard"))
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--parallel", type=int, default=1, help="rows trained at once")
-    p.add_argument("--iters", type=int, default=20, help="bench: timed steps per row and pass")
-    p.add_argument("--repeats", type=int, default=2, help="bench: passes over all rows")
+    p.add_argument("--iters", type=int, default=10, help="bench: timed steps per row and pass")
+    p.add_argument("--repeats", type=int, default=4, help="bench: passes over all rows (best kept)")
     args = p.parse_args()
     suite = {"leaderboard": LEADERBOARD, "cropfill": CROPFILL}[args.suite]
     import leaderboard_report  # noqa: E402 (it imports this module)
