@@ -21,7 +21,8 @@ those statistics as a plain average over RECALIBRATE_IMAGES training images (`ev
 --recalibrate`, "precise BN"), into docs/results/leaderboard/<row>/recalibrated.json: where the
 two accuracies differ, the running averages misrepresent the final weights (Cross-Iteration
 BN's do). It needs the row's checkpoint, which only the cache holds; `run` does it after each
-row it finishes.
+row it finishes. Where that checkpoint is gone, a throwaway one of the same model (one epoch on
+256 images) tells whether the model keeps running statistics at all: if not, the row is n/a.
 
 `--suite cropfill` runs the same machinery for the crop-fill study instead: the standard recipe
 (train's defaults, 30 epochs) with `--crop-fill mean` for gn:groups=8, ln and bn, to compare
@@ -54,6 +55,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -236,34 +238,66 @@ def train_row(suite, spec, extra, args, rid, out):
         shutil.rmtree(saved)
     print(f"[{time.strftime('%H:%M:%S')}] {rid}: {state} (rc {rc})", flush=True)
     if state == "done" and suite is LEADERBOARD:
-        recalibrate_row(suite, rid, args)
+        recalibrate_row(suite, spec, extra, args)
     return state
 
 
 RECALIBRATE_IMAGES = 3840  # 30 batches of 128
 
 
-def recalibrate_row(suite, rid, args):
+def evaluate_checkpoint(ck, rid, args, *flags):
+    """`evaluate CK` (with flags): the test accuracy and how many running statistics
+    --recalibrate recomputed (0: the model keeps none)."""
+    binary = getattr(args, "evaluate", ROOT / "build" / "apps" / "evaluate")
+    r = subprocess.run([str(binary), str(ck), "--data", args.data, "--threads",
+                        str(args.threads), *flags], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"leaderboard recalibrate: {rid}: evaluate failed: "
+                         f"{(r.stderr or r.stdout).strip()}")
+    acc = re.search(r"test accuracy ([0-9.]+)%", r.stdout)
+    stats = re.search(r"recomputed (\d+) running statistics", r.stdout)
+    return float(acc.group(1)) / 100, int(stats.group(1)) if stats else 0
+
+
+def keeps_running_statistics(suite, spec, extra, rid, args):
+    """Whether a row's model keeps running statistics, asked of a throwaway checkpoint (one
+    epoch on 256 images): it depends on the model, not on its training."""
+    train = getattr(args, "binary", ROOT / "build" / "apps" / "train")
+    with tempfile.TemporaryDirectory() as tmp:
+        r = subprocess.run([str(train), "--data", args.data, "--norm", spec, *suite.recipe, *extra,
+                            "--epochs", "1", "--train-limit", "256", "--test-limit", "128",
+                            "--threads", str(args.threads), "--out", tmp],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit(f"leaderboard recalibrate: {rid}: the throwaway run failed: "
+                             f"{(r.stderr or r.stdout).strip()}")
+        ck = Path(tmp) / "checkpoint.safetensors"
+        return evaluate_checkpoint(ck, rid, args, "--recalibrate", "128")[1] > 0
+
+
+def recalibrate_row(suite, spec, extra, args):
     """recalibrated.json of a finished row: its final checkpoint's test accuracy with the running
-    statistics it kept, and with them recomputed over RECALIBRATE_IMAGES training images.
-    Skipped (with a message) when the cache has no checkpoint of exactly the committed run."""
+    statistics it kept, and with them recomputed over RECALIBRATE_IMAGES training images. When
+    the cache has no checkpoint of exactly the committed run, the row is recorded only if its
+    model keeps no running statistics (then there is nothing to recompute: n/a)."""
+    rid = row_id(spec, extra)
     out = suite.cache(args) / rid
     ck = out / "checkpoint.safetensors"
     committed = read_metrics(suite.results / rid / "metrics.jsonl")
     if not ck.exists() or read_metrics(out / "metrics.jsonl") != committed:
-        print(f"{rid}: no checkpoint of the committed run in {shown(out)}; not recalibrated")
+        if keeps_running_statistics(suite, spec, extra, rid, args):
+            print(f"{rid}: no checkpoint of the committed run in {shown(out)}; not recalibrated")
+            return
+        final = committed[-1]["test_acc"]
+        record = {"images": 0, "running_statistics": 0, "checkpoint": False,
+                  "test_acc_kept": final, "test_acc_recomputed": final}
+        (suite.results / rid / "recalibrated.json").write_text(json.dumps(record, indent=2) + "\n")
+        print(f"{rid}: no checkpoint of the committed run, and its model keeps no running "
+              "statistics: nothing to recompute", flush=True)
         return
-    binary = getattr(args, "evaluate", ROOT / "build" / "apps" / "evaluate")
 
     def evaluate(*flags):
-        r = subprocess.run([str(binary), str(ck), "--data", args.data, "--threads",
-                            str(args.threads), *flags], capture_output=True, text=True)
-        if r.returncode != 0:
-            raise SystemExit(f"leaderboard recalibrate: {rid}: evaluate failed: "
-                             f"{(r.stderr or r.stdout).strip()}")
-        acc = re.search(r"test accuracy ([0-9.]+)%", r.stdout)
-        stats = re.search(r"recomputed (\d+) running statistics", r.stdout)
-        return float(acc.group(1)) / 100, int(stats.group(1)) if stats else 0
+        return evaluate_checkpoint(ck, rid, args, *flags)
 
     # Today's binary may round differently from the one that trained the row (a few test images
     # may flip); more than that means the checkpoint is not the committed run's.
@@ -287,7 +321,7 @@ def cmd_recalibrate(suite, args):
         rid = row_id(spec, extra)
         if (suite.status(rid).get("state") == "done"
                 and not (suite.results / rid / "recalibrated.json").exists()):
-            recalibrate_row(suite, rid, args)
+            recalibrate_row(suite, spec, extra, args)
 
 
 # The folder of the runners' private binaries inside the cache: a name no row id can take (row

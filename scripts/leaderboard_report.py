@@ -128,9 +128,9 @@ def cmd_report(suite, _args):
         f"are recomputed as the plain average over {RECALIBRATE_IMAGES} training images (`evaluate "
         f"--recalibrate {RECALIBRATE_IMAGES}`, precise BN; `python3 scripts/leaderboard.py "
         "recalibrate`). Where it differs from the final test accuracy by more than seed noise, the "
-        "running averages kept in training misrepresent the final weights. n/a: the normalizer "
-        "keeps no running statistics; -: the row's checkpoint was not kept (trained on a machine "
-        "whose cache is gone).",
+        "running averages kept in training misrepresent the final weights. n/a: the model keeps no "
+        "running statistics (asked of a throwaway checkpoint of the same model where the row's "
+        "own is gone); -: not measured.",
         "",
         "| rank | normalizer | family | remedy | final test acc | recomputed statistics | best test acc | train img/s | inference img/s | peak RSS (train) | state |",
         "|---|---|---|---|---|---|---|---|---|---|---|",

@@ -131,6 +131,14 @@ else:
 """
 
 
+# Stands in for build/apps/train's throwaway run: writes OUT/checkpoint.safetensors.
+FAKE_TRAIN = """#!/usr/bin/env python3
+import os, sys
+out = sys.argv[sys.argv.index("--out") + 1]
+open(os.path.join(out, "checkpoint.safetensors"), "wb").write(b"x")
+"""
+
+
 class RecalibrateTest(unittest.TestCase):
     def recalibrate(self, committed_acc, with_checkpoint=True):
         cache, results = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())
@@ -143,11 +151,13 @@ class RecalibrateTest(unittest.TestCase):
             (cache / "bn" / "checkpoint.safetensors").write_bytes(b"x")
         (results / "bn").mkdir()
         (results / "bn" / "metrics.jsonl").write_text(metrics)
-        fake = cache / "evaluate"
+        fake, fake_train = cache / "evaluate", cache / "train"
         fake.write_text(FAKE_EVALUATE)
-        fake.chmod(0o755)
-        leaderboard.recalibrate_row(suite, "bn", argparse.Namespace(
-            cache=str(cache), data="DATA", threads=1, evaluate=fake))
+        fake_train.write_text(FAKE_TRAIN)
+        for f in (fake, fake_train):
+            f.chmod(0o755)
+        leaderboard.recalibrate_row(suite, "bn", [], argparse.Namespace(
+            cache=str(cache), data="DATA", threads=1, evaluate=fake, binary=fake_train))
         return results / "bn" / "recalibrated.json"
 
     def test_both_accuracies_are_recorded(self):
@@ -164,6 +174,16 @@ class RecalibrateTest(unittest.TestCase):
         missing = self.recalibrate(0.8, with_checkpoint=False)
         self.assertFalse(missing.exists())
         self.assertEqual(leaderboard_report.recalibrated_cell(missing), "-")
+
+    def test_without_a_checkpoint_a_model_with_no_running_statistics_is_na(self):
+        # The checkpoint is gone, but a throwaway checkpoint of the same model shows there is
+        # nothing to recompute.
+        os.environ["FAKE_NO_STATS"] = "1"
+        try:
+            record = self.recalibrate(0.8, with_checkpoint=False)
+        finally:
+            del os.environ["FAKE_NO_STATS"]
+        self.assertEqual(leaderboard_report.recalibrated_cell(record), "n/a")
 
 
 if __name__ == "__main__":
