@@ -127,6 +127,11 @@ def row_id(spec, extra):
     return "".join(c if c.isalnum() else "_" for c in label)
 
 
+def spec_names(spec):
+    """The normalizers a spec names, in order: gn+ws:groups=8 -> [gn, ws] (options come last)."""
+    return spec.split(":")[0].split("+")
+
+
 def launcher(rid):
     """What starts a row's training: nothing for one process, mpirun for the rows in RANKS."""
     if rid not in RANKS:
@@ -210,10 +215,9 @@ def train_row(suite, spec, extra, args, rid, out):
     done_epochs = len(read_metrics(out / "metrics.jsonl"))
     if ck.exists() and 0 < done_epochs < suite.epochs:
         train_args += ["--resume", str(ck)]
-    prefix = launcher(rid)
-    cmd = [*prefix, str(args.binary), *train_args]
+    cmd = [*launcher(rid), str(args.binary), *train_args]
     # The command as the docs show it: "train ..." (after "mpirun -np K" for a data-parallel row).
-    shown_cmd = " ".join([*([f"mpirun -np {RANKS[rid]}"] if prefix else []), "train",
+    shown_cmd = " ".join([*(["mpirun", "-np", str(RANKS[rid])] if rid in RANKS else []), "train",
                           *train_args])
     log = out / "log.txt"
     rc = 0  # a row finished in the cache but not yet copied only needs the copy below
@@ -231,7 +235,8 @@ def train_row(suite, spec, extra, args, rid, out):
         "diverged" if rc == 3 else "interrupted"
     tail = log.read_text().strip().splitlines()[-1:] if log.exists() else []
     record = {"spec": spec, "extra": extra, "state": state, "rc": rc,
-              "epochs_done": len(metrics), "command": shown_cmd.replace(str(out), "OUT").replace(args.data, "DATA"),
+              "epochs_done": len(metrics),
+              "command": shown_cmd.replace(str(out), "OUT").replace(args.data, "DATA"),
               "last_line": tail[0] if tail else ""}
     (dest / "status.json").write_text(json.dumps(record, indent=2) + "\n")
     if state != "interrupted" and saved.exists():
@@ -296,17 +301,15 @@ def recalibrate_row(suite, spec, extra, args):
               "statistics: nothing to recompute", flush=True)
         return
 
-    def evaluate(*flags):
-        return evaluate_checkpoint(ck, rid, args, *flags)
-
     # Today's binary may round differently from the one that trained the row (a few test images
     # may flip); more than that means the checkpoint is not the committed run's.
-    kept, _ = evaluate()
+    kept, _ = evaluate_checkpoint(ck, rid, args)
     if abs(kept - committed[-1]["test_acc"]) > 0.002:
         print(f"{rid}: the checkpoint scores {100 * kept:.2f}%, the committed metrics say "
               f"{100 * committed[-1]['test_acc']:.2f}%; not recalibrated", flush=True)
         return
-    recomputed, buffers = evaluate("--recalibrate", str(RECALIBRATE_IMAGES))
+    recomputed, buffers = evaluate_checkpoint(ck, rid, args, "--recalibrate",
+                                              str(RECALIBRATE_IMAGES))
     record = {"images": RECALIBRATE_IMAGES, "running_statistics": buffers, "test_acc_kept": kept,
               "test_acc_recomputed": recomputed if buffers else kept}
     (suite.results / rid / "recalibrated.json").write_text(json.dumps(record, indent=2) + "\n")

@@ -6,7 +6,8 @@ import re
 import subprocess
 import sys
 
-from leaderboard import RECALIBRATE_IMAGES, ROOT, ZERO_FILL_RUNS, read_metrics, row_id
+from leaderboard import (RECALIBRATE_IMAGES, ROOT, ZERO_FILL_RUNS, read_metrics, row_id,
+                         spec_names)
 
 
 # What a row's numbers alone do not say, printed under the table.
@@ -57,7 +58,7 @@ def norm_families():
 
 def family_of(spec, families):
     """A row's family; a compound spec's names its parts' (gn+ws: per sample + weight side)."""
-    parts = [families.get(part.split(":")[0], "experiments") for part in spec.split("+")]
+    parts = [families.get(name, "experiments") for name in spec_names(spec)]
     return " + ".join(dict.fromkeys(parts))
 
 

@@ -21,7 +21,7 @@ def registered_norms(train):
 
 
 def covered_norms(rows):
-    return {part for spec, _ in rows for part in spec.split(":")[0].split("+")}
+    return {name for spec, _ in rows for name in leaderboard.spec_names(spec)}
 
 
 class CoverageTest(unittest.TestCase):
